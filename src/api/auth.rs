@@ -1,0 +1,312 @@
+//! `/v1/auth`: whoami, introspect, and token management (create, list, revoke).
+
+use super::pagination;
+use super::secret_body::duration_error;
+use crate::audit::action;
+use crate::clock::{from_micros, rfc3339, to_micros};
+use crate::crypto::token_hash;
+use crate::domain::duration::ApiDuration;
+use crate::domain::path::validate_prefix;
+use crate::domain::scope::{Scope, ScopeSet};
+use crate::domain::token::{valid_token_name, Caller, NewToken};
+use crate::domain::token_ops::{kind, token_row, TokenSpec};
+use crate::http::body::JsonObject;
+use crate::http::context::RequestContext;
+use crate::http::error::{ApiError, FieldError};
+use crate::http::guard::{query_map, Guard};
+use crate::server::AppState;
+use crate::store::TokenRow;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/whoami", get(whoami))
+        .route("/v1/auth/introspect", post(introspect))
+        .route("/v1/auth/tokens", post(create).get(list))
+        .route("/v1/auth/tokens/{id}", delete(revoke))
+}
+
+async fn whoami(caller: Caller) -> Json<Value> {
+    Json(json!({
+        "identity_id": caller.identity_id,
+        "identity_type": caller.identity_type,
+        "tenant_id": caller.tenant_id,
+        "token_id": caller.token_id,
+        "scopes": caller.scopes.names(),
+        "path_prefixes": caller.path_prefixes,
+        "token_expires_at": caller.expires_at.map(rfc3339),
+    }))
+}
+
+/// A token as listed (never its value or hash).
+fn token_view(t: &TokenRow, now_us: i64) -> Value {
+    let scopes: Value = serde_json::from_str(&t.scopes).unwrap_or(Value::Null);
+    let prefixes: Value = serde_json::from_str(&t.path_prefixes).unwrap_or(Value::Null);
+    let status = if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.expires_at.is_some_and(|e| e <= now_us) {
+        "expired"
+    } else {
+        "active"
+    };
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "identity_id": t.identity_id,
+        "identity_type": t.identity_type,
+        "tenant_id": t.tenant_id,
+        "scopes": scopes,
+        "path_prefixes": prefixes,
+        "created_at": rfc3339(from_micros(t.created_at)),
+        "created_by": t.created_by,
+        "expires_at": t.expires_at.map(|e| rfc3339(from_micros(e))),
+        "revoked_at": t.revoked_at.map(|e| rfc3339(from_micros(e))),
+        "status": status,
+    })
+}
+
+async fn introspect(
+    State(st): State<AppState>,
+    caller: Caller,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::Admin)?;
+    let JsonObject(body) = body?;
+    let token = body
+        .get("token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation_one("token", "is required (a string)"))?;
+    let now = to_micros(st.clock.now());
+    let found = st.store.find_token_by_hash(&token_hash(token)).await?;
+    let active = found.filter(|t| {
+        t.tenant_id == caller.tenant_id
+            && t.revoked_at.is_none()
+            && t.expires_at.is_none_or(|e| e > now)
+    });
+    Ok(Json(match active {
+        None => json!({ "active": false }),
+        Some(t) => {
+            let mut v = token_view(&t, now);
+            v["active"] = json!(true);
+            v
+        }
+    })
+    .into_response())
+}
+
+struct CreateBody {
+    name: String,
+    scopes: ScopeSet,
+    ttl: Option<ApiDuration>,
+    path_prefixes: Vec<String>,
+}
+
+fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, ApiError> {
+    let mut errors = Vec::new();
+    let name = match body.get("name").and_then(Value::as_str) {
+        Some(n) if valid_token_name(n) => n.to_string(),
+        _ => {
+            errors.push(FieldError::new(
+                "name",
+                "is required: 1-64 of letters, digits, '.', '_', '-'",
+            ));
+            String::new()
+        }
+    };
+    let scopes = match body.get("scopes") {
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let names: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
+            match names.map(ScopeSet::parse) {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    errors.push(FieldError::new("scopes", e));
+                    ScopeSet::default()
+                }
+                None => {
+                    errors.push(FieldError::new("scopes", "must be a list of scope names"));
+                    ScopeSet::default()
+                }
+            }
+        }
+        _ => {
+            errors.push(FieldError::new(
+                "scopes",
+                "is required: a non-empty list of scope names",
+            ));
+            ScopeSet::default()
+        }
+    };
+    let ttl = match body.get("ttl") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(ApiDuration::parse(s).map_err(duration_error)?),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "ttl",
+                "must be a duration string such as 90d",
+            ));
+            None
+        }
+    };
+    let path_prefixes = match body.get("path_prefixes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => {
+            let mut out = Vec::new();
+            for p in a {
+                match p.as_str() {
+                    Some(s) if !s.is_empty() => {
+                        validate_prefix(s).map_err(|e| ApiError::invalid_path(e.0))?;
+                        out.push(s.to_string());
+                    }
+                    _ => {
+                        errors.push(FieldError::new(
+                            "path_prefixes",
+                            "must be a list of non-empty path prefixes",
+                        ));
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            errors.push(FieldError::new(
+                "path_prefixes",
+                "must be a list of path prefixes",
+            ));
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(CreateBody {
+        name,
+        scopes,
+        ttl,
+        path_prefixes,
+    })
+}
+
+async fn create(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let res = async {
+        g.check(Scope::Admin, None)?;
+        let JsonObject(body) = body?;
+        let b = parse_create(&body)?;
+        // A path-restricted admin can only mint tokens inside its own rules.
+        if !caller.path_prefixes.is_empty()
+            && (b.path_prefixes.is_empty() || !b.path_prefixes.iter().all(|p| caller.may_access(p)))
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "a path-restricted token can only create tokens restricted to its own paths",
+            ));
+        }
+        let now = st.clock.now();
+        let token = NewToken::generate();
+        let row = token_row(
+            &TokenSpec {
+                tenant_id: &caller.tenant_id,
+                name: &b.name,
+                scopes: &b.scopes,
+                path_prefixes: &b.path_prefixes,
+                ttl: b.ttl.as_ref(),
+                kind: kind::API,
+                created_by: &caller.identity_id,
+                is_user: false,
+            },
+            &token,
+            now,
+        );
+        let audit = g.row(
+            action::TOKEN_CREATE,
+            None,
+            None,
+            201,
+            json!({ "token_id": row.id, "name": row.name }),
+        );
+        let mut tx = st.store.begin().await?;
+        tx.insert_token(&row).await?;
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        let mut v = token_view(&row, to_micros(now));
+        v["token"] = json!(token.plaintext.expose_secret());
+        Ok((StatusCode::CREATED, Json(v)).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::TOKEN_CREATE, None, e).await),
+    }
+}
+
+async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::Admin)?;
+    let query = query_map(q.as_deref());
+    let limit = pagination::limit(query.get("limit").map(String::as_str))?;
+    let after = pagination::decode(query.get("cursor").map(String::as_str))?;
+    let rows = st
+        .store
+        .list_tokens(&caller.tenant_id, after.as_deref(), limit + 1)
+        .await?;
+    let (rows, cursor) = pagination::page(rows, limit, |t| t.id.clone());
+    let now = to_micros(st.clock.now());
+    let tokens: Vec<Value> = rows.iter().map(|t| token_view(t, now)).collect();
+    Ok(
+        Json(json!({ "tokens": tokens, "has_more": cursor.is_some(), "cursor": cursor }))
+            .into_response(),
+    )
+}
+
+async fn revoke(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let res = async {
+        g.check(Scope::Admin, None)?;
+        let audit = g.row(
+            action::TOKEN_REVOKE,
+            None,
+            None,
+            204,
+            json!({ "token_id": id }),
+        );
+        let mut tx = st.store.begin().await?;
+        if !tx
+            .revoke_token(&caller.tenant_id, &id, to_micros(st.clock.now()))
+            .await?
+        {
+            return Err(ApiError::not_found(
+                "token_not_found",
+                format!("no active token '{id}'"),
+            ));
+        }
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::TOKEN_REVOKE, None, e).await),
+    }
+}

@@ -1,0 +1,564 @@
+//! `/v1/secrets`: write, read, versions, metadata, list, batch read, delete, restore.
+
+use super::pagination;
+use super::secret_body::{parse_patch, parse_put};
+use super::secret_views as view;
+use crate::audit::action;
+use crate::domain::path::{validate_prefix, SecretPath};
+use crate::domain::scope::Scope;
+use crate::domain::secret::SecretType;
+use crate::domain::secret_ops::{Ops, SecretError, WriteRequest};
+use crate::domain::token::Caller;
+use crate::http::body::JsonObject;
+use crate::http::context::RequestContext;
+use crate::http::error::ApiError;
+use crate::http::guard::{query_map, Guard};
+use crate::server::AppState;
+use crate::store::SecretListQuery;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/secrets", get(list))
+        .route("/v1/secrets/batch", post(batch))
+        .route(
+            "/v1/secrets/{*rest}",
+            get(get_any)
+                .put(put)
+                .delete(delete)
+                .patch(patch_any)
+                .post(post_any),
+        )
+}
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        let msg = e.to_string();
+        match e {
+            SecretError::NotFound(_) => ApiError::not_found("secret_not_found", msg),
+            SecretError::VersionNotFound { .. } => ApiError::not_found("version_not_found", msg),
+            SecretError::VersionExpired { .. } => {
+                ApiError::new(StatusCode::GONE, "secret_expired", msg)
+            }
+            SecretError::VersionConflict { expected, current } => {
+                ApiError::conflict("version_conflict", msg).with_details(
+                    json!({ "expected_version": expected, "current_version": current }),
+                )
+            }
+            SecretError::SoftDeleted(_) => ApiError::conflict("secret_exists", msg),
+            SecretError::Undecryptable(_) => ApiError::internal(msg),
+            SecretError::Store(s) => s.into(),
+        }
+    }
+}
+
+fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
+    SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))
+}
+
+fn ops(st: &AppState) -> Ops<'_> {
+    Ops {
+        store: st.store.as_ref(),
+        keys: &st.keys,
+        now: st.clock.now(),
+    }
+}
+
+/// A path for audit rows even when it failed validation (bounded length).
+fn audit_path(raw: &str) -> Option<&str> {
+    Some(&raw[..raw.len().min(512)]).filter(|p| p.is_char_boundary(p.len()))
+}
+
+async fn put(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let res = async {
+        let path = parse_path(&raw)?;
+        g.check(Scope::SecretsWrite, Some(path.as_str()))?;
+        let JsonObject(body) = body?;
+        let mut parsed = parse_put(body, st.clock.now())?;
+        if parsed.options.cas.is_none() {
+            parsed.options.cas = if_match(&headers)?;
+        }
+        if let Some(id) = &parsed.options.rotation_policy_id {
+            // Rotation policies arrive with the rotation issue; until then none exists.
+            return Err(ApiError::not_found(
+                "rotation_policy_not_found",
+                format!("no rotation policy '{id}'"),
+            ));
+        }
+        let req = WriteRequest {
+            tenant_id: caller.tenant_id.clone(),
+            path,
+            value: parsed.value,
+            secret_type: parsed.secret_type,
+            metadata: parsed.metadata,
+            options: parsed.options,
+            actor: caller.identity_id.clone(),
+        };
+        let row = g.row(
+            action::WRITE,
+            Some(req.path.as_str()),
+            None,
+            200,
+            Value::Null,
+        );
+        let out = ops(&st).write(&req, row).await?;
+        let status = if out.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let mut res = (status, Json(view::write_result(&out.secret))).into_response();
+        set_etag(&mut res, out.secret.current_version);
+        Ok(res)
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::WRITE, audit_path(&raw), e).await),
+    }
+}
+
+/// `If-Match: "3"` (or `3`, or `W/"3"`) as a check-and-set version.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("").trim();
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| ApiError::invalid_request("If-Match must be a version number such as \"3\""))
+}
+
+fn set_etag(res: &mut Response, version: i64) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        res.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+}
+
+async fn get_any(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    if let Some(p) = raw.strip_suffix("/versions") {
+        return versions(&g, p).await;
+    }
+    if let Some(p) = raw.strip_suffix("/metadata") {
+        return get_metadata(&g, p).await;
+    }
+    let res = async {
+        let path = parse_path(&raw)?;
+        g.check(Scope::SecretsRead, Some(path.as_str()))?;
+        let query = query_map(q.as_deref());
+        let version =
+            match query.get("version") {
+                None => None,
+                Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::invalid_request("version must be a positive integer")
+                })?),
+            };
+        let read = ops(&st).read(&caller.tenant_id, &path, version).await?;
+        let data: Value = serde_json::from_slice(&read.value)
+            .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
+        g.record(&[g.row(
+            action::READ,
+            Some(path.as_str()),
+            Some(read.version),
+            200,
+            Value::Null,
+        )])
+        .await?;
+        let mut res = Json(view::read_result(
+            &read.secret,
+            read.version,
+            read.version_created_at,
+            data,
+        ))
+        .into_response();
+        set_etag(&mut res, read.version);
+        Ok(res)
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ, audit_path(&raw), e).await),
+    }
+}
+
+async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
+    let res = async {
+        let path = parse_path(raw)?;
+        g.check_any(
+            &[Scope::SecretsRead, Scope::SecretsList],
+            Some(path.as_str()),
+        )?;
+        let secret =
+            g.st.store
+                .get_secret(&g.caller.tenant_id, path.as_str())
+                .await?
+                .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        let list = g.st.store.list_versions(&secret.id).await?;
+        let versions: Vec<Value> = list
+            .iter()
+            .map(|v| view::version_entry(v, secret.current_version))
+            .collect();
+        g.record(&[g.row(
+            action::READ_METADATA,
+            Some(path.as_str()),
+            Some(secret.current_version),
+            200,
+            json!({ "resource": "versions" }),
+        )])
+        .await?;
+        Ok(Json(json!({ "path": secret.path, "versions": versions })).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
+    }
+}
+
+async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
+    let res = async {
+        let path = parse_path(raw)?;
+        g.check(Scope::SecretsList, Some(path.as_str()))?;
+        let secret =
+            g.st.store
+                .get_secret(&g.caller.tenant_id, path.as_str())
+                .await?
+                .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        let count = g.st.store.list_versions(&secret.id).await?.len() as i64;
+        g.record(&[g.row(
+            action::READ_METADATA,
+            Some(path.as_str()),
+            Some(secret.current_version),
+            200,
+            Value::Null,
+        )])
+        .await?;
+        Ok(Json(view::secret_metadata(&secret, Some(count))).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
+    }
+}
+
+async fn patch_any(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let Some(p) = raw.strip_suffix("/metadata") else {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "PATCH is only for /v1/secrets/{path}/metadata",
+        ));
+    };
+    let res = async {
+        let path = parse_path(p)?;
+        g.check(Scope::SecretsWrite, Some(path.as_str()))?;
+        let JsonObject(body) = body?;
+        let (patch, options) = parse_patch(body, st.clock.now())?;
+        let row = g.row(
+            action::WRITE,
+            Some(path.as_str()),
+            None,
+            200,
+            json!({ "metadata_only": true }),
+        );
+        let secret = ops(&st)
+            .patch_metadata(&caller.tenant_id, &path, &patch, &options, row)
+            .await?;
+        Ok(Json(view::secret_metadata(&secret, None)).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::WRITE, audit_path(p), e).await),
+    }
+}
+
+async fn post_any(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let Some(p) = raw.strip_suffix("/restore") else {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "POST is only for /v1/secrets/batch and /v1/secrets/{path}/restore",
+        ));
+    };
+    let res = async {
+        let path = parse_path(p)?;
+        g.check(Scope::SecretsDelete, Some(path.as_str()))?;
+        let row = g.row(action::RESTORE, Some(path.as_str()), None, 200, Value::Null);
+        let secret = ops(&st).restore(&caller.tenant_id, &path, row).await?;
+        Ok(Json(json!({
+            "path": secret.path,
+            "version": secret.current_version,
+            "restored": true,
+            "restored_at": crate::clock::rfc3339(st.clock.now()),
+        }))
+        .into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::RESTORE, audit_path(p), e).await),
+    }
+}
+
+async fn delete(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let query = query_map(q.as_deref());
+    let permanent = match query.get("permanent").map(String::as_str) {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            let e = ApiError::invalid_request("permanent must be true or false");
+            return Err(g.fail(action::DELETE, audit_path(&raw), e).await);
+        }
+    };
+    let act = if permanent {
+        action::DESTROY
+    } else {
+        action::DELETE
+    };
+    let res = async {
+        let path = parse_path(&raw)?;
+        g.check(Scope::SecretsDelete, Some(path.as_str()))?;
+        let row = g.row(
+            act,
+            Some(path.as_str()),
+            None,
+            200,
+            json!({ "permanent": permanent }),
+        );
+        let o = ops(&st);
+        let (secret, count) = if permanent {
+            o.destroy(&caller.tenant_id, &path, row).await?
+        } else {
+            o.soft_delete(&caller.tenant_id, &path, row).await?
+        };
+        Ok(Json(view::deleted(&secret, count, permanent)).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(act, audit_path(&raw), e).await),
+    }
+}
+
+async fn list(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let query = query_map(q.as_deref());
+    let res = async {
+        g.check(Scope::SecretsList, None)?;
+        let prefix = query.get("prefix").filter(|p| !p.is_empty()).cloned();
+        if let Some(p) = &prefix {
+            validate_prefix(p).map_err(|e| ApiError::invalid_path(e.0))?;
+        }
+        let secret_type = match query.get("secret_type").filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(
+                SecretType::parse(t)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_secret_type",
+                            "secret_type must be one of kv, json, certificate, ssh_key, api_key",
+                        )
+                    })?
+                    .as_str()
+                    .to_string(),
+            ),
+        };
+        let limit = pagination::limit(query.get("limit").map(String::as_str))?;
+        let after = pagination::decode(query.get("cursor").map(String::as_str))?;
+        let rows = st
+            .store
+            .list_secrets(&SecretListQuery {
+                tenant_id: caller.tenant_id.clone(),
+                prefix: prefix.clone(),
+                tag: query.get("tag").filter(|t| !t.is_empty()).cloned(),
+                secret_type,
+                path_rules: caller.path_prefixes.clone(),
+                after_path: after,
+                limit: limit + 1,
+            })
+            .await?;
+        let (rows, cursor) = pagination::page(rows, limit, |r| r.path.clone());
+        g.record(&[g.row(
+            action::LIST,
+            prefix.as_deref(),
+            None,
+            200,
+            json!({ "count": rows.len() }),
+        )])
+        .await?;
+        let secrets: Vec<Value> = rows
+            .iter()
+            .map(|r| view::secret_metadata(r, None))
+            .collect();
+        Ok(
+            Json(json!({ "secrets": secrets, "has_more": cursor.is_some(), "cursor": cursor }))
+                .into_response(),
+        )
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::LIST, None, e).await),
+    }
+}
+
+async fn batch(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    let res = async {
+        g.check(Scope::SecretsRead, None)?;
+        let JsonObject(body) = body?;
+        let (paths, include_metadata, fail_fast, version) = parse_batch(&body)?;
+        let o = ops(&st);
+        let mut secrets = Map::new();
+        let mut errors = Map::new();
+        let mut rows = Vec::new();
+        for raw in paths {
+            let one = async {
+                let path = parse_path(&raw)?;
+                g.check(Scope::SecretsRead, Some(path.as_str()))?;
+                let read = o.read(&caller.tenant_id, &path, version).await?;
+                let data: Value = serde_json::from_slice(&read.value)
+                    .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
+                Ok::<_, ApiError>((read, data))
+            }
+            .await;
+            match one {
+                Ok((read, data)) => {
+                    rows.push(g.row(action::READ, Some(&raw), Some(read.version), 200, json!({ "batch": true })));
+                    let mut entry = json!({ "data": data, "version": read.version, "secret_type": read.secret.secret_type });
+                    if include_metadata {
+                        entry["metadata"] = view::metadata(&read.secret);
+                    }
+                    secrets.insert(raw, entry);
+                }
+                Err(e) => {
+                    if e.status.is_server_error() && e.status != StatusCode::INTERNAL_SERVER_ERROR {
+                        return Err(e);
+                    }
+                    rows.push(g.row(action::READ, audit_path(&raw), None, e.status.as_u16(), json!({ "batch": true, "error": e.code })));
+                    errors.insert(raw, json!({ "code": e.code, "message": e.message }));
+                    if fail_fast {
+                        break;
+                    }
+                }
+            }
+        }
+        g.record(&rows).await?;
+        Ok(Json(json!({ "secrets": secrets, "errors": errors })).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ, None, e).await),
+    }
+}
+
+fn parse_batch(
+    body: &Map<String, Value>,
+) -> Result<(Vec<String>, bool, bool, Option<i64>), ApiError> {
+    let paths = match body.get("paths") {
+        Some(Value::Array(a)) if a.is_empty() => {
+            return Err(ApiError::validation_one("paths", "name at least one path"))
+        }
+        Some(Value::Array(a)) if a.len() > 100 => {
+            return Err(ApiError::validation_one(
+                "paths",
+                "at most 100 paths per batch",
+            ))
+        }
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|p| p.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ApiError::validation_one("paths", "must be a list of strings"))?,
+        None => return Err(ApiError::validation_one("paths", "is required")),
+        Some(_) => {
+            return Err(ApiError::validation_one(
+                "paths",
+                "must be a list of strings",
+            ))
+        }
+    };
+    let empty = Map::new();
+    let opts = match body.get("options") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(ApiError::validation_one("options", "must be an object")),
+    };
+    let flag = |name: &str| match opts.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::validation_one(
+            &format!("options.{name}"),
+            "must be true or false",
+        )),
+    };
+    let version = match opts.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
+            ApiError::validation_one("options.version", "must be a positive integer")
+        })?),
+    };
+    Ok((
+        paths,
+        flag("include_metadata")?,
+        flag("fail_fast")?,
+        version,
+    ))
+}

@@ -1,0 +1,76 @@
+//! Audit rows: built here from the request context and caller, written by the store — inside
+//! the mutation's own transaction for writes, before the response is sent for reads and denials.
+
+use crate::clock::to_micros;
+use crate::domain::ids::new_id;
+use crate::domain::token::Caller;
+use crate::http::context::RequestContext;
+use crate::store::AuditRow;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Audit actions of SPEC §7.
+pub mod action {
+    pub const READ: &str = "read";
+    pub const WRITE: &str = "write";
+    pub const DELETE: &str = "delete";
+    pub const RESTORE: &str = "restore";
+    pub const DESTROY: &str = "destroy";
+    pub const LIST: &str = "list";
+    pub const READ_METADATA: &str = "read_metadata";
+    pub const TOKEN_CREATE: &str = "token_create";
+    pub const TOKEN_REVOKE: &str = "token_revoke";
+    pub const AUTH_FAILED: &str = "auth_failed";
+}
+
+/// Who did it, for rows written before a caller is known (auth failures, system work).
+pub struct Actor<'a> {
+    pub tenant_id: &'a str,
+    pub identity_id: &'a str,
+    pub identity_type: &'a str,
+}
+
+impl<'a> From<&'a Caller> for Actor<'a> {
+    fn from(c: &'a Caller) -> Self {
+        Actor {
+            tenant_id: &c.tenant_id,
+            identity_id: &c.identity_id,
+            identity_type: &c.identity_type,
+        }
+    }
+}
+
+/// Builds one audit row for a request.
+#[allow(clippy::too_many_arguments)]
+pub fn row(
+    ctx: &RequestContext,
+    actor: Actor<'_>,
+    now: DateTime<Utc>,
+    action: &str,
+    path: Option<&str>,
+    version: Option<i64>,
+    status: u16,
+    extra: Value,
+) -> AuditRow {
+    AuditRow {
+        id: new_id("log_"),
+        tenant_id: actor.tenant_id.to_string(),
+        ts: to_micros(now),
+        action: action.to_string(),
+        identity_type: actor.identity_type.to_string(),
+        identity_id: actor.identity_id.to_string(),
+        secret_path: path.map(str::to_string),
+        version,
+        source_ip: ctx.source_ip.clone(),
+        user_agent: ctx.user_agent.clone(),
+        success: i64::from(status < 400),
+        status_code: i64::from(status),
+        duration_ms: ctx.elapsed_ms(),
+        request_id: Some(ctx.request_id.to_string()),
+        extra_data: if extra.is_null() {
+            "{}".to_string()
+        } else {
+            extra.to_string()
+        },
+    }
+}

@@ -1,0 +1,319 @@
+//! Configuration: defaults < `config/scaivault.toml` (or `--config FILE`) < `SCAIVAULT_*` env.
+//! Validated once at start; an invalid setting stops the start with one line naming it.
+
+use crate::domain::duration::{parse_list, ApiDuration};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The config file read when `--config` is not given (silently skipped if absent).
+pub const DEFAULT_CONFIG_FILE: &str = "config/scaivault.toml";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A start-up configuration error: which setting, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {env} ({key}): {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub env: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            env: format!("SCAIVAULT_{}", key.to_uppercase()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Every setting's key; `SCAIVAULT_<KEY>` is its environment name. Other `SCAIVAULT_*`
+/// variables are not settings and are ignored, while an unknown key in the file is an error.
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "database_max_connections",
+    "data_dir",
+    "master_key",
+    "master_key_file",
+    "root_token",
+    "scheduler_tick",
+    "webhook_retry_schedule",
+    "webhook_timeout",
+    "webhook_allow_http",
+    "webhook_deny_cidrs",
+    "tls_cert",
+    "tls_key",
+    "log_format",
+];
+
+/// Settings as written (file or env), before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: String,
+    database_url: Option<String>,
+    database_max_connections: u32,
+    data_dir: String,
+    master_key: Option<String>,
+    master_key_file: Option<String>,
+    root_token: Option<String>,
+    scheduler_tick: String,
+    webhook_retry_schedule: String,
+    webhook_timeout: String,
+    webhook_allow_http: Option<bool>,
+    webhook_deny_cidrs: String,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    log_format: Option<String>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8210".into(),
+            database_url: None,
+            database_max_connections: 16,
+            data_dir: "./data".into(),
+            master_key: None,
+            master_key_file: None,
+            root_token: None,
+            scheduler_tick: "10s".into(),
+            webhook_retry_schedule: "30s,5m,30m,2h,8h,24h".into(),
+            webhook_timeout: "10s".into(),
+            webhook_allow_http: None,
+            webhook_deny_cidrs: "169.254.0.0/16,fe80::/10".into(),
+            tls_cert: None,
+            tls_key: None,
+            log_format: None,
+        }
+    }
+}
+
+/// The validated configuration the server runs with.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub data_dir: PathBuf,
+    pub master_key: Option<SecretString>,
+    pub master_key_file: Option<PathBuf>,
+    pub root_token: Option<SecretString>,
+    pub scheduler_tick: ApiDuration,
+    pub webhook_retry_schedule: Vec<ApiDuration>,
+    pub webhook_timeout: ApiDuration,
+    pub webhook_allow_http: bool,
+    pub webhook_deny_cidrs: Vec<ipnet::IpNet>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    /// `serve --dev`: generated master key, plain-HTTP webhooks, a fresh root token each start.
+    pub dev: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("master_key_file", &self.master_key_file)
+            .field(
+                "root_token",
+                &self.root_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("scheduler_tick", &self.scheduler_tick.as_str())
+            .field("webhook_timeout", &self.webhook_timeout.as_str())
+            .field("webhook_allow_http", &self.webhook_allow_http)
+            .field("tls_cert", &self.tls_cert)
+            .field("dev", &self.dev)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:[redacted]{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the config file, then the environment.
+    pub fn load(file: Option<&Path>, dev: bool) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    return Err(ConfigError {
+                        key: "config".into(),
+                        env: "--config".into(),
+                        reason: format!("file {} does not exist", f.display()),
+                    });
+                }
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        fig = fig
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("SCAIVAULT_").only(KNOWN_KEYS));
+        let raw: RawConfig = fig.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let key = if key.is_empty() {
+                "config".to_string()
+            } else {
+                key
+            };
+            ConfigError::new(&key, e.kind.to_string())
+        })?;
+        Self::validate(raw, dev)
+    }
+
+    fn validate(raw: RawConfig, dev: bool) -> Result<Self, ConfigError> {
+        let listen = raw.listen.parse().map_err(|_| {
+            ConfigError::new("listen", format!("'{}' is not host:port", raw.listen))
+        })?;
+        let data_dir = PathBuf::from(&raw.data_dir);
+        let database_url = raw
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("scaivault.db").display()));
+        if crate::store::Backend::from_url(&database_url).is_none() {
+            return Err(ConfigError::new(
+                "database_url",
+                "must start with postgres://, postgresql:// or sqlite://",
+            ));
+        }
+        if raw.database_max_connections == 0 {
+            return Err(ConfigError::new(
+                "database_max_connections",
+                "must be at least 1",
+            ));
+        }
+        let dur = |key: &str, v: &str| {
+            ApiDuration::parse(v).map_err(|e| ConfigError::new(key, e.to_string()))
+        };
+        let scheduler_tick = dur("scheduler_tick", &raw.scheduler_tick)?;
+        let webhook_timeout = dur("webhook_timeout", &raw.webhook_timeout)?;
+        let webhook_retry_schedule = parse_list(&raw.webhook_retry_schedule)
+            .map_err(|e| ConfigError::new("webhook_retry_schedule", e.to_string()))?;
+        let webhook_deny_cidrs = raw
+            .webhook_deny_cidrs
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>().map_err(|_| {
+                    ConfigError::new("webhook_deny_cidrs", format!("'{s}' is not a CIDR block"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("") => None,
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some("json") => Some(LogFormat::Json),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "log_format",
+                    format!("'{other}' is not one of pretty, json"),
+                ))
+            }
+        };
+        if raw.tls_cert.is_some() != raw.tls_key.is_some() {
+            return Err(ConfigError::new(
+                if raw.tls_cert.is_some() {
+                    "tls_key"
+                } else {
+                    "tls_cert"
+                },
+                "TLS needs both SCAIVAULT_TLS_CERT and SCAIVAULT_TLS_KEY",
+            ));
+        }
+        let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let root_token = non_empty(raw.root_token);
+        if let Some(t) = &root_token {
+            if t.len() < 24 {
+                return Err(ConfigError::new(
+                    "root_token",
+                    "must be at least 24 characters (use `skt_` + 32 random characters)",
+                ));
+            }
+        }
+        Ok(Self {
+            listen,
+            database_url,
+            database_max_connections: raw.database_max_connections,
+            data_dir,
+            master_key: non_empty(raw.master_key).map(SecretString::from),
+            master_key_file: non_empty(raw.master_key_file).map(PathBuf::from),
+            root_token: root_token.map(SecretString::from),
+            scheduler_tick,
+            webhook_retry_schedule,
+            webhook_timeout,
+            webhook_allow_http: raw.webhook_allow_http.unwrap_or(dev),
+            webhook_deny_cidrs,
+            tls_cert: non_empty(raw.tls_cert).map(PathBuf::from),
+            tls_key: non_empty(raw.tls_key).map(PathBuf::from),
+            log_format,
+            dev,
+        })
+    }
+
+    /// Defaults for a given database URL, for embedding and tests.
+    pub fn with_database(database_url: &str) -> Self {
+        let mut c = Self::validate(RawConfig::default(), false).unwrap_or_else(|_| unreachable!());
+        c.database_url = database_url.to_string();
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:hunter2@db:5432/x"),
+            "postgres://u:[redacted]@db:5432/x"
+        );
+        assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn bad_duration_names_the_setting() {
+        let raw = RawConfig {
+            scheduler_tick: "10 seconds".into(),
+            ..RawConfig::default()
+        };
+        let err = Config::validate(raw, false).err().unwrap();
+        assert_eq!(err.env, "SCAIVAULT_SCHEDULER_TICK");
+        assert!(err
+            .to_string()
+            .starts_with("invalid setting SCAIVAULT_SCHEDULER_TICK"));
+    }
+}

@@ -1,0 +1,10 @@
+//! Business rules with no HTTP and no SQL: parsed paths, durations, scopes, ids, secret shapes.
+
+pub mod duration;
+pub mod ids;
+pub mod path;
+pub mod scope;
+pub mod secret;
+pub mod secret_ops;
+pub mod token;
+pub mod token_ops;

@@ -1,0 +1,410 @@
+//! Secret operations: each one transaction that checks the rules, seals the value, writes the
+//! rows and its audit row together. No HTTP and no SQL here: `Store`/`StoreTx` speak domain.
+
+use super::ids::new_id;
+use super::path::SecretPath;
+use super::secret::{
+    prune_floor, Metadata, MetadataPatch, SecretType, DEFAULT_MAX_VERSIONS,
+    SOFT_DELETE_RETENTION_DAYS,
+};
+use crate::clock::to_micros;
+use crate::crypto::envelope::{open, seal, secret_binding, OpenError, Sealed};
+use crate::crypto::KeyRing;
+use crate::store::{AuditRow, SecretRow, Store, StoreError, StoreTx, VersionRow};
+use chrono::{DateTime, Utc};
+use zeroize::Zeroizing;
+
+/// Why a secret operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("no secret at '{0}'")]
+    NotFound(String),
+    #[error("version {version} of '{path}' does not exist")]
+    VersionNotFound { path: String, version: i64 },
+    #[error("version {version} of '{path}' is past its grace period")]
+    VersionExpired { path: String, version: i64 },
+    #[error("check-and-set failed: expected version {expected}, current is {current}")]
+    VersionConflict { expected: i64, current: i64 },
+    #[error(
+        "'{0}' is soft-deleted and still restorable: restore it first, or delete it permanently"
+    )]
+    SoftDeleted(String),
+    #[error("the stored value of '{0}' could not be decrypted")]
+    Undecryptable(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The option fields of a write; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    pub max_versions: Option<i64>,
+    pub cas: Option<i64>,
+    /// `Some(None)` clears the expiry.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub notify_before: Option<String>,
+    pub rotation_policy_id: Option<String>,
+}
+
+/// A new version to store.
+pub struct WriteRequest {
+    pub tenant_id: String,
+    pub path: SecretPath,
+    /// The serialized JSON object.
+    pub value: Zeroizing<Vec<u8>>,
+    pub secret_type: Option<SecretType>,
+    pub metadata: MetadataPatch,
+    pub options: WriteOptions,
+    pub actor: String,
+}
+
+/// What a write did.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    pub secret: SecretRow,
+    pub created: bool,
+    pub old_version: Option<i64>,
+}
+
+/// A decrypted secret version.
+pub struct ReadSecret {
+    pub secret: SecretRow,
+    pub version: i64,
+    pub version_created_at: i64,
+    pub value: Zeroizing<Vec<u8>>,
+}
+
+/// Shared handles every operation needs.
+pub struct Ops<'a> {
+    pub store: &'a dyn Store,
+    pub keys: &'a KeyRing,
+    pub now: DateTime<Utc>,
+}
+
+impl Ops<'_> {
+    /// Creates the secret (version 1) or adds its next version.
+    /// The audit row's status is set to 201 or 200 to match the outcome.
+    pub async fn write(
+        &self,
+        req: &WriteRequest,
+        audit: AuditRow,
+    ) -> Result<WriteOutcome, SecretError> {
+        // A create that loses a race against another create sees a unique violation:
+        // retry once, and the second attempt finds (and locks) the winner's row.
+        match self.write_once(req, audit.clone()).await {
+            Err(SecretError::Store(StoreError::Conflict(_))) => self.write_once(req, audit).await,
+            other => other,
+        }
+    }
+
+    async fn write_once(
+        &self,
+        req: &WriteRequest,
+        mut audit: AuditRow,
+    ) -> Result<WriteOutcome, SecretError> {
+        let now = to_micros(self.now);
+        let mut tx = self.store.begin().await?;
+        let mut existing = tx.lock_secret(&req.tenant_id, req.path.as_str()).await?;
+        if let Some(s) = &existing {
+            if s.deleted_at.is_some() {
+                if s.recoverable_until.is_some_and(|r| r > now) {
+                    return Err(SecretError::SoftDeleted(req.path.to_string()));
+                }
+                // Past retention: the old secret is gone for good; start afresh.
+                tx.delete_secret(&s.id).await?;
+                existing = None;
+            }
+        }
+        let current = existing.as_ref().map_or(0, |s| s.current_version);
+        if let Some(expected) = req.options.cas {
+            if expected != current {
+                return Err(SecretError::VersionConflict { expected, current });
+            }
+        }
+        let created = existing.is_none();
+        let mut row = existing.unwrap_or_else(|| new_secret_row(req, now));
+        let old_tags = row.tags.clone();
+        apply_write(&mut row, req, now);
+        let version = current + 1;
+        row.current_version = version;
+
+        let sealed = seal(
+            self.keys,
+            &secret_binding(&req.tenant_id, req.path.as_str(), version),
+            &req.value,
+        );
+        if created {
+            tx.insert_secret(&row).await?;
+        } else {
+            tx.update_secret(&row).await?;
+        }
+        if created || old_tags != row.tags {
+            tx.replace_tags(&row.id, &tags_of(&row)).await?;
+        }
+        tx.insert_version(&VersionRow {
+            secret_id: row.id.clone(),
+            version,
+            ciphertext: sealed.ciphertext,
+            wrapped_key: sealed.wrapped_key,
+            key_id: sealed.key_id,
+            created_at: now,
+            created_by: req.actor.clone(),
+            is_rotation: 0,
+            readable_until: None,
+        })
+        .await?;
+        tx.prune_versions(&row.id, prune_floor(version, row.max_versions), now)
+            .await?;
+        audit.version = Some(version);
+        audit.status_code = if created { 201 } else { 200 };
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome {
+            secret: row,
+            created,
+            old_version: (!created).then_some(current),
+        })
+    }
+
+    /// Reads the current version, or version `n`.
+    pub async fn read(
+        &self,
+        tenant: &str,
+        path: &SecretPath,
+        n: Option<i64>,
+    ) -> Result<ReadSecret, SecretError> {
+        let (secret, v) = match n {
+            None => self
+                .store
+                .get_secret_with_current(tenant, path.as_str())
+                .await?
+                .ok_or_else(|| SecretError::NotFound(path.to_string()))?,
+            Some(n) => {
+                let secret = self
+                    .store
+                    .get_secret(tenant, path.as_str())
+                    .await?
+                    .ok_or_else(|| SecretError::NotFound(path.to_string()))?;
+                let v = self
+                    .store
+                    .get_version(&secret.id, n)
+                    .await?
+                    .ok_or_else(|| SecretError::VersionNotFound {
+                        path: path.to_string(),
+                        version: n,
+                    })?;
+                if n != secret.current_version
+                    && v.readable_until.is_some_and(|u| u <= to_micros(self.now))
+                {
+                    return Err(SecretError::VersionExpired {
+                        path: path.to_string(),
+                        version: n,
+                    });
+                }
+                (secret, v)
+            }
+        };
+        let sealed = Sealed {
+            ciphertext: v.ciphertext,
+            wrapped_key: v.wrapped_key,
+            key_id: v.key_id,
+        };
+        let value = open(self.keys, &secret_binding(tenant, path.as_str(), v.version), &sealed)
+            .map_err(|e| {
+                match &e {
+                    OpenError::UnknownKey(id) => {
+                        tracing::error!(secret.path = %path, key_id = %id, "value sealed by a master key that is not loaded")
+                    }
+                    OpenError::Integrity => {
+                        tracing::error!(secret.path = %path, version = v.version, "stored value failed its integrity check")
+                    }
+                }
+                SecretError::Undecryptable(path.to_string())
+            })?;
+        Ok(ReadSecret {
+            version: v.version,
+            version_created_at: v.created_at,
+            secret,
+            value,
+        })
+    }
+
+    /// Changes metadata and options without a new version.
+    pub async fn patch_metadata(
+        &self,
+        tenant: &str,
+        path: &SecretPath,
+        patch: &MetadataPatch,
+        options: &WriteOptions,
+        audit: AuditRow,
+    ) -> Result<SecretRow, SecretError> {
+        let now = to_micros(self.now);
+        let mut tx = self.store.begin().await?;
+        let mut row = live(&mut *tx, tenant, path).await?;
+        let old_tags = row.tags.clone();
+        let merged = patch.apply(&metadata_of(&row));
+        set_metadata(&mut row, &merged);
+        apply_options(&mut row, options);
+        row.updated_at = now;
+        tx.update_secret(&row).await?;
+        if old_tags != row.tags {
+            tx.replace_tags(&row.id, &tags_of(&row)).await?;
+        }
+        let mut audit = audit;
+        audit.version = Some(row.current_version);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Soft-deletes (restorable for 30 days) and returns the row and its version count.
+    pub async fn soft_delete(
+        &self,
+        tenant: &str,
+        path: &SecretPath,
+        audit: AuditRow,
+    ) -> Result<(SecretRow, i64), SecretError> {
+        let now = to_micros(self.now);
+        let mut tx = self.store.begin().await?;
+        let mut row = live(&mut *tx, tenant, path).await?;
+        row.deleted_at = Some(now);
+        row.recoverable_until = Some(to_micros(
+            self.now + chrono::Duration::days(SOFT_DELETE_RETENTION_DAYS),
+        ));
+        tx.update_secret(&row).await?;
+        let count = tx.count_versions(&row.id).await?;
+        let mut audit = audit;
+        audit.version = Some(row.current_version);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok((row, count))
+    }
+
+    /// Destroys every version now (live or soft-deleted).
+    pub async fn destroy(
+        &self,
+        tenant: &str,
+        path: &SecretPath,
+        audit: AuditRow,
+    ) -> Result<(SecretRow, i64), SecretError> {
+        let mut tx = self.store.begin().await?;
+        let row = tx
+            .lock_secret(tenant, path.as_str())
+            .await?
+            .ok_or_else(|| SecretError::NotFound(path.to_string()))?;
+        let count = tx.count_versions(&row.id).await?;
+        tx.delete_secret(&row.id).await?;
+        let mut audit = audit;
+        audit.version = Some(row.current_version);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok((row, count))
+    }
+
+    /// Undoes a soft delete still inside its retention.
+    pub async fn restore(
+        &self,
+        tenant: &str,
+        path: &SecretPath,
+        audit: AuditRow,
+    ) -> Result<SecretRow, SecretError> {
+        let now = to_micros(self.now);
+        let mut tx = self.store.begin().await?;
+        let mut row = tx
+            .lock_secret(tenant, path.as_str())
+            .await?
+            .filter(|r| r.deleted_at.is_some() && r.recoverable_until.is_some_and(|u| u > now))
+            .ok_or_else(|| SecretError::NotFound(path.to_string()))?;
+        row.deleted_at = None;
+        row.recoverable_until = None;
+        row.updated_at = now;
+        tx.update_secret(&row).await?;
+        let mut audit = audit;
+        audit.version = Some(row.current_version);
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+}
+
+async fn live(
+    tx: &mut dyn StoreTx,
+    tenant: &str,
+    path: &SecretPath,
+) -> Result<SecretRow, SecretError> {
+    tx.lock_secret(tenant, path.as_str())
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or_else(|| SecretError::NotFound(path.to_string()))
+}
+
+fn new_secret_row(req: &WriteRequest, now: i64) -> SecretRow {
+    SecretRow {
+        id: new_id("sec_"),
+        tenant_id: req.tenant_id.clone(),
+        path: req.path.to_string(),
+        secret_type: SecretType::Json.as_str().to_string(),
+        description: None,
+        owner: None,
+        tags: "[]".into(),
+        custom: "{}".into(),
+        max_versions: DEFAULT_MAX_VERSIONS,
+        current_version: 0,
+        created_at: now,
+        created_by: req.actor.clone(),
+        updated_at: now,
+        expires_at: None,
+        notify_before: None,
+        rotation_policy_id: None,
+        deleted_at: None,
+        recoverable_until: None,
+    }
+}
+
+fn apply_write(row: &mut SecretRow, req: &WriteRequest, now: i64) {
+    if let Some(t) = req.secret_type {
+        row.secret_type = t.as_str().to_string();
+    }
+    if !req.metadata.is_empty() {
+        let merged = req.metadata.apply(&metadata_of(row));
+        set_metadata(row, &merged);
+    }
+    apply_options(row, &req.options);
+    row.updated_at = now;
+}
+
+fn apply_options(row: &mut SecretRow, o: &WriteOptions) {
+    if let Some(m) = o.max_versions {
+        row.max_versions = m;
+    }
+    if let Some(e) = o.expires_at {
+        row.expires_at = e.map(to_micros);
+    }
+    if let Some(n) = &o.notify_before {
+        row.notify_before = Some(n.clone());
+    }
+    if let Some(p) = &o.rotation_policy_id {
+        row.rotation_policy_id = Some(p.clone());
+    }
+}
+
+/// The metadata stored in a row.
+pub fn metadata_of(row: &SecretRow) -> Metadata {
+    Metadata {
+        description: row.description.clone(),
+        tags: serde_json::from_str(&row.tags).unwrap_or_default(),
+        owner: row.owner.clone(),
+        custom: serde_json::from_str(&row.custom).unwrap_or_default(),
+    }
+}
+
+fn tags_of(row: &SecretRow) -> Vec<String> {
+    serde_json::from_str(&row.tags).unwrap_or_default()
+}
+
+fn set_metadata(row: &mut SecretRow, m: &Metadata) {
+    row.description = m.description.clone();
+    row.owner = m.owner.clone();
+    row.tags = serde_json::to_string(&m.tags).unwrap_or_else(|_| "[]".into());
+    row.custom = serde_json::to_string(&m.custom).unwrap_or_else(|_| "{}".into());
+}

@@ -1,0 +1,54 @@
+//! Token creation shared by the API, the CLI and start-up bootstrap.
+
+use super::duration::ApiDuration;
+use super::ids::new_id;
+use super::scope::ScopeSet;
+use super::token::NewToken;
+use crate::clock::to_micros;
+use crate::store::TokenRow;
+use chrono::{DateTime, Utc};
+
+/// Token kinds: how a token came to exist.
+pub mod kind {
+    pub const API: &str = "api";
+    pub const BOOTSTRAP: &str = "bootstrap";
+    pub const ROOT_ENV: &str = "root_env";
+    pub const DEV_ROOT: &str = "dev_root";
+}
+
+/// What a new token should carry.
+pub struct TokenSpec<'a> {
+    pub tenant_id: &'a str,
+    pub name: &'a str,
+    pub scopes: &'a ScopeSet,
+    pub path_prefixes: &'a [String],
+    pub ttl: Option<&'a ApiDuration>,
+    pub kind: &'a str,
+    pub created_by: &'a str,
+    /// `user:…` for people (root, bootstrap), `sa:…` for service accounts.
+    pub is_user: bool,
+}
+
+/// Builds the stored row for a token (the plaintext lives only in `NewToken`).
+pub fn token_row(spec: &TokenSpec<'_>, token: &NewToken, now: DateTime<Utc>) -> TokenRow {
+    let (identity_id, identity_type) = if spec.is_user {
+        (format!("user:{}", spec.name), "user")
+    } else {
+        (format!("sa:{}", spec.name), "service_account")
+    };
+    TokenRow {
+        id: new_id("tok_"),
+        tenant_id: spec.tenant_id.to_string(),
+        name: spec.name.to_string(),
+        token_hash: token.hash.clone(),
+        identity_id,
+        identity_type: identity_type.to_string(),
+        scopes: serde_json::to_string(&spec.scopes.names()).unwrap_or_else(|_| "[]".into()),
+        path_prefixes: serde_json::to_string(spec.path_prefixes).unwrap_or_else(|_| "[]".into()),
+        kind: spec.kind.to_string(),
+        created_at: to_micros(now),
+        created_by: spec.created_by.to_string(),
+        expires_at: spec.ttl.map(|d| to_micros(now + d.as_chrono())),
+        revoked_at: None,
+    }
+}

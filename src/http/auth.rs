@@ -1,0 +1,136 @@
+//! The auth extractor: `Authorization: Bearer skt_…` → `Caller`, or 401 with an `auth_failed`
+//! audit row. Each request looks the token up, so a revocation applies on the next request.
+
+use super::context::RequestContext;
+use super::error::ApiError;
+use crate::audit::{self, Actor};
+use crate::clock::{from_micros, to_micros};
+use crate::crypto::token_hash;
+use crate::domain::scope::{Scope, ScopeSet};
+use crate::domain::token::{Caller, DEFAULT_TENANT};
+use crate::server::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde_json::json;
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ctx = RequestContext::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match authenticate(state, header).await {
+            Ok(caller) => {
+                ctx.set_identity(&caller.identity_id);
+                Ok(caller)
+            }
+            Err(err) if err.status == StatusCode::UNAUTHORIZED => {
+                let row = audit::row(
+                    &ctx,
+                    Actor {
+                        tenant_id: DEFAULT_TENANT,
+                        identity_id: "anonymous",
+                        identity_type: "user",
+                    },
+                    state.clock.now(),
+                    audit::action::AUTH_FAILED,
+                    None,
+                    None,
+                    401,
+                    json!({ "reason": err.code, "path": parts.uri.path() }),
+                );
+                state.store.insert_audit(&[row]).await?;
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, ApiError> {
+    let header = header
+        .ok_or_else(|| ApiError::authentication_required("send 'Authorization: Bearer <token>'"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::authentication_required("the Authorization header must be 'Bearer <token>'")
+        })?;
+    let row = state
+        .store
+        .find_token_by_hash(&token_hash(token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_invalid",
+                "the token is not valid",
+            )
+        })?;
+    let now = to_micros(state.clock.now());
+    if row.revoked_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+            "the token has been revoked",
+        ));
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "the token has expired",
+        ));
+    }
+    caller_from_row(&row)
+}
+
+/// Builds the caller a stored token row describes.
+pub fn caller_from_row(row: &crate::store::TokenRow) -> Result<Caller, ApiError> {
+    let scope_names: Vec<String> = serde_json::from_str(&row.scopes)
+        .map_err(|_| ApiError::internal("a stored token has unreadable scopes"))?;
+    let scopes = ScopeSet::parse(scope_names.iter().map(String::as_str))
+        .map_err(|_| ApiError::internal("a stored token has an unknown scope"))?;
+    let path_prefixes: Vec<String> = serde_json::from_str(&row.path_prefixes)
+        .map_err(|_| ApiError::internal("a stored token has unreadable path rules"))?;
+    Ok(Caller {
+        token_id: row.id.clone(),
+        identity_id: row.identity_id.clone(),
+        identity_type: row.identity_type.clone(),
+        tenant_id: row.tenant_id.clone(),
+        scopes,
+        path_prefixes,
+        expires_at: row.expires_at.map(from_micros),
+    })
+}
+
+/// Fails with 403 `insufficient_scope` unless the caller holds `scope`.
+pub fn require(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
+    if caller.has(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::insufficient_scope(scope.as_str()))
+    }
+}
+
+/// Fails with 403 unless the caller holds any of `scopes`.
+pub fn require_any(caller: &Caller, scopes: &[Scope]) -> Result<(), ApiError> {
+    match scopes.iter().find(|s| caller.has(**s)) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::insufficient_scope(
+            &scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        )),
+    }
+}

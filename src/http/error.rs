@@ -1,0 +1,171 @@
+//! `ApiError`: every error the API returns, mapped to status and the SPEC §0 envelope in one place.
+//! The body is rendered by the request-context middleware, which adds the request id.
+
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// An API error: HTTP status, stable code, human message, optional details.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn invalid_request(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
+    }
+    pub fn invalid_path(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_path", msg)
+    }
+    pub fn invalid_duration(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_duration", msg)
+    }
+    pub fn invalid_cursor() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "the cursor is not valid for this listing",
+        )
+    }
+    pub fn authentication_required(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "authentication_required", msg)
+    }
+    pub fn insufficient_scope(scope: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this token lacks the '{scope}' scope"),
+        )
+        .with_details(json!({ "required_scope": scope }))
+    }
+    pub fn access_denied(path: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            format!("this token's path rules do not allow '{path}'"),
+        )
+    }
+    pub fn not_found(code: &'static str, msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, msg)
+    }
+    pub fn secret_not_found(path: &str) -> Self {
+        Self::not_found("secret_not_found", format!("no secret at '{path}'"))
+    }
+    pub fn conflict(code: &'static str, msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, msg)
+    }
+    pub fn payload_too_large(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", msg)
+    }
+    /// 422 with the failing fields in `details.fields`.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let msg = match fields.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", fields.len()),
+        };
+        let list: Vec<Value> = fields
+            .iter()
+            .map(|f| json!({"field": f.field, "message": f.message}))
+            .collect();
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", msg)
+            .with_details(json!({ "fields": list }))
+    }
+    pub fn validation_one(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "the store is unavailable; retry shortly",
+        )
+    }
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", msg)
+    }
+
+    /// The JSON envelope, as sent.
+    pub fn envelope(&self, request_id: &str) -> Value {
+        let mut err = json!({
+            "code": self.code,
+            "message": self.message,
+            "request_id": request_id,
+        });
+        if let Some(d) = &self.details {
+            err["details"] = d.clone();
+        }
+        json!({ "error": err })
+    }
+}
+
+/// One failing field of a request body.
+#[derive(Debug, Clone)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error.cause = %cause, "store unavailable");
+                ApiError::unavailable()
+            }
+            StoreError::Conflict(constraint) => {
+                tracing::info!(constraint = %constraint, "write lost a race");
+                ApiError::conflict(
+                    "version_conflict",
+                    "a concurrent write changed this resource; retry",
+                )
+            }
+            StoreError::Corrupt(cause) => {
+                tracing::error!(error.cause = %cause, "stored data could not be read");
+                ApiError::internal("stored data could not be read")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+        res.extensions_mut().insert(self);
+        res
+    }
+}

@@ -1,0 +1,46 @@
+//! HTTP plumbing: router assembly, middleware, the error envelope, extractors.
+
+pub mod auth;
+pub mod body;
+pub mod context;
+pub mod error;
+pub mod guard;
+
+use crate::server::AppState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use error::ApiError;
+
+/// The whole API: every resource's routes, the fallback, and the layers around them.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::api::health::router())
+        .merge(crate::api::auth::router())
+        .merge(crate::api::secrets::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .layer(axum::middleware::from_fn(context::request_context))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+}
+
+/// A panic is a bug: answer 500 without echoing the panic message (it could hold data).
+fn panic_response(_err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal("internal error").into_response()
+}

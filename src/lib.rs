@@ -1,0 +1,20 @@
+//! scaivault: a self-hosted secrets-management server speaking the ScaiVault REST API.
+//!
+//! `server::run` is the one entry point used by both `main` and the integration tests:
+//! it takes a validated [`config::Config`], a bound listener, a clock and a shutdown future.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod bootstrap;
+pub mod cli_tokens;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+
+pub use server::{App, AppState};

@@ -1,0 +1,158 @@
+//! The `scaivault` command line: serve, migrate, token management. A thin layer over the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use scaivault::clock::{Clock, SystemClock};
+use scaivault::config::Config;
+use scaivault::store::{SqlStore, Store};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "scaivault",
+    version,
+    about = "Self-hosted secrets management server"
+)]
+struct Cli {
+    /// Config file (default: config/scaivault.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve {
+        /// Embedded SQLite under ./data, generated master key, fresh root token printed.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API tokens directly in the configured store.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, e.g. secrets:read,secrets:list
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 90d
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Restrict to paths starting with this prefix (repeatable).
+        #[arg(long = "path-prefix")]
+        path_prefix: Vec<String>,
+        /// Tenant (default tnt_default).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List tokens of a tenant (never their values).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("scaivault: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let dev = matches!(cli.command, Command::Serve { dev: true });
+    let config = Config::load(cli.config.as_deref(), dev)?;
+    scaivault::telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            let store = SqlStore::connect(&config.database_url, 2).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend().as_str());
+            Ok(())
+        }
+        Command::Token { command } => scaivault::cli_tokens::run(&config, command.into()).await,
+    }
+}
+
+impl From<TokenCommand> for scaivault::cli_tokens::TokenCommand {
+    fn from(c: TokenCommand) -> Self {
+        use scaivault::cli_tokens::TokenCommand as T;
+        match c {
+            TokenCommand::Create {
+                name,
+                scopes,
+                ttl,
+                path_prefix,
+                tenant,
+            } => T::Create {
+                name,
+                scopes,
+                ttl,
+                path_prefixes: path_prefix,
+                tenant,
+            },
+            TokenCommand::List { tenant } => T::List { tenant },
+            TokenCommand::Revoke { id, tenant } => T::Revoke { id, tenant },
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = scaivault::App::build(config, clock).await?;
+    if let Some(t) = &app.initial_token {
+        // Printed to stdout once, never through the logger.
+        println!("\n  {}:\n\n    {}\n", t.reason, t.token.expose_secret());
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, backend = app.state.store.backend().as_str(), "scaivault serving");
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("scaivault stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; draining requests");
+}

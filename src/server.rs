@@ -1,0 +1,84 @@
+//! The server as a library: `App::build` opens the store, loads keys and bootstraps tokens;
+//! `App::serve` runs the API on a given listener until the shutdown future resolves.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::KeyRing;
+use crate::store::{SqlStore, Store, StoreError};
+use axum::Router;
+use secrecy::SecretString;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyRing>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    MasterKey(String),
+}
+
+/// A built server, ready to serve.
+pub struct App {
+    pub state: AppState,
+    /// A token created at this start that must be shown to the operator once.
+    pub initial_token: Option<InitialToken>,
+}
+
+/// A token minted at start (first-start admin or `--dev` root) to print once.
+pub struct InitialToken {
+    pub token: SecretString,
+    pub reason: &'static str,
+}
+
+impl App {
+    /// Connects, migrates, loads the master key and bootstraps tokens.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let store =
+            SqlStore::connect(&config.database_url, config.database_max_connections).await?;
+        store.migrate().await?;
+        let keys = crate::bootstrap::load_master_key(&config)?;
+        crate::bootstrap::check_probe(&store, &keys).await?;
+        let initial_token = crate::bootstrap::ensure_tokens(&store, &config, clock.now()).await?;
+        Ok(Self {
+            state: AppState {
+                store: Arc::new(store),
+                keys: Arc::new(keys),
+                clock,
+                config: Arc::new(config),
+            },
+            initial_token,
+        })
+    }
+
+    /// The API router with all middleware.
+    pub fn router(&self) -> Router {
+        crate::http::router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self.router();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

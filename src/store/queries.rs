@@ -1,0 +1,115 @@
+//! SQL text shared by both backends (`$n` placeholders work in PostgreSQL and SQLite alike).
+
+macro_rules! token_cols {
+    () => {
+        "id, tenant_id, name, token_hash, identity_id, identity_type, scopes, path_prefixes, kind, \
+         created_at, created_by, expires_at, revoked_at"
+    };
+}
+
+macro_rules! secret_cols {
+    () => {
+        "id, tenant_id, path, secret_type, description, owner, tags, custom, max_versions, \
+         current_version, created_at, created_by, updated_at, expires_at, notify_before, \
+         rotation_policy_id, deleted_at, recoverable_until"
+    };
+}
+
+macro_rules! audit_cols {
+    () => {
+        "id, tenant_id, ts, action, identity_type, identity_id, secret_path, version, source_ip, \
+         user_agent, success, status_code, duration_ms, request_id, extra_data"
+    };
+}
+
+pub(crate) use secret_cols;
+
+pub const GET_META: &str = "SELECT value FROM meta WHERE key = $1";
+pub const PUT_META_IF_ABSENT: &str =
+    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+
+pub const INSERT_TOKEN: &str = concat!(
+    "INSERT INTO tokens (",
+    token_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+);
+pub const FIND_TOKEN_BY_HASH: &str = concat!(
+    "SELECT ",
+    token_cols!(),
+    " FROM tokens WHERE token_hash = $1"
+);
+pub const GET_TOKEN: &str = concat!(
+    "SELECT ",
+    token_cols!(),
+    " FROM tokens WHERE tenant_id = $1 AND id = $2"
+);
+pub const LIST_TOKENS: &str = concat!(
+    "SELECT ",
+    token_cols!(),
+    " FROM tokens WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+);
+pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";
+pub const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = $3 \
+     WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
+pub const REVOKE_TOKENS_OF_KIND: &str =
+    "UPDATE tokens SET revoked_at = $2 WHERE kind = $1 AND revoked_at IS NULL";
+pub const DELETE_TOKEN_BY_HASH: &str = "DELETE FROM tokens WHERE token_hash = $1";
+
+pub const GET_LIVE_SECRET: &str = concat!(
+    "SELECT ",
+    secret_cols!(),
+    " FROM secrets WHERE tenant_id = $1 AND path = $2 AND deleted_at IS NULL"
+);
+pub const SELECT_SECRET_ANY_STATE: &str = concat!(
+    "SELECT ",
+    secret_cols!(),
+    " FROM secrets WHERE tenant_id = $1 AND path = $2"
+);
+pub const INSERT_SECRET: &str = concat!(
+    "INSERT INTO secrets (",
+    secret_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+);
+pub const UPDATE_SECRET: &str = "UPDATE secrets SET secret_type = $2, description = $3, \
+     owner = $4, tags = $5, custom = $6, max_versions = $7, current_version = $8, \
+     updated_at = $9, expires_at = $10, notify_before = $11, rotation_policy_id = $12, \
+     deleted_at = $13, recoverable_until = $14 WHERE id = $1";
+pub const DELETE_TAGS: &str = "DELETE FROM secret_tags WHERE secret_id = $1";
+pub const INSERT_TAG: &str =
+    "INSERT INTO secret_tags (secret_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub const DELETE_SECRET: &str = "DELETE FROM secrets WHERE id = $1";
+pub const DELETE_VERSIONS: &str = "DELETE FROM secret_versions WHERE secret_id = $1";
+
+pub const INSERT_VERSION: &str = "INSERT INTO secret_versions (secret_id, version, ciphertext, \
+     wrapped_key, key_id, created_at, created_by, is_rotation, readable_until) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub const GET_VERSION: &str = "SELECT secret_id, version, ciphertext, wrapped_key, key_id, \
+     created_at, created_by, is_rotation, readable_until FROM secret_versions \
+     WHERE secret_id = $1 AND version = $2";
+pub const GET_SECRET_WITH_CURRENT: &str = concat!(
+    "SELECT s.",
+    "id, s.tenant_id, s.path, s.secret_type, s.description, s.owner, s.tags, s.custom, \
+     s.max_versions, s.current_version, s.created_at, s.created_by, s.updated_at, s.expires_at, \
+     s.notify_before, s.rotation_policy_id, s.deleted_at, s.recoverable_until, \
+     v.ciphertext AS v_ciphertext, v.wrapped_key AS v_wrapped_key, v.key_id AS v_key_id, \
+     v.created_at AS v_created_at, v.created_by AS v_created_by, v.is_rotation AS v_is_rotation, \
+     v.readable_until AS v_readable_until \
+     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+     WHERE s.tenant_id = $1 AND s.path = $2 AND s.deleted_at IS NULL"
+);
+pub const LIST_VERSIONS: &str = "SELECT version, created_at, created_by, is_rotation, \
+     readable_until FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC";
+pub const COUNT_VERSIONS: &str = "SELECT COUNT(*) FROM secret_versions WHERE secret_id = $1";
+pub const PRUNE_VERSIONS: &str = "DELETE FROM secret_versions WHERE secret_id = $1 \
+     AND version <= $2 AND (readable_until IS NULL OR readable_until <= $3)";
+
+pub const INSERT_AUDIT: &str = concat!(
+    "INSERT INTO audit_log (",
+    audit_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+);
+pub const LIST_AUDIT_FOR_PATH: &str = concat!(
+    "SELECT ",
+    audit_cols!(),
+    " FROM audit_log WHERE tenant_id = $1 AND secret_path = $2 ORDER BY ts DESC, id DESC LIMIT $3"
+);

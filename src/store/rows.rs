@@ -1,0 +1,104 @@
+//! Row types as stored. Timestamps are microseconds since the epoch; flags are 0/1.
+
+use sqlx::FromRow;
+
+/// An API token (only its hash is stored).
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub identity_id: String,
+    pub identity_type: String,
+    /// JSON array of scope names.
+    pub scopes: String,
+    /// JSON array of path prefixes.
+    pub path_prefixes: String,
+    /// `api`, `bootstrap`, `root_env` or `dev_root`.
+    pub kind: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A secret's header row: metadata and the pointer to its current version.
+#[derive(Debug, Clone, FromRow)]
+pub struct SecretRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub path: String,
+    pub secret_type: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    /// JSON array.
+    pub tags: String,
+    /// JSON object.
+    pub custom: String,
+    pub max_versions: i64,
+    pub current_version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+    pub notify_before: Option<String>,
+    pub rotation_policy_id: Option<String>,
+    pub deleted_at: Option<i64>,
+    pub recoverable_until: Option<i64>,
+}
+
+/// One encrypted version of a secret.
+#[derive(Clone, FromRow)]
+pub struct VersionRow {
+    pub secret_id: String,
+    pub version: i64,
+    pub ciphertext: Vec<u8>,
+    pub wrapped_key: Vec<u8>,
+    pub key_id: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub is_rotation: i64,
+    pub readable_until: Option<i64>,
+}
+
+impl std::fmt::Debug for VersionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionRow")
+            .field("secret_id", &self.secret_id)
+            .field("version", &self.version)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A version without its ciphertext, for listings.
+#[derive(Debug, Clone, FromRow)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub is_rotation: i64,
+    pub readable_until: Option<i64>,
+}
+
+/// One audit record (SPEC §7 row shape); never holds a secret value or a token.
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub ts: i64,
+    pub action: String,
+    pub identity_type: String,
+    pub identity_id: String,
+    pub secret_path: Option<String>,
+    pub version: Option<i64>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub success: i64,
+    pub status_code: i64,
+    pub duration_ms: i64,
+    pub request_id: Option<String>,
+    /// JSON object.
+    pub extra_data: String,
+}

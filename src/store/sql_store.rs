@@ -1,0 +1,508 @@
+//! The `Store` implementation over sqlx's `Any` driver: one body of queries for both backends,
+//! with the backend-specific parts (pools, migrations, row locks) from `postgres`/`sqlite`.
+
+use super::errors::{StoreError, StoreResult};
+use super::queries as q;
+use super::rows::{AuditRow, SecretRow, TokenRow, VersionInfo, VersionRow};
+use super::{postgres, sqlite, Backend, SecretListQuery, Store, StoreTx};
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
+use sqlx::{Any, Row, Transaction};
+
+/// A store on PostgreSQL or SQLite.
+#[derive(Clone)]
+pub struct SqlStore {
+    backend: Backend,
+    /// Write transactions (on SQLite: the single writer connection).
+    writer: AnyPool,
+    /// Reads (on PostgreSQL the same pool as `writer`).
+    reader: AnyPool,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects to the database a URL names (`postgres://…` or `sqlite://…`).
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url).ok_or_else(|| {
+            StoreError::Unavailable(
+                "the database URL must start with postgres:// or sqlite://".into(),
+            )
+        })?;
+        let (writer, reader) = match backend {
+            Backend::Postgres => {
+                let pool = postgres::connect(url, max_connections).await?;
+                (pool.clone(), pool)
+            }
+            Backend::Sqlite => sqlite::connect(url, max_connections.max(2)).await?,
+        };
+        Ok(Self {
+            backend,
+            writer,
+            reader,
+        })
+    }
+
+    fn lock_clause(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => postgres::LOCK_ROW,
+            Backend::Sqlite => sqlite::LOCK_ROW,
+        }
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Postgres => &postgres::MIGRATOR,
+            Backend::Sqlite => &sqlite::MIGRATOR,
+        }
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.migrator().run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn migrations_applied(&self) -> StoreResult<bool> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.reader)
+                .await
+                .or_else(|_| Ok::<_, sqlx::Error>(Vec::new()))?;
+        Ok(self.migrator().iter().all(|m| applied.contains(&m.version)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let tx = self.writer.begin().await?;
+        Ok(Box::new(SqlTx {
+            tx,
+            lock: self.lock_clause(),
+        }))
+    }
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(q::GET_META)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRow>> {
+        Ok(sqlx::query_as(q::FIND_TOKEN_BY_HASH)
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn get_token(&self, tenant_id: &str, id: &str) -> StoreResult<Option<TokenRow>> {
+        Ok(sqlx::query_as(q::GET_TOKEN)
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<TokenRow>> {
+        Ok(sqlx::query_as(q::LIST_TOKENS)
+            .bind(tenant_id)
+            .bind(after_id.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn count_tokens(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(q::COUNT_TOKENS)
+            .fetch_one(&self.writer)
+            .await?)
+    }
+
+    async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
+        Ok(sqlx::query_as(q::GET_LIVE_SECRET)
+            .bind(tenant_id)
+            .bind(path)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn get_version(&self, secret_id: &str, version: i64) -> StoreResult<Option<VersionRow>> {
+        Ok(sqlx::query_as(q::GET_VERSION)
+            .bind(secret_id)
+            .bind(version)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn get_secret_with_current(
+        &self,
+        tenant_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<(SecretRow, VersionRow)>> {
+        let row: Option<AnyRow> = sqlx::query(q::GET_SECRET_WITH_CURRENT)
+            .bind(tenant_id)
+            .bind(path)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let secret: SecretRow = sqlx::FromRow::from_row(&row)?;
+        let version = VersionRow {
+            secret_id: secret.id.clone(),
+            version: secret.current_version,
+            ciphertext: row.try_get("v_ciphertext")?,
+            wrapped_key: row.try_get("v_wrapped_key")?,
+            key_id: row.try_get("v_key_id")?,
+            created_at: row.try_get("v_created_at")?,
+            created_by: row.try_get("v_created_by")?,
+            is_rotation: row.try_get("v_is_rotation")?,
+            readable_until: row.try_get("v_readable_until")?,
+        };
+        Ok(Some((secret, version)))
+    }
+
+    async fn list_versions(&self, secret_id: &str) -> StoreResult<Vec<VersionInfo>> {
+        Ok(sqlx::query_as(q::LIST_VERSIONS)
+            .bind(secret_id)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn list_secrets(&self, query: &SecretListQuery) -> StoreResult<Vec<SecretRow>> {
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            q::secret_cols!(),
+            " FROM secrets s WHERE tenant_id = $1 AND deleted_at IS NULL"
+        ));
+        let mut binds: Vec<Bind> = vec![Bind::Text(query.tenant_id.clone())];
+        let next = |binds: &mut Vec<Bind>, b: Bind| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        if let Some(prefix) = &query.prefix {
+            let lo = next(&mut binds, Bind::Text(prefix.clone()));
+            let hi = next(
+                &mut binds,
+                Bind::Text(crate::domain::path::prefix_upper_bound(prefix)),
+            );
+            sql.push_str(&format!(" AND path >= {lo} AND path < {hi}"));
+        }
+        if !query.path_rules.is_empty() {
+            let mut ors = Vec::new();
+            for rule in &query.path_rules {
+                let lo = next(&mut binds, Bind::Text(rule.clone()));
+                let hi = next(
+                    &mut binds,
+                    Bind::Text(crate::domain::path::prefix_upper_bound(rule)),
+                );
+                ors.push(format!("(path >= {lo} AND path < {hi})"));
+            }
+            sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
+        }
+        if let Some(t) = &query.secret_type {
+            let p = next(&mut binds, Bind::Text(t.clone()));
+            sql.push_str(&format!(" AND secret_type = {p}"));
+        }
+        if let Some(tag) = &query.tag {
+            let p = next(&mut binds, Bind::Text(tag.clone()));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM secret_tags t WHERE t.secret_id = s.id AND t.tag = {p})"
+            ));
+        }
+        if let Some(after) = &query.after_path {
+            let p = next(&mut binds, Bind::Text(after.clone()));
+            sql.push_str(&format!(" AND path > {p}"));
+        }
+        let p = next(&mut binds, Bind::Int(query.limit));
+        sql.push_str(&format!(" ORDER BY path LIMIT {p}"));
+
+        let mut qry = sqlx::query_as::<_, SecretRow>(&sql);
+        for b in binds {
+            qry = match b {
+                Bind::Text(s) => qry.bind(s),
+                Bind::Int(i) => qry.bind(i),
+            };
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
+    async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for r in rows {
+            bind_audit(sqlx::query(q::INSERT_AUDIT), r)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_audit_for_path(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        Ok(sqlx::query_as(q::LIST_AUDIT_FOR_PATH)
+            .bind(tenant_id)
+            .bind(path)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_audit<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
+    qry.bind(&r.id)
+        .bind(&r.tenant_id)
+        .bind(r.ts)
+        .bind(&r.action)
+        .bind(&r.identity_type)
+        .bind(&r.identity_id)
+        .bind(&r.secret_path)
+        .bind(r.version)
+        .bind(&r.source_ip)
+        .bind(&r.user_agent)
+        .bind(r.success)
+        .bind(r.status_code)
+        .bind(r.duration_ms)
+        .bind(&r.request_id)
+        .bind(&r.extra_data)
+}
+
+/// One open write transaction.
+struct SqlTx {
+    tx: Transaction<'static, Any>,
+    lock: &'static str,
+}
+
+#[async_trait]
+impl StoreTx for SqlTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn put_meta_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(q::PUT_META_IF_ABSENT)
+            .bind(key)
+            .bind(value)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()> {
+        sqlx::query(q::INSERT_TOKEN)
+            .bind(&t.id)
+            .bind(&t.tenant_id)
+            .bind(&t.name)
+            .bind(&t.token_hash)
+            .bind(&t.identity_id)
+            .bind(&t.identity_type)
+            .bind(&t.scopes)
+            .bind(&t.path_prefixes)
+            .bind(&t.kind)
+            .bind(t.created_at)
+            .bind(&t.created_by)
+            .bind(t.expires_at)
+            .bind(t.revoked_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn revoke_token(&mut self, tenant_id: &str, id: &str, now_us: i64) -> StoreResult<bool> {
+        let r = sqlx::query(q::REVOKE_TOKEN)
+            .bind(tenant_id)
+            .bind(id)
+            .bind(now_us)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64> {
+        let r = sqlx::query(q::REVOKE_TOKENS_OF_KIND)
+            .bind(kind)
+            .bind(now_us)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()> {
+        sqlx::query(q::DELETE_TOKEN_BY_HASH)
+            .bind(hash)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn lock_secret(&mut self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
+        let sql = format!("{}{}", q::SELECT_SECRET_ANY_STATE, self.lock);
+        Ok(sqlx::query_as(&sql)
+            .bind(tenant_id)
+            .bind(path)
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    async fn insert_secret(&mut self, s: &SecretRow) -> StoreResult<()> {
+        sqlx::query(q::INSERT_SECRET)
+            .bind(&s.id)
+            .bind(&s.tenant_id)
+            .bind(&s.path)
+            .bind(&s.secret_type)
+            .bind(&s.description)
+            .bind(&s.owner)
+            .bind(&s.tags)
+            .bind(&s.custom)
+            .bind(s.max_versions)
+            .bind(s.current_version)
+            .bind(s.created_at)
+            .bind(&s.created_by)
+            .bind(s.updated_at)
+            .bind(s.expires_at)
+            .bind(&s.notify_before)
+            .bind(&s.rotation_policy_id)
+            .bind(s.deleted_at)
+            .bind(s.recoverable_until)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_secret(&mut self, s: &SecretRow) -> StoreResult<()> {
+        sqlx::query(q::UPDATE_SECRET)
+            .bind(&s.id)
+            .bind(&s.secret_type)
+            .bind(&s.description)
+            .bind(&s.owner)
+            .bind(&s.tags)
+            .bind(&s.custom)
+            .bind(s.max_versions)
+            .bind(s.current_version)
+            .bind(s.updated_at)
+            .bind(s.expires_at)
+            .bind(&s.notify_before)
+            .bind(&s.rotation_policy_id)
+            .bind(s.deleted_at)
+            .bind(s.recoverable_until)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn replace_tags(&mut self, secret_id: &str, tags: &[String]) -> StoreResult<()> {
+        sqlx::query(q::DELETE_TAGS)
+            .bind(secret_id)
+            .execute(&mut *self.tx)
+            .await?;
+        for tag in tags {
+            sqlx::query(q::INSERT_TAG)
+                .bind(secret_id)
+                .bind(tag)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_version(&mut self, v: &VersionRow) -> StoreResult<()> {
+        sqlx::query(q::INSERT_VERSION)
+            .bind(&v.secret_id)
+            .bind(v.version)
+            .bind(&v.ciphertext)
+            .bind(&v.wrapped_key)
+            .bind(&v.key_id)
+            .bind(v.created_at)
+            .bind(&v.created_by)
+            .bind(v.is_rotation)
+            .bind(v.readable_until)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_versions(
+        &mut self,
+        secret_id: &str,
+        floor: i64,
+        now_us: i64,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(q::PRUNE_VERSIONS)
+            .bind(secret_id)
+            .bind(floor)
+            .bind(now_us)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn count_versions(&mut self, secret_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(q::COUNT_VERSIONS)
+            .bind(secret_id)
+            .fetch_one(&mut *self.tx)
+            .await?)
+    }
+
+    async fn delete_secret(&mut self, secret_id: &str) -> StoreResult<()> {
+        // Children first: SQLite only cascades with foreign_keys on, and we don't rely on it.
+        sqlx::query(q::DELETE_VERSIONS)
+            .bind(secret_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(q::DELETE_TAGS)
+            .bind(secret_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(q::DELETE_SECRET)
+            .bind(secret_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()> {
+        bind_audit(sqlx::query(q::INSERT_AUDIT), row)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+//! SQLite, the embedded default: WAL mode, one writer connection (SQLite has one writer at a
+//! time; queueing in the pool beats busy-retries), several reader connections, full fsync.
+
+use super::errors::{StoreError, StoreResult};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+use sqlx::Executor;
+use std::time::Duration;
+
+/// Migrations in the SQLite dialect.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite has no row locks: the single writer connection serializes write transactions.
+pub const LOCK_ROW: &str = "";
+
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// Opens the writer pool (one connection) and the reader pool over the same file.
+pub async fn connect(url: &str, readers: u32) -> StoreResult<(AnyPool, AnyPool)> {
+    let url = prepare_url(url)?;
+    let writer = options(1).connect(&url).await?;
+    let reader = options(readers).connect(&url).await?;
+    Ok((writer, reader))
+}
+
+fn options(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(PRAGMAS).await?;
+                Ok(())
+            })
+        })
+}
+
+/// Creates the database folder and asks SQLite to create the file when it is missing.
+fn prepare_url(url: &str) -> StoreResult<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let file = rest.split('?').next().unwrap_or(rest);
+    if file.is_empty() || file == ":memory:" {
+        return Err(StoreError::Unavailable(
+            "an in-memory SQLite database would lose every secret at exit; name a file".into(),
+        ));
+    }
+    if let Some(parent) = std::path::Path::new(file).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot create the database folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    if rest.contains("mode=") {
+        Ok(format!("sqlite://{rest}"))
+    } else if rest.contains('?') {
+        Ok(format!("sqlite://{rest}&mode=rwc"))
+    } else {
+        Ok(format!("sqlite://{rest}?mode=rwc"))
+    }
+}
