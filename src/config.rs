@@ -56,6 +56,7 @@ const KNOWN_KEYS: &[&str] = &[
     "tls_cert",
     "tls_key",
     "log_format",
+    "webhook_concurrency",
 ];
 
 /// Settings as written (file or env), before validation.
@@ -77,6 +78,7 @@ struct RawConfig {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     log_format: Option<String>,
+    webhook_concurrency: usize,
 }
 
 impl Default for RawConfig {
@@ -97,6 +99,7 @@ impl Default for RawConfig {
             tls_cert: None,
             tls_key: None,
             log_format: None,
+            webhook_concurrency: 64,
         }
     }
 }
@@ -121,6 +124,10 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// `serve --dev`: generated master key, plain-HTTP webhooks, a fresh root token each start.
     pub dev: bool,
+    /// Most webhook attempts in flight at once.
+    pub webhook_concurrency: usize,
+    /// How often the delivery worker looks for due work when nothing woke it (real time).
+    pub worker_poll_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -243,6 +250,12 @@ impl Config {
                 ))
             }
         };
+        if raw.webhook_concurrency == 0 || raw.webhook_concurrency > 4096 {
+            return Err(ConfigError::new(
+                "webhook_concurrency",
+                "must be from 1 to 4096",
+            ));
+        }
         if raw.tls_cert.is_some() != raw.tls_key.is_some() {
             return Err(ConfigError::new(
                 if raw.tls_cert.is_some() {
@@ -280,6 +293,8 @@ impl Config {
             tls_key: non_empty(raw.tls_key).map(PathBuf::from),
             log_format,
             dev,
+            webhook_concurrency: raw.webhook_concurrency,
+            worker_poll_interval: std::time::Duration::from_millis(500),
         })
     }
 

@@ -7,10 +7,12 @@
 pub mod api;
 pub mod audit;
 pub mod bootstrap;
+pub mod bus;
 pub mod cli_tokens;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod server;

@@ -1,15 +1,18 @@
 //! The server as a library: `App::build` opens the store, loads keys and bootstraps tokens;
 //! `App::serve` runs the API on a given listener until the shutdown future resolves.
 
+use crate::bus::EventBus;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::KeyRing;
+use crate::delivery::DeliveryWorker;
 use crate::store::{SqlStore, Store, StoreError};
 use axum::Router;
 use secrecy::SecretString;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -18,6 +21,9 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    pub bus: Arc<EventBus>,
+    /// The webhook HTTP client (guarded resolver, no redirects, attempt timeout).
+    pub http: reqwest::Client,
 }
 
 /// Why the server could not start.
@@ -51,12 +57,18 @@ impl App {
         let keys = crate::bootstrap::load_master_key(&config)?;
         crate::bootstrap::check_probe(&store, &keys).await?;
         let initial_token = crate::bootstrap::ensure_tokens(&store, &config, clock.now()).await?;
+        let http = crate::delivery::target::client(
+            config.webhook_timeout.as_std(),
+            config.webhook_deny_cidrs.clone(),
+        );
         Ok(Self {
             state: AppState {
                 store: Arc::new(store),
                 keys: Arc::new(keys),
                 clock,
                 config: Arc::new(config),
+                bus: Arc::new(EventBus::new()),
+                http,
             },
             initial_token,
         })
@@ -67,18 +79,28 @@ impl App {
         crate::http::router(self.state.clone())
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    /// Serves the API and runs the background workers until `shutdown` resolves; then stops
+    /// accepting, drains in-flight requests, and lets the workers finish what they hold.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let cancel = CancellationToken::new();
+        let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));
         let app = self.router();
-        axum::serve(
+        let stop = cancel.clone();
+        let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await;
+        cancel.cancel();
+        let _ = worker.await;
+        served
     }
 }

@@ -1,8 +1,11 @@
 //! HTTP handlers, one module per resource, each exposing `router()`.
 
 pub mod auth;
+pub mod events;
 pub mod health;
 mod pagination;
 mod secret_body;
 mod secret_views;
 pub mod secrets;
+mod webhook_body;
+pub mod webhooks;

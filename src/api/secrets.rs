@@ -66,6 +66,7 @@ fn ops(st: &AppState) -> Ops<'_> {
         store: st.store.as_ref(),
         keys: &st.keys,
         now: st.clock.now(),
+        bus: &st.bus,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Business rules with no HTTP and no SQL: parsed paths, durations, scopes, ids, secret shapes.
 
 pub mod duration;
+pub mod events;
 pub mod ids;
+pub mod outbox;
 pub mod path;
 pub mod scope;
 pub mod secret;

@@ -1,13 +1,15 @@
 //! Secret operations: each one transaction that checks the rules, seals the value, writes the
 //! rows and its audit row together. No HTTP and no SQL here: `Store`/`StoreTx` speak domain.
 
+use super::events::{self as ev, NewEvent};
 use super::ids::new_id;
 use super::path::SecretPath;
 use super::secret::{
     prune_floor, Metadata, MetadataPatch, SecretType, DEFAULT_MAX_VERSIONS,
     SOFT_DELETE_RETENTION_DAYS,
 };
-use crate::clock::to_micros;
+use crate::bus::EventBus;
+use crate::clock::{from_micros, rfc3339, to_micros};
 use crate::crypto::envelope::{open, seal, secret_binding, OpenError, Sealed};
 use crate::crypto::KeyRing;
 use crate::store::{AuditRow, SecretRow, Store, StoreError, StoreTx, VersionRow};
@@ -79,6 +81,8 @@ pub struct Ops<'a> {
     pub store: &'a dyn Store,
     pub keys: &'a KeyRing,
     pub now: DateTime<Utc>,
+    /// Woken after commits that stored events.
+    pub bus: &'a EventBus,
 }
 
 impl Ops<'_> {
@@ -158,7 +162,30 @@ impl Ops<'_> {
         audit.version = Some(version);
         audit.status_code = if created { 201 } else { 200 };
         tx.insert_audit(&audit).await?;
+        let data = if created {
+            serde_json::json!({
+                "version": version,
+                "secret_type": row.secret_type,
+                "created_by": req.actor,
+                "tags": tags_of(&row),
+                "expires_at": row.expires_at.map(|e| rfc3339(from_micros(e))),
+            })
+        } else {
+            serde_json::json!({
+                "old_version": current,
+                "new_version": version,
+                "updated_by": req.actor,
+                "is_rotation": false,
+            })
+        };
+        let kind = if created {
+            ev::SECRET_CREATED
+        } else {
+            ev::SECRET_UPDATED
+        };
+        self.emit(&mut *tx, &row, kind, data, &audit).await?;
         tx.commit().await?;
+        self.bus.published(1, 1);
         Ok(WriteOutcome {
             secret: row,
             created,
@@ -276,7 +303,16 @@ impl Ops<'_> {
         let mut audit = audit;
         audit.version = Some(row.current_version);
         tx.insert_audit(&audit).await?;
+        let data = serde_json::json!({
+            "version_count": count,
+            "deleted_by": audit.identity_id,
+            "permanent": false,
+            "recoverable_until": row.recoverable_until.map(|e| rfc3339(from_micros(e))),
+        });
+        self.emit(&mut *tx, &row, ev::SECRET_DELETED, data, &audit)
+            .await?;
         tx.commit().await?;
+        self.bus.published(1, 1);
         Ok((row, count))
     }
 
@@ -297,7 +333,16 @@ impl Ops<'_> {
         let mut audit = audit;
         audit.version = Some(row.current_version);
         tx.insert_audit(&audit).await?;
+        let data = serde_json::json!({
+            "version_count": count,
+            "deleted_by": audit.identity_id,
+            "permanent": true,
+            "recoverable_until": null,
+        });
+        self.emit(&mut *tx, &row, ev::SECRET_DELETED, data, &audit)
+            .await?;
         tx.commit().await?;
+        self.bus.published(1, 1);
         Ok((row, count))
     }
 
@@ -322,8 +367,39 @@ impl Ops<'_> {
         let mut audit = audit;
         audit.version = Some(row.current_version);
         tx.insert_audit(&audit).await?;
+        let data = serde_json::json!({
+            "version": row.current_version,
+            "restored_by": audit.identity_id,
+        });
+        self.emit(&mut *tx, &row, ev::SECRET_RESTORED, data, &audit)
+            .await?;
         tx.commit().await?;
+        self.bus.published(1, 1);
         Ok(row)
+    }
+
+    /// Writes one secret event (and its deliveries) into the open transaction.
+    async fn emit(
+        &self,
+        tx: &mut dyn StoreTx,
+        row: &SecretRow,
+        event_type: &'static str,
+        data: serde_json::Value,
+        audit: &AuditRow,
+    ) -> Result<(), SecretError> {
+        let event = NewEvent {
+            tenant_id: row.tenant_id.clone(),
+            event_type,
+            identity_id: Some(audit.identity_id.clone()),
+            path: Some(row.path.clone()),
+            data,
+            request_id: audit.request_id.clone(),
+            secret_type: Some(row.secret_type.clone()),
+            tags: tags_of(row),
+            policy_webhook_ids: Vec::new(),
+        };
+        super::outbox::emit(tx, &[event], self.now).await?;
+        Ok(())
     }
 }
 

@@ -18,6 +18,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::health::router())
         .merge(crate::api::auth::router())
         .merge(crate::api::secrets::router())
+        .merge(crate::api::webhooks::router())
+        .merge(crate::api::events::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -71,6 +71,44 @@ pub trait Store: Send + Sync + 'static {
     async fn list_versions(&self, secret_id: &str) -> StoreResult<Vec<VersionInfo>>;
     async fn list_secrets(&self, q: &SecretListQuery) -> StoreResult<Vec<SecretRow>>;
 
+    async fn get_webhook(&self, tenant_id: &str, id: &str) -> StoreResult<Option<WebhookRow>>;
+    async fn list_webhooks(
+        &self,
+        tenant_id: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookRow>>;
+    /// Webhooks by id, any tenant (for the delivery worker).
+    async fn webhooks_by_ids(&self, ids: &[String]) -> StoreResult<Vec<WebhookRow>>;
+    /// Success/latency aggregates of deliveries finished since `since_us`.
+    async fn webhook_stats(&self, webhook_id: &str, since_us: i64) -> StoreResult<WebhookStats>;
+    async fn last_delivery(&self, webhook_id: &str) -> StoreResult<Option<DeliveryRow>>;
+    async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<DeliveryRow>>;
+    /// Deliveries of a webhook, newest first, optionally of one status, before cursor id.
+    async fn list_deliveries(
+        &self,
+        webhook_id: &str,
+        status: Option<&str>,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>>;
+    /// Leases up to `limit` due pending deliveries until `lease_until_us` (skipping ones leased elsewhere).
+    async fn claim_due_deliveries(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>>;
+    /// Records one attempt's outcome; false if the delivery was no longer pending (cancelled).
+    async fn finish_attempt(&self, outcome: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool>;
+    /// How many deliveries are pending and when the oldest was created.
+    async fn pending_deliveries(&self) -> StoreResult<(i64, Option<i64>)>;
+
+    async fn get_event(&self, id: &str) -> StoreResult<Option<EventRow>>;
+    async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<EventRow>>;
+    /// The tenant's events after `after_seq`, oldest first, with optional filters.
+    async fn list_events(&self, q: &EventListQuery) -> StoreResult<Vec<EventRow>>;
+
     /// Inserts audit rows outside any other transaction (reads, denials).
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()>;
     /// Audit rows of a tenant, newest first (query API comes with the audit issue).
@@ -116,4 +154,49 @@ pub trait StoreTx: Send {
     async fn delete_secret(&mut self, secret_id: &str) -> StoreResult<()>;
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()>;
+
+    async fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()>;
+    async fn update_webhook(&mut self, w: &WebhookRow) -> StoreResult<()>;
+    /// Deletes a webhook; false when it did not exist in the tenant.
+    async fn delete_webhook(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+    async fn cancel_pending_deliveries(
+        &mut self,
+        webhook_id: &str,
+        now_us: i64,
+    ) -> StoreResult<u64>;
+    /// Enabled webhooks of a tenant, for routing a new event.
+    async fn routable_webhooks(&mut self, tenant_id: &str) -> StoreResult<Vec<WebhookRow>>;
+    /// Serializes event inserts so the feed's sequence order is commit order.
+    async fn lock_event_sequence(&mut self) -> StoreResult<()>;
+    async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()>;
+    async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()>;
+}
+
+/// Filters of the events feed.
+#[derive(Debug, Clone, Default)]
+pub struct EventListQuery {
+    pub tenant_id: String,
+    pub after_seq: i64,
+    pub types: Vec<String>,
+    pub path_prefix: Option<String>,
+    pub limit: i64,
+}
+
+/// The outcome of one delivery attempt, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    /// `pending` (retry scheduled), `success` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub response_code: Option<i64>,
+    pub duration_ms: i64,
+    pub last_error: Option<String>,
+    pub now_us: i64,
+    /// New webhook health (`healthy`/`failing`), if it changes.
+    pub webhook_health: Option<String>,
+    /// Disable the webhook (410 Gone) with this reason.
+    pub disable_reason: Option<String>,
 }

@@ -113,3 +113,86 @@ pub const LIST_AUDIT_FOR_PATH: &str = concat!(
     audit_cols!(),
     " FROM audit_log WHERE tenant_id = $1 AND secret_path = $2 ORDER BY ts DESC, id DESC LIMIT $3"
 );
+
+macro_rules! webhook_cols {
+    () => {
+        "id, tenant_id, name, url, description, secret_ciphertext, secret_wrapped_key, \
+         secret_key_id, prev_secret_ciphertext, prev_secret_wrapped_key, prev_secret_key_id, \
+         prev_secret_until, events, filter_path_prefix, filter_secret_type, filter_tags, enabled, \
+         status, disabled_reason, created_at, updated_at"
+    };
+}
+
+macro_rules! delivery_cols {
+    () => {
+        "id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, \
+         lease_until, response_code, duration_ms, last_error, created_at, updated_at"
+    };
+}
+
+pub(crate) use delivery_cols;
+pub(crate) use webhook_cols;
+
+pub const INSERT_WEBHOOK: &str = concat!(
+    "INSERT INTO webhooks (",
+    webhook_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+);
+pub const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET name = $2, url = $3, description = $4, \
+     secret_ciphertext = $5, secret_wrapped_key = $6, secret_key_id = $7, \
+     prev_secret_ciphertext = $8, prev_secret_wrapped_key = $9, prev_secret_key_id = $10, \
+     prev_secret_until = $11, events = $12, filter_path_prefix = $13, filter_secret_type = $14, \
+     filter_tags = $15, enabled = $16, status = $17, disabled_reason = $18, updated_at = $19 \
+     WHERE id = $1";
+pub const GET_WEBHOOK: &str = concat!(
+    "SELECT ",
+    webhook_cols!(),
+    " FROM webhooks WHERE tenant_id = $1 AND id = $2"
+);
+pub const LIST_WEBHOOKS: &str = concat!(
+    "SELECT ",
+    webhook_cols!(),
+    " FROM webhooks WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+);
+pub const ROUTABLE_WEBHOOKS: &str = concat!(
+    "SELECT ",
+    webhook_cols!(),
+    " FROM webhooks WHERE tenant_id = $1 AND enabled = 1"
+);
+pub const DELETE_WEBHOOK: &str = "DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2";
+pub const SET_WEBHOOK_HEALTH: &str =
+    "UPDATE webhooks SET status = $2 WHERE id = $1 AND status <> $2";
+pub const DISABLE_WEBHOOK: &str =
+    "UPDATE webhooks SET enabled = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1";
+pub const CANCEL_PENDING_DELIVERIES: &str = "UPDATE deliveries SET status = 'cancelled', \
+     updated_at = $2, lease_until = NULL WHERE webhook_id = $1 AND status = 'pending'";
+
+pub const INSERT_EVENT: &str = "INSERT INTO events (id, tenant_id, event_type, ts, identity_id, \
+     path, data, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const GET_EVENT: &str = "SELECT seq, id, tenant_id, event_type, ts, identity_id, path, data, \
+     request_id FROM events WHERE id = $1";
+
+pub const INSERT_DELIVERY: &str = concat!(
+    "INSERT INTO deliveries (",
+    delivery_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+);
+pub const GET_DELIVERY: &str = concat!(
+    "SELECT ",
+    delivery_cols!(),
+    " FROM deliveries WHERE tenant_id = $1 AND id = $2"
+);
+pub const FINISH_ATTEMPT: &str = "UPDATE deliveries SET status = $2, attempts = $3, \
+     next_attempt_at = $4, lease_until = NULL, response_code = $5, duration_ms = $6, \
+     last_error = $7, updated_at = $8 WHERE id = $1 AND status = 'pending'";
+pub const WEBHOOK_STATS: &str = "SELECT COUNT(*) AS n, \
+     COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0) AS ok, \
+     AVG(duration_ms) AS avg_ms FROM deliveries \
+     WHERE webhook_id = $1 AND updated_at >= $2 AND status IN ('success', 'failed')";
+pub const LAST_DELIVERY: &str = concat!(
+    "SELECT ",
+    delivery_cols!(),
+    " FROM deliveries WHERE webhook_id = $1 AND attempts > 0 ORDER BY updated_at DESC, id DESC LIMIT 1"
+);
+pub const PENDING_DELIVERY_STATS: &str = "SELECT COUNT(*), MIN(created_at) FROM deliveries \
+     WHERE status = 'pending'";

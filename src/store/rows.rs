@@ -102,3 +102,85 @@ pub struct AuditRow {
     /// JSON object.
     pub extra_data: String,
 }
+
+/// A webhook endpoint; its signing secret is sealed like a secret value.
+#[derive(Clone, FromRow)]
+pub struct WebhookRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub secret_ciphertext: Vec<u8>,
+    pub secret_wrapped_key: Vec<u8>,
+    pub secret_key_id: String,
+    pub prev_secret_ciphertext: Option<Vec<u8>>,
+    pub prev_secret_wrapped_key: Option<Vec<u8>>,
+    pub prev_secret_key_id: Option<String>,
+    pub prev_secret_until: Option<i64>,
+    /// JSON array of event types (or `*`).
+    pub events: String,
+    pub filter_path_prefix: Option<String>,
+    pub filter_secret_type: Option<String>,
+    /// JSON array.
+    pub filter_tags: String,
+    pub enabled: i64,
+    /// `healthy` or `failing` (a disabled webhook reports `disabled`).
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for WebhookRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One event in the outbox / feed.
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub event_type: String,
+    pub ts: i64,
+    pub identity_id: Option<String>,
+    pub path: Option<String>,
+    /// JSON object.
+    pub data: String,
+    pub request_id: Option<String>,
+}
+
+/// One (event, webhook) delivery and its attempt state.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `success`, `failed` or `cancelled`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub lease_until: Option<i64>,
+    pub response_code: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Aggregates of a webhook's recent deliveries.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookStats {
+    pub deliveries: i64,
+    pub successes: i64,
+    pub avg_latency_ms: Option<f64>,
+}

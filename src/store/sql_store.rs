@@ -3,8 +3,13 @@
 
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
-use super::rows::{AuditRow, SecretRow, TokenRow, VersionInfo, VersionRow};
-use super::{postgres, sqlite, Backend, SecretListQuery, Store, StoreTx};
+use super::rows::{
+    AuditRow, DeliveryRow, EventRow, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow,
+    WebhookStats,
+};
+use super::{
+    postgres, sqlite, AttemptRecord, Backend, EventListQuery, SecretListQuery, Store, StoreTx,
+};
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
@@ -51,10 +56,10 @@ impl SqlStore {
         })
     }
 
-    fn lock_clause(&self) -> &'static str {
+    fn dialect(&self) -> &'static Dialect {
         match self.backend {
-            Backend::Postgres => postgres::LOCK_ROW,
-            Backend::Sqlite => sqlite::LOCK_ROW,
+            Backend::Postgres => &POSTGRES,
+            Backend::Sqlite => &SQLITE,
         }
     }
 
@@ -101,7 +106,7 @@ impl Store for SqlStore {
         let tx = self.writer.begin().await?;
         Ok(Box::new(SqlTx {
             tx,
-            lock: self.lock_clause(),
+            dialect: self.dialect(),
         }))
     }
 
@@ -254,6 +259,225 @@ impl Store for SqlStore {
         Ok(qry.fetch_all(&self.reader).await?)
     }
 
+    async fn get_webhook(&self, tenant_id: &str, id: &str) -> StoreResult<Option<WebhookRow>> {
+        Ok(sqlx::query_as(q::GET_WEBHOOK)
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn list_webhooks(
+        &self,
+        tenant_id: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookRow>> {
+        Ok(sqlx::query_as(q::LIST_WEBHOOKS)
+            .bind(tenant_id)
+            .bind(after_id.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?)
+    }
+
+    async fn webhooks_by_ids(&self, ids: &[String]) -> StoreResult<Vec<WebhookRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM webhooks WHERE id IN ({})",
+            WEBHOOK_COLS,
+            placeholders(1, ids.len())
+        );
+        let mut qry = sqlx::query_as::<_, WebhookRow>(&sql);
+        for id in ids {
+            qry = qry.bind(id);
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
+    async fn webhook_stats(&self, webhook_id: &str, since_us: i64) -> StoreResult<WebhookStats> {
+        let row: AnyRow = sqlx::query(q::WEBHOOK_STATS)
+            .bind(webhook_id)
+            .bind(since_us)
+            .fetch_one(&self.reader)
+            .await?;
+        let avg: Option<f64> = row.try_get::<Option<f64>, _>("avg_ms").ok().flatten();
+        Ok(WebhookStats {
+            deliveries: row.try_get("n")?,
+            successes: row.try_get("ok")?,
+            avg_latency_ms: avg,
+        })
+    }
+
+    async fn last_delivery(&self, webhook_id: &str) -> StoreResult<Option<DeliveryRow>> {
+        Ok(sqlx::query_as(q::LAST_DELIVERY)
+            .bind(webhook_id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn get_delivery(&self, tenant_id: &str, id: &str) -> StoreResult<Option<DeliveryRow>> {
+        Ok(sqlx::query_as(q::GET_DELIVERY)
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook_id: &str,
+        status: Option<&str>,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>> {
+        let mut sql = format!(
+            "SELECT {} FROM deliveries WHERE webhook_id = $1",
+            DELIVERY_COLS
+        );
+        let mut binds = vec![Bind::Text(webhook_id.to_string())];
+        if let Some(s) = status {
+            binds.push(Bind::Text(s.to_string()));
+            sql.push_str(&format!(" AND status = ${}", binds.len()));
+        }
+        if let Some(b) = before_id {
+            binds.push(Bind::Text(b.to_string()));
+            sql.push_str(&format!(" AND id < ${}", binds.len()));
+        }
+        binds.push(Bind::Int(limit));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", binds.len()));
+        let mut qry = sqlx::query_as::<_, DeliveryRow>(&sql);
+        for b in binds {
+            qry = match b {
+                Bind::Text(s) => qry.bind(s),
+                Bind::Int(i) => qry.bind(i),
+            };
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
+    async fn claim_due_deliveries(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>> {
+        Ok(sqlx::query_as(self.dialect().claim_deliveries)
+            .bind(now_us)
+            .bind(lease_until_us)
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?)
+    }
+
+    async fn finish_attempt(&self, o: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query(q::FINISH_ATTEMPT)
+            .bind(&o.delivery_id)
+            .bind(&o.status)
+            .bind(o.attempts)
+            .bind(o.next_attempt_at)
+            .bind(o.response_code)
+            .bind(o.duration_ms)
+            .bind(&o.last_error)
+            .bind(o.now_us)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(h) = &o.webhook_health {
+            sqlx::query(q::SET_WEBHOOK_HEALTH)
+                .bind(&o.webhook_id)
+                .bind(h)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(reason) = &o.disable_reason {
+            sqlx::query(q::DISABLE_WEBHOOK)
+                .bind(&o.webhook_id)
+                .bind(reason)
+                .bind(o.now_us)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(q::CANCEL_PENDING_DELIVERIES)
+                .bind(&o.webhook_id)
+                .bind(o.now_us)
+                .execute(&mut *tx)
+                .await?;
+        }
+        bind_audit(sqlx::query(q::INSERT_AUDIT), audit)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn pending_deliveries(&self) -> StoreResult<(i64, Option<i64>)> {
+        let row: AnyRow = sqlx::query(q::PENDING_DELIVERY_STATS)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    async fn get_event(&self, id: &str) -> StoreResult<Option<EventRow>> {
+        Ok(sqlx::query_as(q::GET_EVENT)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<EventRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT seq, id, tenant_id, event_type, ts, identity_id, path, data, request_id \
+             FROM events WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut qry = sqlx::query_as::<_, EventRow>(&sql);
+        for id in ids {
+            qry = qry.bind(id);
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
+    async fn list_events(&self, eq: &EventListQuery) -> StoreResult<Vec<EventRow>> {
+        let mut sql = String::from(
+            "SELECT seq, id, tenant_id, event_type, ts, identity_id, path, data, request_id \
+             FROM events WHERE tenant_id = $1 AND seq > $2",
+        );
+        let mut binds = vec![Bind::Text(eq.tenant_id.clone()), Bind::Int(eq.after_seq)];
+        if !eq.types.is_empty() {
+            let first = binds.len() + 1;
+            sql.push_str(&format!(
+                " AND event_type IN ({})",
+                placeholders(first, eq.types.len())
+            ));
+            binds.extend(eq.types.iter().cloned().map(Bind::Text));
+        }
+        if let Some(p) = &eq.path_prefix {
+            binds.push(Bind::Text(p.clone()));
+            let lo = binds.len();
+            binds.push(Bind::Text(crate::domain::path::prefix_upper_bound(p)));
+            sql.push_str(&format!(" AND path >= ${lo} AND path < ${}", lo + 1));
+        }
+        binds.push(Bind::Int(eq.limit));
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", binds.len()));
+        let mut qry = sqlx::query_as::<_, EventRow>(&sql);
+        for b in binds {
+            qry = match b {
+                Bind::Text(s) => qry.bind(s),
+                Bind::Int(i) => qry.bind(i),
+            };
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         for r in rows {
@@ -280,6 +504,9 @@ impl Store for SqlStore {
     }
 }
 
+const WEBHOOK_COLS: &str = q::webhook_cols!();
+const DELIVERY_COLS: &str = q::delivery_cols!();
+
 enum Bind {
     Text(String),
     Int(i64),
@@ -305,10 +532,63 @@ fn bind_audit<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
         .bind(&r.extra_data)
 }
 
+/// The SQL that differs between the backends.
+struct Dialect {
+    lock_row: &'static str,
+    lock_event_sequence: Option<&'static str>,
+    claim_deliveries: &'static str,
+}
+
+static POSTGRES: Dialect = Dialect {
+    lock_row: postgres::LOCK_ROW,
+    lock_event_sequence: postgres::LOCK_EVENT_SEQUENCE,
+    claim_deliveries: postgres::CLAIM_DELIVERIES,
+};
+
+static SQLITE: Dialect = Dialect {
+    lock_row: sqlite::LOCK_ROW,
+    lock_event_sequence: sqlite::LOCK_EVENT_SEQUENCE,
+    claim_deliveries: sqlite::CLAIM_DELIVERIES,
+};
+
+/// `$first, $first+1, …` placeholders for an IN list of `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bind_webhook<'q>(qry: AnyQuery<'q>, w: &'q WebhookRow, with_tenant: bool) -> AnyQuery<'q> {
+    let qry = qry.bind(&w.id);
+    let qry = if with_tenant {
+        qry.bind(&w.tenant_id)
+    } else {
+        qry
+    };
+    qry.bind(&w.name)
+        .bind(&w.url)
+        .bind(&w.description)
+        .bind(&w.secret_ciphertext)
+        .bind(&w.secret_wrapped_key)
+        .bind(&w.secret_key_id)
+        .bind(&w.prev_secret_ciphertext)
+        .bind(&w.prev_secret_wrapped_key)
+        .bind(&w.prev_secret_key_id)
+        .bind(w.prev_secret_until)
+        .bind(&w.events)
+        .bind(&w.filter_path_prefix)
+        .bind(&w.filter_secret_type)
+        .bind(&w.filter_tags)
+        .bind(w.enabled)
+        .bind(&w.status)
+        .bind(&w.disabled_reason)
+}
+
 /// One open write transaction.
 struct SqlTx {
     tx: Transaction<'static, Any>,
-    lock: &'static str,
+    dialect: &'static Dialect,
 }
 
 #[async_trait]
@@ -375,7 +655,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn lock_secret(&mut self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
-        let sql = format!("{}{}", q::SELECT_SECRET_ANY_STATE, self.lock);
+        let sql = format!("{}{}", q::SELECT_SECRET_ANY_STATE, self.dialect.lock_row);
         Ok(sqlx::query_as(&sql)
             .bind(tenant_id)
             .bind(path)
@@ -501,6 +781,95 @@ impl StoreTx for SqlTx {
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()> {
         bind_audit(sqlx::query(q::INSERT_AUDIT), row)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        bind_webhook(sqlx::query(q::INSERT_WEBHOOK), w, true)
+            .bind(w.created_at)
+            .bind(w.updated_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn update_webhook(&mut self, w: &WebhookRow) -> StoreResult<()> {
+        bind_webhook(sqlx::query(q::UPDATE_WEBHOOK), w, false)
+            .bind(w.updated_at)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_webhook(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        let r = sqlx::query(q::DELETE_WEBHOOK)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn cancel_pending_deliveries(
+        &mut self,
+        webhook_id: &str,
+        now_us: i64,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(q::CANCEL_PENDING_DELIVERIES)
+            .bind(webhook_id)
+            .bind(now_us)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn routable_webhooks(&mut self, tenant_id: &str) -> StoreResult<Vec<WebhookRow>> {
+        Ok(sqlx::query_as(q::ROUTABLE_WEBHOOKS)
+            .bind(tenant_id)
+            .fetch_all(&mut *self.tx)
+            .await?)
+    }
+
+    async fn lock_event_sequence(&mut self) -> StoreResult<()> {
+        if let Some(sql) = self.dialect.lock_event_sequence {
+            sqlx::query(sql).execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()> {
+        sqlx::query(q::INSERT_EVENT)
+            .bind(&e.id)
+            .bind(&e.tenant_id)
+            .bind(&e.event_type)
+            .bind(e.ts)
+            .bind(&e.identity_id)
+            .bind(&e.path)
+            .bind(&e.data)
+            .bind(&e.request_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()> {
+        sqlx::query(q::INSERT_DELIVERY)
+            .bind(&d.id)
+            .bind(&d.tenant_id)
+            .bind(&d.webhook_id)
+            .bind(&d.event_id)
+            .bind(&d.event_type)
+            .bind(&d.status)
+            .bind(d.attempts)
+            .bind(d.next_attempt_at)
+            .bind(d.lease_until)
+            .bind(d.response_code)
+            .bind(d.duration_ms)
+            .bind(&d.last_error)
+            .bind(d.created_at)
+            .bind(d.updated_at)
             .execute(&mut *self.tx)
             .await?;
         Ok(())

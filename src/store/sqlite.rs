@@ -14,6 +14,17 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// SQLite has no row locks: the single writer connection serializes write transactions.
 pub const LOCK_ROW: &str = "";
 
+/// The single writer connection already serializes event inserts.
+pub const LOCK_EVENT_SEQUENCE: Option<&str> = None;
+
+/// Claims due deliveries (one writer, so no row locks are needed).
+pub const CLAIM_DELIVERIES: &str = concat!(
+    "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
+     WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+     ORDER BY next_attempt_at LIMIT $3) RETURNING ",
+    super::queries::delivery_cols!()
+);
+
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 

@@ -2,5 +2,6 @@
 
 mod common;
 
+mod foundation;
 mod smoke;
 mod store_down;

@@ -1,0 +1,147 @@
+//! One delivery attempt: sign with a fresh timestamp, POST, classify the answer.
+
+use super::signer::signature;
+use super::target::{is_denied, literal_ip};
+use crate::crypto::envelope::{open, Sealed};
+use crate::crypto::KeyRing;
+use crate::store::{EventRow, WebhookRow};
+use chrono::{DateTime, Utc};
+use std::time::Instant;
+use zeroize::Zeroizing;
+
+/// How one attempt ended.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub success: bool,
+    pub response_code: Option<u16>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    /// Seconds from a `Retry-After` on 429/503.
+    pub retry_after: Option<u64>,
+    /// The endpoint answered 410 Gone.
+    pub gone: bool,
+}
+
+/// The associated data that binds a webhook's signing secret to its row.
+pub fn webhook_binding(tenant: &str, webhook_id: &str) -> Vec<u8> {
+    format!("scaivault:webhook-secret:v1\0{tenant}\0{webhook_id}").into_bytes()
+}
+
+/// Opens the webhook's current signing secret.
+pub fn signing_secret(keys: &KeyRing, w: &WebhookRow) -> Option<Zeroizing<Vec<u8>>> {
+    let sealed = Sealed {
+        ciphertext: w.secret_ciphertext.clone(),
+        wrapped_key: w.secret_wrapped_key.clone(),
+        key_id: w.secret_key_id.clone(),
+    };
+    open(keys, &webhook_binding(&w.tenant_id, &w.id), &sealed).ok()
+}
+
+/// Opens the previous signing secret while its overlap window lasts.
+fn previous_secret(keys: &KeyRing, w: &WebhookRow, now_us: i64) -> Option<Zeroizing<Vec<u8>>> {
+    if w.prev_secret_until.is_none_or(|u| u <= now_us) {
+        return None;
+    }
+    let sealed = Sealed {
+        ciphertext: w.prev_secret_ciphertext.clone()?,
+        wrapped_key: w.prev_secret_wrapped_key.clone()?,
+        key_id: w.prev_secret_key_id.clone()?,
+    };
+    let mut binding = webhook_binding(&w.tenant_id, &w.id);
+    binding.extend_from_slice(b"\0previous");
+    open(keys, &binding, &sealed).ok()
+}
+
+/// Sends `event` (already rendered as `body`) to `w` once.
+pub async fn send(
+    st: &crate::server::AppState,
+    w: &WebhookRow,
+    event: &EventRow,
+    body: &[u8],
+    delivery_id: &str,
+    now: DateTime<Utc>,
+) -> AttemptResult {
+    let (http, keys, deny) = (&st.http, &*st.keys, &st.config.webhook_deny_cidrs[..]);
+    let started = Instant::now();
+    let fail = |msg: String| AttemptResult {
+        success: false,
+        response_code: None,
+        duration_ms: elapsed_ms(started),
+        error: Some(msg),
+        retry_after: None,
+        gone: false,
+    };
+    let Some(secret) = signing_secret(keys, w) else {
+        return fail("the webhook's signing secret could not be decrypted".into());
+    };
+    if let Some(ip) = reqwest::Url::parse(&w.url)
+        .ok()
+        .and_then(|u| u.host_str().and_then(literal_ip))
+    {
+        if is_denied(ip, deny) {
+            return fail("the webhook URL points at a denied network".into());
+        }
+    }
+    // Fresh timestamp per attempt (wall clock: receivers compare it with theirs).
+    let ts = Utc::now().timestamp();
+    let mut req = http
+        .post(&w.url)
+        .header("content-type", "application/json")
+        .header("x-scaivault-event-id", &event.id)
+        .header("x-scaivault-event-type", &event.event_type)
+        .header("x-scaivault-timestamp", ts.to_string())
+        .header("x-scaivault-signature", signature(&secret, ts, body))
+        .header("x-scaivault-delivery-id", delivery_id)
+        .body(body.to_vec());
+    if let Some(prev) = previous_secret(keys, w, crate::clock::to_micros(now)) {
+        req = req.header("x-scaivault-signature-previous", signature(&prev, ts, body));
+    }
+    match req.send().await {
+        Ok(res) => {
+            let code = res.status().as_u16();
+            let retry_after = if code == 429 || code == 503 {
+                res.headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            } else {
+                None
+            };
+            let success = res.status().is_success();
+            AttemptResult {
+                success,
+                response_code: Some(code),
+                duration_ms: elapsed_ms(started),
+                error: (!success).then(|| format!("endpoint answered HTTP {code}")),
+                retry_after,
+                gone: code == 410,
+            }
+        }
+        Err(e) => fail(describe(&e)),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> i64 {
+    i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A short cause without the URL's query (which could carry a credential).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        let mut msg = "connection failed".to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(s) = src {
+            if s.to_string().contains("denied network") {
+                msg = "the webhook host resolves to a denied network".into();
+            }
+            src = s.source();
+        }
+        msg
+    } else if e.is_redirect() {
+        "redirects are not followed".into()
+    } else {
+        "request failed".into()
+    }
+}

@@ -1,0 +1,247 @@
+//! The delivery worker: claims due deliveries with a lease, sends each in its own task (bounded
+//! concurrency, so a slow endpoint never holds up others), then records the outcome in a new
+//! transaction. No transaction or lock is held across a network call.
+
+use super::attempt::{send, AttemptResult};
+use crate::clock::to_micros;
+use crate::domain::events::envelope;
+use crate::server::AppState;
+use crate::store::{AttemptRecord, AuditRow, DeliveryRow, EventRow, WebhookRow};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Identity recorded on delivery audit rows.
+pub const WORKER_IDENTITY: &str = "system:delivery-worker";
+
+/// Sends due deliveries until cancelled.
+pub struct DeliveryWorker {
+    st: AppState,
+    permits: Arc<Semaphore>,
+    max_in_flight: usize,
+}
+
+impl DeliveryWorker {
+    pub fn new(st: AppState) -> Self {
+        let max = st.config.webhook_concurrency.max(1);
+        Self {
+            st,
+            permits: Arc::new(Semaphore::new(max)),
+            max_in_flight: max,
+        }
+    }
+
+    /// Loops: claim what is due, send it, sleep until woken or the poll interval passes.
+    pub async fn run(self, cancel: CancellationToken) {
+        let poll = self.st.config.worker_poll_interval;
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let claimed = match self.step().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error.cause = %e, "delivery worker could not claim work");
+                    0
+                }
+            };
+            if claimed == 0 {
+                tokio::select! {
+                    _ = self.st.bus.deliveries.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = cancel.cancelled() => break,
+                }
+            }
+        }
+        // Let in-flight attempts finish (bounded by the attempt timeout) and record them.
+        let drain = self.st.config.webhook_timeout.as_std() + Duration::from_secs(5);
+        let all = u32::try_from(self.max_in_flight).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(drain, self.permits.acquire_many(all)).await;
+    }
+
+    /// Claims as many due deliveries as there are free slots and starts sending them.
+    /// Returns how many were claimed.
+    pub async fn step(&self) -> Result<usize, crate::store::StoreError> {
+        let free = self.permits.available_permits();
+        if free == 0 {
+            // Wait for a slot instead of spinning.
+            if let Ok(p) = self.permits.clone().acquire_owned().await {
+                drop(p);
+            }
+            return Ok(1);
+        }
+        let now = self.st.clock.now();
+        let lease = self.st.config.webhook_timeout.as_chrono() + chrono::Duration::seconds(30);
+        let claimed = self
+            .st
+            .store
+            .claim_due_deliveries(to_micros(now), to_micros(now + lease), free as i64)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let n = claimed.len();
+        let event_ids: Vec<String> = claimed.iter().map(|d| d.event_id.clone()).collect();
+        let webhook_ids: Vec<String> = claimed.iter().map(|d| d.webhook_id.clone()).collect();
+        let events: HashMap<String, Arc<EventRow>> = self
+            .st
+            .store
+            .events_by_ids(&event_ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id.clone(), Arc::new(e)))
+            .collect();
+        let webhooks: HashMap<String, Arc<WebhookRow>> = self
+            .st
+            .store
+            .webhooks_by_ids(&webhook_ids)
+            .await?
+            .into_iter()
+            .map(|w| (w.id.clone(), Arc::new(w)))
+            .collect();
+        for d in claimed {
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                break;
+            };
+            let st = self.st.clone();
+            let event = events.get(&d.event_id).cloned();
+            let webhook = webhooks.get(&d.webhook_id).cloned();
+            tokio::spawn(async move {
+                deliver(&st, d, event, webhook).await;
+                drop(permit);
+            });
+        }
+        Ok(n)
+    }
+}
+
+/// One claimed delivery: send, then record.
+async fn deliver(
+    st: &AppState,
+    d: DeliveryRow,
+    event: Option<Arc<EventRow>>,
+    webhook: Option<Arc<WebhookRow>>,
+) {
+    let now = st.clock.now();
+    let result = match (&event, &webhook) {
+        (Some(e), Some(w)) if w.enabled != 0 => {
+            let body = envelope(e).to_string();
+            send(st, w, e, body.as_bytes(), &d.id, now).await
+        }
+        _ => AttemptResult {
+            success: false,
+            response_code: None,
+            duration_ms: 0,
+            error: Some("the webhook or event no longer exists or is disabled".into()),
+            retry_after: None,
+            gone: false,
+        },
+    };
+    let final_failure = webhook.as_ref().is_none_or(|w| w.enabled == 0);
+    let record = outcome(st, &d, &result, st.clock.now(), final_failure);
+    let audit = delivery_audit(&d, event.as_deref(), &result, &record, st.clock.now());
+    match st.store.finish_attempt(&record, &audit).await {
+        Ok(_) => {
+            tracing::info!(
+                delivery_id = %d.id,
+                webhook_id = %d.webhook_id,
+                event_id = %d.event_id,
+                attempt = record.attempts,
+                status = %record.status,
+                response_code = result.response_code,
+                duration_ms = result.duration_ms,
+                "webhook delivery attempt"
+            );
+            if record.status == "pending" {
+                st.bus.deliveries.notify_one();
+            }
+        }
+        // The lease expires and another pass (or replica) retries: at-least-once.
+        Err(e) => {
+            tracing::warn!(delivery_id = %d.id, error.cause = %e, "could not record a delivery attempt")
+        }
+    }
+}
+
+/// Decides the delivery's next state from one attempt (SPEC §5 retry rules).
+pub fn outcome(
+    st: &AppState,
+    d: &DeliveryRow,
+    r: &AttemptResult,
+    now: DateTime<Utc>,
+    final_failure: bool,
+) -> AttemptRecord {
+    let attempts = d.attempts + 1;
+    let schedule = &st.config.webhook_retry_schedule;
+    let mut rec = AttemptRecord {
+        delivery_id: d.id.clone(),
+        webhook_id: d.webhook_id.clone(),
+        status: String::new(),
+        attempts,
+        next_attempt_at: d.next_attempt_at,
+        response_code: r.response_code.map(i64::from),
+        duration_ms: r.duration_ms,
+        last_error: r.error.clone(),
+        now_us: to_micros(now),
+        webhook_health: None,
+        disable_reason: None,
+    };
+    if r.success {
+        rec.status = "success".into();
+        rec.webhook_health = Some("healthy".into());
+    } else if r.gone {
+        rec.status = "failed".into();
+        rec.disable_reason = Some("the endpoint answered 410 Gone".into());
+    } else if final_failure || attempts as usize > schedule.len() {
+        rec.status = "failed".into();
+        rec.webhook_health = Some("failing".into());
+    } else {
+        let delay = schedule[(attempts - 1) as usize].seconds();
+        let delay = r.retry_after.map_or(delay, |ra| {
+            delay.max(i64::try_from(ra).unwrap_or(i64::MAX).min(86_400 * 7))
+        });
+        rec.status = "pending".into();
+        rec.next_attempt_at = to_micros(now + chrono::Duration::seconds(delay));
+    }
+    rec
+}
+
+/// The `webhook_delivery` audit row of one attempt.
+pub fn delivery_audit(
+    d: &DeliveryRow,
+    event: Option<&EventRow>,
+    r: &AttemptResult,
+    rec: &AttemptRecord,
+    now: DateTime<Utc>,
+) -> AuditRow {
+    AuditRow {
+        id: crate::domain::ids::new_id("log_"),
+        tenant_id: d.tenant_id.clone(),
+        ts: to_micros(now),
+        action: "webhook_delivery".into(),
+        identity_type: "system".into(),
+        identity_id: WORKER_IDENTITY.into(),
+        secret_path: event.and_then(|e| e.path.clone()),
+        version: None,
+        source_ip: None,
+        user_agent: None,
+        success: i64::from(r.success),
+        status_code: r.response_code.map_or(0, i64::from),
+        duration_ms: r.duration_ms,
+        request_id: event.and_then(|e| e.request_id.clone()),
+        extra_data: json!({
+            "delivery_id": d.id,
+            "webhook_id": d.webhook_id,
+            "event_id": d.event_id,
+            "event_type": d.event_type,
+            "attempt": rec.attempts,
+            "outcome": rec.status,
+            "error": r.error,
+        })
+        .to_string(),
+    }
+}

@@ -1,0 +1,57 @@
+//! The transactional outbox: an event and one delivery per matching webhook, written in the
+//! transaction of the change that caused them. Nothing is sent from here.
+
+use super::events::{new_sortable_id, routes_to, NewEvent};
+use crate::clock::to_micros;
+use crate::store::{DeliveryRow, EventRow, StoreResult, StoreTx};
+use chrono::{DateTime, Utc};
+
+/// Writes the events and their deliveries; returns the stored rows and the delivery count.
+/// Call it last in the transaction: it takes the event-sequence lock until commit.
+pub async fn emit(
+    tx: &mut dyn StoreTx,
+    events: &[NewEvent],
+    now: DateTime<Utc>,
+) -> StoreResult<(Vec<EventRow>, usize)> {
+    if events.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let webhooks = tx.routable_webhooks(&events[0].tenant_id).await?;
+    tx.lock_event_sequence().await?;
+    let mut rows = Vec::with_capacity(events.len());
+    let mut deliveries = 0;
+    for ev in events {
+        let row = ev.to_row(now);
+        tx.insert_event(&row).await?;
+        for w in webhooks
+            .iter()
+            .filter(|w| w.tenant_id == ev.tenant_id && routes_to(w, ev))
+        {
+            tx.insert_delivery(&new_delivery(&row, &w.id, now)).await?;
+            deliveries += 1;
+        }
+        rows.push(row);
+    }
+    Ok((rows, deliveries))
+}
+
+/// A pending delivery of `event` to webhook `webhook_id`, due now.
+pub fn new_delivery(event: &EventRow, webhook_id: &str, now: DateTime<Utc>) -> DeliveryRow {
+    let us = to_micros(now);
+    DeliveryRow {
+        id: new_sortable_id("del_", now),
+        tenant_id: event.tenant_id.clone(),
+        webhook_id: webhook_id.to_string(),
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: us,
+        lease_until: None,
+        response_code: None,
+        duration_ms: None,
+        last_error: None,
+        created_at: us,
+        updated_at: us,
+    }
+}
