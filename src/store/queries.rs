@@ -187,7 +187,7 @@ pub const FINISH_ATTEMPT: &str = "UPDATE deliveries SET status = $2, attempts = 
      last_error = $7, updated_at = $8 WHERE id = $1 AND status = 'pending'";
 pub const WEBHOOK_STATS: &str = "SELECT COUNT(*) AS n, \
      COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0) AS ok, \
-     AVG(duration_ms) AS avg_ms FROM deliveries \
+     CAST(AVG(duration_ms) AS DOUBLE PRECISION) AS avg_ms FROM deliveries \
      WHERE webhook_id = $1 AND updated_at >= $2 AND status IN ('success', 'failed')";
 pub const LAST_DELIVERY: &str = concat!(
     "SELECT ",

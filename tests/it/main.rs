@@ -5,3 +5,4 @@ mod common;
 mod foundation;
 mod smoke;
 mod store_down;
+mod webhooks;

@@ -16,7 +16,11 @@ async fn write_then_read_round_trips(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["data"], json!({"k": "v"}));
     assert_eq!(r.header("etag"), Some("\"1\""));
-    assert!(r.header("x-request-id").is_some_and(|v| v.starts_with("req_")));
-    let r = app.call(reqwest::Method::GET, "/v1/health/ready", None, None).await;
+    assert!(r
+        .header("x-request-id")
+        .is_some_and(|v| v.starts_with("req_")));
+    let r = app
+        .call(reqwest::Method::GET, "/v1/health/ready", None, None)
+        .await;
     assert_eq!(r.body["status"], "ready");
 }

@@ -66,7 +66,9 @@ async fn postgres_outage_gives_503_then_recovers() {
     let proxy = Proxy::start(host_port.clone()).await;
     let proxied = format!(
         "{}@127.0.0.1:{}/{db_name}",
-        head.rsplit_once('@').map(|(u, _)| u).unwrap_or("postgres://postgres"),
+        head.rsplit_once('@')
+            .map(|(u, _)| u)
+            .unwrap_or("postgres://postgres"),
         proxy.port
     );
     let app = TestApp::spawn_with(StoreKind::Postgres, |c| c.database_url = proxied.clone()).await;
@@ -77,12 +79,17 @@ async fn postgres_outage_gives_503_then_recovers() {
     let r = app.get("/v1/secrets/svc/db").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.code(), "service_unavailable");
-    assert!(started.elapsed() < Duration::from_secs(15), "an outage must not hang requests");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "an outage must not hang requests"
+    );
     let w = app
         .put("/v1/secrets/svc/db", &json!({"data": {"password": "p2"}}))
         .await;
     assert_eq!(w.status, StatusCode::SERVICE_UNAVAILABLE);
-    let ready = app.call(reqwest::Method::GET, "/v1/health/ready", None, None).await;
+    let ready = app
+        .call(reqwest::Method::GET, "/v1/health/ready", None, None)
+        .await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.body["status"], "not_ready");
     assert_eq!(ready.body["checks"]["database"], "error");
@@ -98,9 +105,14 @@ async fn postgres_outage_gives_503_then_recovers() {
             break;
         }
         assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
-        assert!(Instant::now() < deadline, "server did not recover after the database came back");
+        assert!(
+            Instant::now() < deadline,
+            "server did not recover after the database came back"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ready = app.call(reqwest::Method::GET, "/v1/health/ready", None, None).await;
+    let ready = app
+        .call(reqwest::Method::GET, "/v1/health/ready", None, None)
+        .await;
     assert_eq!(ready.status, StatusCode::OK);
 }

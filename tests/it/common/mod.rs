@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use chrono::{TimeZone, Utc};
 use reqwest::{Method, StatusCode};
 use scaivault::clock::ManualClock;
@@ -71,7 +73,9 @@ pub async fn fresh_pg_database() -> String {
 
 /// The fixed start of every test clock.
 pub fn t0() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 /// A running server plus everything a test needs to talk to it.
@@ -116,6 +120,19 @@ impl TestApp {
 
     /// Spawns with a config tweak applied before start.
     pub async fn spawn_with(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_custom(kind, tweak, false).await
+    }
+
+    /// Spawns on the wall clock instead of the manual one (for real-time retry schedules).
+    pub async fn spawn_real_clock(kind: StoreKind, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_custom(kind, tweak, true).await
+    }
+
+    async fn spawn_custom(
+        kind: StoreKind,
+        tweak: impl FnOnce(&mut Config),
+        real_clock: bool,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, sqlite_file) = match kind {
             StoreKind::Postgres => (fresh_pg_database().await, None),
@@ -131,11 +148,16 @@ impl TestApp {
         config.master_key = Some(SecretString::from(key_text.to_string()));
         let root_token = format!("skt_test_{}", uuid::Uuid::new_v4().simple());
         config.root_token = Some(SecretString::from(root_token.clone()));
+        config.webhook_allow_http = true;
+        config.worker_poll_interval = std::time::Duration::from_millis(50);
         tweak(&mut config);
         let clock = ManualClock::new(t0());
-        let app = App::build(config, Arc::new(clock.clone()))
-            .await
-            .expect("app builds");
+        let app_clock: Arc<dyn scaivault::clock::Clock> = if real_clock {
+            Arc::new(scaivault::clock::SystemClock)
+        } else {
+            Arc::new(clock.clone())
+        };
+        let app = App::build(config, app_clock).await.expect("app builds");
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -168,7 +190,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional bearer token and JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let mut rb = self.client.request(method, self.url(path));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
@@ -191,40 +219,56 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// GET with the root token.
     pub async fn get(&self, path: &str) -> Resp {
-        self.call(Method::GET, path, Some(&self.root_token), None).await
+        self.call(Method::GET, path, Some(&self.root_token), None)
+            .await
     }
 
     /// PUT with the root token.
     pub async fn put(&self, path: &str, body: &Value) -> Resp {
-        self.call(Method::PUT, path, Some(&self.root_token), Some(body)).await
+        self.call(Method::PUT, path, Some(&self.root_token), Some(body))
+            .await
     }
 
     /// POST with the root token.
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
-        self.call(Method::POST, path, Some(&self.root_token), Some(body)).await
+        self.call(Method::POST, path, Some(&self.root_token), Some(body))
+            .await
     }
 
     /// DELETE with the root token.
     pub async fn delete(&self, path: &str) -> Resp {
-        self.call(Method::DELETE, path, Some(&self.root_token), None).await
+        self.call(Method::DELETE, path, Some(&self.root_token), None)
+            .await
     }
 
     /// Stores `data` at `path` with the root token, asserting success.
     pub async fn put_secret(&self, path: &str, data: Value) -> Resp {
         let r = self
-            .put(&format!("/v1/secrets/{path}"), &serde_json::json!({ "data": data }))
+            .put(
+                &format!("/v1/secrets/{path}"),
+                &serde_json::json!({ "data": data }),
+            )
             .await;
         assert!(r.status.is_success(), "PUT {path}: {} {}", r.status, r.body);
         r
     }
 
     /// Creates a token through the API with the root token; returns (id, token).
-    pub async fn create_token(&self, name: &str, scopes: &[&str], path_prefixes: &[&str]) -> (String, String) {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        scopes: &[&str],
+        path_prefixes: &[&str],
+    ) -> (String, String) {
         let r = self
             .post(
                 "/v1/auth/tokens",
