@@ -5,7 +5,7 @@ use super::secret_body::duration_error;
 use crate::audit::action;
 use crate::clock::{from_micros, rfc3339, to_micros};
 use crate::crypto::token_hash;
-use crate::domain::duration::ApiDuration;
+use crate::domain::duration::{ApiDuration, DurationError};
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{valid_token_name, Caller, NewToken};
@@ -144,7 +144,11 @@ fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, Api
     };
     let ttl = match body.get("ttl") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(ApiDuration::parse(s).map_err(duration_error)?),
+        Some(Value::String(s)) => Some(ApiDuration::parse(s).map_err(|e| match e {
+            // Name the failing field (the shared helper can only say "duration").
+            DurationError::NotPositive(_) => ApiError::validation_one("ttl", e.to_string()),
+            DurationError::Malformed(_) => duration_error(e),
+        })?),
         Some(_) => {
             errors.push(FieldError::new(
                 "ttl",

@@ -75,7 +75,8 @@ impl DeliveryWorker {
             return Ok(1);
         }
         let now = self.st.clock.now();
-        let lease = self.st.config.webhook_timeout.as_chrono() + chrono::Duration::seconds(30);
+        // Long enough for one attempt plus recording it; a crashed claimer's work is retried after it.
+        let lease = self.st.config.webhook_timeout.as_chrono() + chrono::Duration::seconds(5);
         let claimed = self
             .st
             .store

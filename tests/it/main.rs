@@ -2,7 +2,11 @@
 
 mod common;
 
+mod at_rest;
+mod binary;
 mod foundation;
+mod secrets_api;
+mod secrets_errors;
 mod smoke;
 mod store_down;
 mod webhooks;

@@ -43,7 +43,12 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver that verifies with `secret`.
     pub async fn start(secret: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0, secret).await
+    }
+
+    /// Starts a receiver on a given port (0 = any).
+    pub async fn start_on(port: u16, secret: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
