@@ -234,7 +234,7 @@ fn parse_options(
             "give expires_in or expires_at, not both",
         )),
         (Some(Value::String(s)), _) => {
-            let d = duration(s)?;
+            let d = duration(s, "options.expires_in")?;
             out.expires_at = Some(Some(now + d.as_chrono()));
         }
         (Some(_), _) => errors.push(FieldError::new(
@@ -268,14 +268,15 @@ fn parse_options(
     match o.get("notify_before") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => {
-            let list = parse_list(s).map_err(duration_error)?;
+            let list =
+                parse_list(s).map_err(|e| field_duration_error(e, "options.notify_before"))?;
             out.notify_before = Some(crate::domain::duration::list_to_string(&list));
         }
         Some(Value::Array(items)) => {
             let mut list = Vec::new();
             for i in items {
                 match i.as_str() {
-                    Some(s) => list.push(duration(s)?),
+                    Some(s) => list.push(duration(s, "options.notify_before")?),
                     None => {
                         errors.push(FieldError::new(
                             "options.notify_before",
@@ -295,14 +296,19 @@ fn parse_options(
     Ok(out)
 }
 
-fn duration(s: &str) -> Result<ApiDuration, ApiError> {
-    ApiDuration::parse(s).map_err(duration_error)
+fn duration(s: &str, field: &str) -> Result<ApiDuration, ApiError> {
+    ApiDuration::parse(s).map_err(|e| field_duration_error(e, field))
+}
+
+/// As `duration_error`, naming the body field that failed in `details.fields`.
+fn field_duration_error(e: DurationError, field: &str) -> ApiError {
+    match e {
+        DurationError::Malformed(_) => ApiError::invalid_duration(e.to_string()),
+        DurationError::NotPositive(_) => ApiError::validation_one(field, e.to_string()),
+    }
 }
 
 /// Malformed → 400 `invalid_duration`; zero/negative → 422 (SPEC §0).
 pub fn duration_error(e: DurationError) -> ApiError {
-    match e {
-        DurationError::Malformed(_) => ApiError::invalid_duration(e.to_string()),
-        DurationError::NotPositive(_) => ApiError::validation_one("duration", e.to_string()),
-    }
+    field_duration_error(e, "duration")
 }

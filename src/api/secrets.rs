@@ -72,7 +72,12 @@ fn ops(st: &AppState) -> Ops<'_> {
 
 /// A path for audit rows even when it failed validation (bounded length).
 fn audit_path(raw: &str) -> Option<&str> {
-    Some(&raw[..raw.len().min(512)]).filter(|p| p.is_char_boundary(p.len()))
+    // Cut at a character boundary: slicing inside a multi-byte character would panic.
+    let mut end = raw.len().min(512);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&raw[..end])
 }
 
 async fn put(

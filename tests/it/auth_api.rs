@@ -139,7 +139,10 @@ async fn missing_or_malformed_credentials_get_authentication_required(kind: Stor
         }
     }
     // Health stays public.
-    assert_eq!(with_auth(&app, "/v1/health", None).await.status, StatusCode::OK);
+    assert_eq!(
+        with_auth(&app, "/v1/health", None).await.status,
+        StatusCode::OK
+    );
 }
 
 async fn unknown_revoked_and_expired_tokens_get_their_own_codes(kind: StoreKind) {
@@ -250,7 +253,9 @@ async fn created_token_is_shown_once_and_works(kind: StoreKind) {
     assert_eq!(w.status, StatusCode::CREATED, "{}", w.body);
 
     // A second token is different.
-    let (_, tok2) = app.create_token("deploy-bot-2", &["secrets:read"], &[]).await;
+    let (_, tok2) = app
+        .create_token("deploy-bot-2", &["secrets:read"], &[])
+        .await;
     assert_ne!(tok, tok2);
 
     // The listing never carries the value (or its hash).
@@ -338,28 +343,52 @@ async fn token_create_validation(kind: StoreKind) {
         (json!({"name": "x", "scopes": ["admin", "root"]}), "scopes"),
         (json!({"scopes": ["secrets:read"]}), "name"),
         (json!({"name": "", "scopes": ["secrets:read"]}), "name"),
-        (json!({"name": "has space", "scopes": ["secrets:read"]}), "name"),
+        (
+            json!({"name": "has space", "scopes": ["secrets:read"]}),
+            "name",
+        ),
         (json!({"name": 7, "scopes": ["secrets:read"]}), "name"),
         (json!({"name": "x", "scopes": []}), "scopes"),
         (json!({"name": "x"}), "scopes"),
         (json!({"name": "x", "scopes": "secrets:read"}), "scopes"),
         (json!({"name": "x", "scopes": [1]}), "scopes"),
-        (json!({"name": "x", "scopes": ["secrets:read"], "ttl": 3600}), "ttl"),
-        (json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": "a/"}), "path_prefixes"),
-        (json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": [""]}), "path_prefixes"),
+        (
+            json!({"name": "x", "scopes": ["secrets:read"], "ttl": 3600}),
+            "ttl",
+        ),
+        (
+            json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": "a/"}),
+            "path_prefixes",
+        ),
+        (
+            json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": [""]}),
+            "path_prefixes",
+        ),
     ];
     for (body, field) in cases {
         let r = app.post("/v1/auth/tokens", &body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_error", "{body}");
-        assert!(field_of(&r).contains(&field.to_string()), "{body}: {}", r.body);
+        assert!(
+            field_of(&r).contains(&field.to_string()),
+            "{body}: {}",
+            r.body
+        );
         assert!(r.body.get("token").is_none());
     }
     // Both fields wrong: both reported.
     let r = app.post("/v1/auth/tokens", &json!({"scopes": []})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let f = field_of(&r);
-    assert!(f.contains(&"name".into()) && f.contains(&"scopes".into()), "{f:?}");
+    assert!(
+        f.contains(&"name".into()) && f.contains(&"scopes".into()),
+        "{f:?}"
+    );
 
     // Malformed durations are 400 invalid_duration; zero or negative are 422 on `ttl`.
     for ttl in ["forever", "1y", "90", "d", "1.5h", "", "1h30m"] {
@@ -379,19 +408,26 @@ async fn token_create_validation(kind: StoreKind) {
                 &json!({"name": "x", "scopes": ["secrets:read"], "ttl": ttl}),
             )
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{ttl}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ttl}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_error");
         assert_eq!(field_of(&r), vec!["ttl".to_string()], "{}", r.body);
     }
     // A malformed path prefix is 400 invalid_path.
-    let r = app
-        .post(
-            "/v1/auth/tokens",
-            &json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": ["../etc"]}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert_eq!(r.code(), "invalid_path");
+    for prefix in ["/etc", "a//b", "bad prefix", "/"] {
+        let r = app
+            .post(
+                "/v1/auth/tokens",
+                &json!({"name": "x", "scopes": ["secrets:read"], "path_prefixes": [prefix]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{prefix}: {}", r.body);
+        assert_eq!(r.code(), "invalid_path", "{prefix}");
+    }
     // Not JSON, or not an object: 400 invalid_request.
     let res = app
         .client
@@ -409,7 +445,11 @@ async fn token_create_validation(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.code(), "invalid_request");
 
-    assert_eq!(token_count(&app).await, before, "a refused create stored a token");
+    assert_eq!(
+        token_count(&app).await,
+        before,
+        "a refused create stored a token"
+    );
 }
 
 async fn revoke_takes_effect_on_the_next_request(kind: StoreKind) {
@@ -433,7 +473,10 @@ async fn revoke_takes_effect_on_the_next_request(kind: StoreKind) {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.code(), "token_revoked");
-    assert_eq!(app.get("/v1/secrets/after/revoke").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/secrets/after/revoke").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     // Stored: revoked_at is the revocation time; the row is kept.
     let db = app.db().await;
@@ -496,7 +539,10 @@ async fn introspect_reports_active_only_for_live_tokens_of_own_tenant(kind: Stor
     let app = TestApp::spawn(kind).await;
     let introspect = |token: Value| {
         let app = &app;
-        async move { app.post("/v1/auth/introspect", &json!({ "token": token })).await }
+        async move {
+            app.post("/v1/auth/introspect", &json!({ "token": token }))
+                .await
+        }
     };
     let created = create_with(
         &app,
@@ -512,7 +558,10 @@ async fn introspect_reports_active_only_for_live_tokens_of_own_tenant(kind: Stor
     assert_eq!(r.body["path_prefixes"], json!(["p/"]));
     assert_eq!(r.body["identity_id"], "sa:probe");
     assert_eq!(r.body["expires_at"], "2026-01-01T13:00:00Z");
-    assert!(!r.body.to_string().contains(&tok), "introspect echoes the token");
+    assert!(
+        !r.body.to_string().contains(&tok),
+        "introspect echoes the token"
+    );
 
     // Unknown and non-token strings.
     for t in ["skt_nope", "", "x"] {
@@ -579,7 +628,11 @@ async fn token_endpoints_need_admin(kind: StoreKind) {
         (Method::POST, "/v1/auth/tokens".into(), Some(&create)),
         (Method::GET, "/v1/auth/tokens".into(), None),
         (Method::DELETE, format!("/v1/auth/tokens/{victim_id}"), None),
-        (Method::POST, "/v1/auth/introspect".into(), Some(&introspect)),
+        (
+            Method::POST,
+            "/v1/auth/introspect".into(),
+            Some(&introspect),
+        ),
     ];
     for (m, path, body) in calls {
         let r = app.call(m.clone(), &path, Some(&tok), body).await;
@@ -602,9 +655,7 @@ async fn token_endpoints_need_admin(kind: StoreKind) {
 
 async fn tokens_are_stored_as_sha256_only(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
-    let (id, tok) = app
-        .create_token("stored", &["secrets:read"], &["x/"])
-        .await;
+    let (id, tok) = app.create_token("stored", &["secrets:read"], &["x/"]).await;
     let db = app.db().await;
     let rows = sqlx::query(
         "SELECT id, tenant_id, name, token_hash, identity_id, identity_type, scopes, \
@@ -619,17 +670,27 @@ async fn tokens_are_stored_as_sha256_only(kind: StoreKind) {
         let cols: Vec<String> = (0..10).map(|i| row.get::<String, _>(i)).collect();
         for c in &cols {
             assert!(!c.contains(&tok), "token stored in plaintext: {cols:?}");
-            assert!(!c.contains(&app.root_token), "root token stored in plaintext: {cols:?}");
-            assert!(!c.contains(&tok["skt_".len()..]), "token body stored: {cols:?}");
+            assert!(
+                !c.contains(&app.root_token),
+                "root token stored in plaintext: {cols:?}"
+            );
+            assert!(
+                !c.contains(&tok["skt_".len()..]),
+                "token body stored: {cols:?}"
+            );
         }
         let hash = cols[3].clone();
         assert_eq!(hash.len(), 64);
-        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(hash
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         hashes.push((cols[0].clone(), hash));
     }
     let mine = hashes.iter().find(|(i, _)| *i == id).unwrap();
     assert_eq!(mine.1, sha256_hex(&tok));
-    assert!(hashes.iter().any(|(_, h)| *h == sha256_hex(&app.root_token)));
+    assert!(hashes
+        .iter()
+        .any(|(_, h)| *h == sha256_hex(&app.root_token)));
     // Timestamps are BIGINT microseconds.
     let row = sqlx::query("SELECT created_at, expires_at, revoked_at FROM tokens WHERE id = $1")
         .bind(&id)
@@ -656,7 +717,10 @@ async fn token_actions_and_auth_failures_are_audited(kind: StoreKind) {
     tick();
     assert_eq!(whoami(&app, &tok).await.status, StatusCode::UNAUTHORIZED);
     tick();
-    assert_eq!(with_auth(&app, "/v1/auth/whoami", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        with_auth(&app, "/v1/auth/whoami", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     tick();
     let expiring = create_with(
         &app,
@@ -666,7 +730,9 @@ async fn token_actions_and_auth_failures_are_audited(kind: StoreKind) {
     app.clock.advance(chrono::Duration::hours(1));
     let etok = expiring["token"].as_str().unwrap();
     assert_eq!(
-        app.call(Method::GET, "/v1/secrets/a/b", Some(etok), None).await.code(),
+        app.call(Method::GET, "/v1/secrets/a/b", Some(etok), None)
+            .await
+            .code(),
         "token_expired"
     );
 
@@ -680,14 +746,25 @@ async fn token_actions_and_auth_failures_are_audited(kind: StoreKind) {
 
     let revoked = audit_rows(&app, "token_revoke").await;
     assert_eq!(revoked.len(), 1, "{revoked:?}");
-    assert_eq!((revoked[0].0.as_str(), revoked[0].1, revoked[0].2), ("user:root", 1, 204));
+    assert_eq!(
+        (revoked[0].0.as_str(), revoked[0].1, revoked[0].2),
+        ("user:root", 1, 204)
+    );
     assert_eq!(revoked[0].3["token_id"], id.as_str());
 
     let failed = audit_rows(&app, "auth_failed").await;
-    let reasons: Vec<&str> = failed.iter().map(|r| r.3["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = failed
+        .iter()
+        .map(|r| r.3["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(
         reasons,
-        ["token_invalid", "token_revoked", "authentication_required", "token_expired"],
+        [
+            "token_invalid",
+            "token_revoked",
+            "authentication_required",
+            "token_expired"
+        ],
         "{failed:?}"
     );
     for r in &failed {

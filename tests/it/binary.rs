@@ -1,40 +1,30 @@
-//! The real `scaivault` binary: its logs never carry values or tokens, it refuses to start
-//! without a master key, and a `kill -9` loses no webhook event (the outbox survives).
+//! The real `scaivault` binary, as an operator runs it: its logs never carry secret values,
+//! tokens or the master key; it refuses to start without a master key, with a bad setting, or
+//! with a master key the database was not created with; `serve --dev` keeps a 0600 key file and
+//! prints a fresh root token each start (revoking the last); the first start without a root
+//! token prints an admin token once; `token create|list|revoke` work on the store directly;
+//! a revocation on one replica holds on the next request to another; and a `kill -9` loses no
+//! webhook event (the outbox survives).
+//!
+//! Every child is started with a cleared environment in a temporary working directory, its
+//! stdout and stderr drained continuously (so a chatty `RUST_LOG=debug` never blocks it), and
+//! killed on drop. Waits poll with deadlines; nothing sleeps a fixed time.
 
 use crate::common::receiver::Receiver;
 use crate::common::{fresh_pg_database, StoreKind};
 use base64::Engine;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-    /// Everything the process printed so far (drained continuously so it never blocks).
-    output: Arc<Mutex<Vec<u8>>>,
-    drains: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// Copies a child's pipe into `sink` until it closes.
-fn drain(
-    mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-    sink: Arc<Mutex<Vec<u8>>>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = pipe.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    })
-}
+const BIN: &str = env!("CARGO_BIN_EXE_scaivault");
+const START_DEADLINE: Duration = Duration::from_secs(60);
+const EXIT_DEADLINE: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -44,171 +34,458 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn database(kind: StoreKind, dir: &std::path::Path) -> String {
+fn master_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(scaivault::domain::ids::random_bytes(32))
+}
+
+fn root_token() -> String {
+    format!("skt_root_{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn database(kind: StoreKind, dir: &Path) -> String {
     match kind {
         StoreKind::Postgres => fresh_pg_database().await,
-        StoreKind::Sqlite => format!("sqlite://{}", dir.join("sv.db").display()),
+        StoreKind::Sqlite => format!("sqlite://{}", dir.join("db").join("sv.db").display()),
     }
 }
 
-/// Starts `scaivault serve` and waits (bounded polling) until it is ready.
-async fn start(db: &str, key: &str, token: &str, port: u16, extra: &[(&str, &str)]) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scaivault"));
-    cmd.arg("serve")
-        .env("SCAIVAULT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SCAIVAULT_DATABASE_URL", db)
-        .env("SCAIVAULT_MASTER_KEY", key)
-        .env("SCAIVAULT_ROOT_TOKEN", token)
-        .env("SCAIVAULT_LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug")
+/// A command with nothing inherited: empty environment, given working directory.
+fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (k, v) in extra {
+    for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn scaivault");
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let mut drains = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        drains.push(drain(out, output.clone()));
-    }
-    if let Some(err) = child.stderr.take() {
-        drains.push(drain(err, output.clone()));
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(r) = client.get(format!("{base}/v1/health/ready")).send().await {
-            if r.status().is_success() {
+    cmd
+}
+
+/// Runs a command that is expected to exit by itself; returns (success, stdout, stderr).
+async fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = tokio::time::timeout(EXIT_DEADLINE, command(cwd, args, env).output())
+        .await
+        .unwrap_or_else(|_| panic!("scaivault {args:?} did not exit within {EXIT_DEADLINE:?}"))
+        .expect("run scaivault");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+type Buf = Arc<Mutex<Vec<u8>>>;
+
+fn drain(mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Buf {
+    let buf: Buf = Arc::default();
+    let sink = buf.clone();
+    tokio::spawn(async move {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = r.read(&mut chunk).await {
+            if n == 0 {
                 break;
             }
+            sink.lock().unwrap().extend_from_slice(&chunk[..n]);
         }
-        assert!(Instant::now() < deadline, "scaivault did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server {
-        child,
-        base,
-        token: token.to_string(),
-        output,
-        drains,
-    }
+    });
+    buf
+}
+
+/// A running `scaivault serve`.
+struct Server {
+    child: Child,
+    base: String,
+    token: String,
+    stdout: Buf,
+    stderr: Buf,
 }
 
 impl Server {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut rb = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+    /// Starts `scaivault serve` (plus `extra_args`) on `port` and polls `/v1/health` until it
+    /// answers; fails early with the output if the process exits first.
+    async fn start(
+        cwd: &Path,
+        extra_args: &[&str],
+        port: u16,
+        env: &[(&str, &str)],
+        token: &str,
+    ) -> Server {
+        let listen = format!("127.0.0.1:{port}");
+        let mut all_env = vec![
+            ("SCAIVAULT_LISTEN", listen.as_str()),
+            ("SCAIVAULT_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+        ];
+        all_env.extend_from_slice(env);
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra_args);
+        let mut child = command(cwd, &args, &all_env)
+            .spawn()
+            .expect("spawn scaivault");
+        let stdout = drain(child.stdout.take().unwrap());
+        let stderr = drain(child.stderr.take().unwrap());
+        let mut srv = Server {
+            child,
+            base: format!("http://{listen}"),
+            token: token.to_string(),
+            stdout,
+            stderr,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Ok(r) = client.get(format!("{}/v1/health", srv.base)).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if let Ok(Some(status)) = srv.child.try_wait() {
+                panic!(
+                    "scaivault exited during start ({status}):\n{}",
+                    srv.output()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "scaivault did not answer /v1/health within {START_DEADLINE:?}:\n{}",
+                srv.output()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        srv
+    }
+
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Everything printed so far (stdout, then stderr).
+    fn output(&self) -> String {
+        format!("{}{}", self.stdout_text(), self.stderr_text())
+    }
+
+    async fn call_with(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = reqwest::Client::new().request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
         if let Some(b) = body {
             rb = rb.json(&b);
         }
         let r = rb.send().await.expect("request");
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let bytes = r.bytes().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
-    /// Stops the process and returns everything it printed.
-    async fn stop_and_collect(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        for d in self.drains.drain(..) {
-            let _ = d.await;
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_with(Some(&self.token.clone()), method, path, body)
+            .await
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit; returns (exit success, all output).
+    async fn stop(mut self) -> (bool, String) {
+        let pid = self.child.id().expect("running");
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let ok = match tokio::time::timeout(EXIT_DEADLINE, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => {
+                let _ = self.child.start_kill();
+                let _ = self.child.wait().await;
+                false
+            }
+        };
+        // The pipes close with the process; give the drains a bounded moment to finish.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&self.stdout) + Arc::strong_count(&self.stderr) > 2
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let bytes = self.output.lock().unwrap().clone();
-        String::from_utf8_lossy(&bytes).into_owned()
+        (ok, self.output())
     }
 }
 
-fn master_key() -> String {
-    base64::engine::general_purpose::STANDARD.encode(scaivault::domain::ids::random_bytes(32))
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// The first `skt_…` token printed in `text`.
+fn printed_token(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|w| w.starts_with("skt_"))
+        .map(str::to_string)
+}
+
+/// Polls `stdout` until a token is printed.
+async fn wait_for_printed_token(srv: &Server) -> String {
+    let deadline = Instant::now() + START_DEADLINE;
+    loop {
+        if let Some(t) = printed_token(&srv.stdout_text()) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no token printed:\n{}",
+            srv.output()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 async fn logs_hold_no_values_or_tokens(kind: StoreKind) {
+    use reqwest::Method as M;
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
-    let root = format!("skt_root_{}", uuid::Uuid::new_v4().simple());
-    let srv = start(&db, &master_key(), &root, free_port(), &[]).await;
-    let canary = format!("LOG-CANARY-{}", uuid::Uuid::new_v4().simple());
-    use reqwest::Method as M;
+    let (key, root) = (master_key(), root_token());
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+    ];
+    let srv = Server::start(dir.path(), &[], free_port(), &env, &root).await;
+    let canary = |n: u32| format!("LOG-CANARY-{n}-{}", uuid::Uuid::new_v4().simple());
+    let (c1, c2, c3, c4, c5) = (canary(1), canary(2), canary(3), canary(4), canary(5));
+    let whsec = format!("whsec_{}", canary(6));
+
     let (s, tok) = srv
         .call(
             M::POST,
             "/v1/auth/tokens",
-            Some(json!({"name": "svc", "scopes": ["secrets:read"]})),
+            Some(json!({"name": "svc", "scopes": ["secrets:read", "secrets:list"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{tok}");
+    let svc = tok["token"].as_str().unwrap().to_string();
+    let (s, tok) = srv
+        .call(
+            M::POST,
+            "/v1/auth/tokens",
+            Some(json!({"name": "doomed", "scopes": ["secrets:read"]})),
         )
         .await;
     assert_eq!(s, 201);
-    let svc_token = tok["token"].as_str().unwrap().to_string();
+    let doomed = tok["token"].as_str().unwrap().to_string();
+    let doomed_id = tok["id"].as_str().unwrap().to_string();
+
+    let put = |data: Value| Some(json!({ "data": data }));
+    assert_eq!(
+        srv.call(M::PUT, "/v1/secrets/log/a", put(json!({"pw": c1})))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        srv.call(M::PUT, "/v1/secrets/log/a", put(json!({"pw": c2})))
+            .await
+            .0,
+        200
+    );
     assert_eq!(
         srv.call(
             M::PUT,
-            "/v1/secrets/log/a",
-            Some(json!({"data": {"pw": canary}}))
+            "/v1/secrets/log/b",
+            put(json!({"nested": {"k": [c3]}}))
         )
         .await
         .0,
         201
     );
-    assert_eq!(
-        srv.call(
-            M::PUT,
-            "/v1/secrets/log/a",
-            Some(json!({"data": {"pw": format!("{canary}2")}}))
+    let (s, r) = srv.call(M::GET, "/v1/secrets/log/a", None).await;
+    assert_eq!((s, r["data"]["pw"].as_str()), (200, Some(c2.as_str())));
+    let (s, r) = srv
+        .call_with(Some(&svc), M::GET, "/v1/secrets/log/a?version=1", None)
+        .await;
+    assert_eq!((s, r["data"]["pw"].as_str()), (200, Some(c1.as_str())));
+    let (s, r) = srv
+        .call_with(
+            Some(&svc),
+            M::POST,
+            "/v1/secrets/batch",
+            Some(json!({"paths": ["log/a", "log/b", "log/none"]})),
         )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(srv.call(M::GET, "/v1/secrets/log/a", None).await.0, 200);
-    assert_eq!(
-        srv.call(M::GET, "/v1/secrets/log/a?version=1", None)
-            .await
-            .0,
-        200
-    );
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(r["secrets"]["log/b"]["data"]["nested"]["k"][0], c3.as_str());
     assert_eq!(
         srv.call(M::GET, "/v1/secrets?prefix=log/", None).await.0,
         200
     );
     assert_eq!(
-        srv.call(M::PUT, "/v1/secrets/log/b", Some(json!({"data": canary})))
-            .await
-            .0,
-        422
+        srv.call(M::GET, "/v1/secrets/log/a/versions", None).await.0,
+        200
+    );
+    assert_eq!(
+        srv.call(M::GET, "/v1/secrets/log/a/metadata", None).await.0,
+        200
+    );
+    assert_eq!(
+        srv.call(
+            M::PATCH,
+            "/v1/secrets/log/a/metadata",
+            Some(json!({"description": "patched"}))
+        )
+        .await
+        .0,
+        200
     );
     assert_eq!(srv.call(M::DELETE, "/v1/secrets/log/a", None).await.0, 200);
+    assert_eq!(
+        srv.call(M::PUT, "/v1/secrets/log/a", put(json!({"pw": c4})))
+            .await
+            .0,
+        409
+    );
     assert_eq!(
         srv.call(M::POST, "/v1/secrets/log/a/restore", None).await.0,
         200
     );
-    let r = reqwest::Client::new()
-        .get(format!("{}/v1/secrets/log/a", srv.base))
-        .bearer_auth(format!("{svc_token}x"))
+    // Refused input that carries a value: 422 (data not an object), 400 (broken JSON), 409 cas.
+    let (s, r) = srv
+        .call(M::PUT, "/v1/secrets/log/c", Some(json!({"data": c5})))
+        .await;
+    assert_eq!(s, 422, "{r}");
+    assert!(
+        !r.to_string().contains(&c5),
+        "the 422 echoes the value: {r}"
+    );
+    let broken = reqwest::Client::new()
+        .put(format!("{}/v1/secrets/log/c", srv.base))
+        .bearer_auth(&root)
+        .header("content-type", "application/json")
+        .body(format!("{{\"data\": {{\"pw\": \"{c5}\"}}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let r = reqwest::Client::new()
-        .get(format!("{}/v1/secrets/log/a", srv.base))
-        .bearer_auth(&svc_token)
+    assert_eq!(broken.status().as_u16(), 400);
+    let (s, _) = srv
+        .call(
+            M::PUT,
+            "/v1/secrets/log/b",
+            Some(json!({"data": {"pw": c5}, "options": {"cas": 7}})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    // A webhook with a signing secret (never delivered anywhere reachable).
+    let (s, r) = srv
+        .call(
+            M::POST,
+            "/v1/webhooks",
+            Some(json!({"name": "logs", "url": "http://127.0.0.1:9/hook", "secret": whsec, "events": ["*"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    // Failed auth: an unknown token, a malformed header, a revoked token.
+    let near_miss = format!("{svc}x");
+    assert_eq!(
+        srv.call_with(Some(&near_miss), M::GET, "/v1/secrets/log/a", None)
+            .await
+            .0,
+        401
+    );
+    let basic = reqwest::Client::new()
+        .get(format!("{}/v1/auth/whoami", srv.base))
+        .header("Authorization", format!("Basic {root}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let logs = srv.stop_and_collect().await;
-    assert!(
-        logs.contains("\"path\":\"/v1/secrets/log/a\""),
-        "the request log lines are captured"
+    assert_eq!(basic.status().as_u16(), 401);
+    assert_eq!(
+        srv.call(M::DELETE, &format!("/v1/auth/tokens/{doomed_id}"), None)
+            .await
+            .0,
+        204
     );
-    assert!(!logs.contains(&canary), "a secret value reached the logs");
-    assert!(!logs.contains(&root), "the root token reached the logs");
-    assert!(
-        !logs.contains(&svc_token[4..]),
-        "an API token reached the logs"
+    let (s, r) = srv
+        .call_with(Some(&doomed), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (401, Some("token_revoked"))
     );
+    // A permission error and a read by the service token.
+    assert_eq!(
+        srv.call_with(
+            Some(&svc),
+            M::PUT,
+            "/v1/secrets/log/a",
+            put(json!({"pw": c4}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        srv.call_with(Some(&svc), M::GET, "/v1/secrets/log/b", None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        srv.call(M::DELETE, "/v1/secrets/log/b?permanent=true", None)
+            .await
+            .0,
+        200
+    );
+
+    let (clean_exit, logs) = srv.stop().await;
+    assert!(clean_exit, "SIGTERM did not end in exit 0:\n{logs}");
+    assert!(
+        logs.contains("scaivault stopped"),
+        "no clean stop logged:\n{logs}"
+    );
+    // The logs are there (request lines with paths), as JSON.
+    assert!(
+        logs.contains("/v1/secrets/log/a"),
+        "the request log lines are not captured:\n{logs}"
+    );
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+    for (what, v) in [
+        ("secret value 1", c1.as_str()),
+        ("secret value 2", &c2),
+        ("a nested value", &c3),
+        ("a refused write's value", &c4),
+        ("a 422/400/409 body's value", &c5),
+        ("a webhook signing secret", &whsec),
+        ("the root token", &root),
+        ("an API token", &svc),
+        ("an API token body", &svc["skt_".len()..]),
+        ("a revoked token", &doomed),
+        ("a refused token", &near_miss),
+        ("the master key", &key),
+        ("the root token's hash", &sha256_hex(&root)),
+        ("an API token's hash", &sha256_hex(&svc)),
+    ] {
+        assert!(!logs.contains(v), "{what} reached the output:\n{logs}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,46 +499,502 @@ async fn logs_hold_no_values_or_tokens_sqlite() {
 }
 
 #[tokio::test]
-async fn refuses_to_start_without_master_key_or_with_bad_config() {
+async fn refuses_to_start_without_a_usable_master_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_scaivault"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_remove("SCAIVAULT_MASTER_KEY")
-        .env(
-            "SCAIVAULT_DATABASE_URL",
-            format!("sqlite://{}/x.db", dir.path().display()),
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let base = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_LISTEN", listen.as_str()),
+    ];
+    let (ok, out, err) = run(dir.path(), &["serve"], &base).await;
+    assert!(!ok, "started without a master key:\n{out}{err}");
+    assert!(err.contains("SCAIVAULT_MASTER_KEY"), "{err}");
+    assert!(
+        !out.contains("skt_"),
+        "printed a token although it did not start: {out}"
+    );
+    // A key that is not base64 of 32 bytes is refused the same way, without echoing it.
+    let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+    for bad in ["not base64 at all!", short.as_str()] {
+        let mut env = base.to_vec();
+        env.push(("SCAIVAULT_MASTER_KEY", bad));
+        let (ok, out, err) = run(dir.path(), &["serve"], &env).await;
+        assert!(!ok, "started with master key {bad:?}:\n{out}{err}");
+        assert!(err.contains("SCAIVAULT_MASTER_KEY"), "{err}");
+        assert!(!err.contains(bad), "the bad key is echoed: {err}");
+    }
+    // A key file that does not exist.
+    let mut env = base.to_vec();
+    env.push(("SCAIVAULT_MASTER_KEY_FILE", "/nonexistent/master.key"));
+    let (ok, _, err) = run(dir.path(), &["serve"], &env).await;
+    assert!(!ok);
+    assert!(err.contains("SCAIVAULT_MASTER_KEY_FILE"), "{err}");
+    // Nothing answers on the port.
+    assert!(reqwest::get(format!("http://{listen}/v1/health"))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_bad_setting_is_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/x.db", dir.path().display());
+    let key = master_key();
+    for (name, value) in [
+        ("SCAIVAULT_SCHEDULER_TICK", "abc"),
+        ("SCAIVAULT_SCHEDULER_TICK", "0s"),
+        ("SCAIVAULT_LISTEN", "nowhere"),
+        ("SCAIVAULT_WEBHOOK_RETRY_SCHEDULE", "30s,soon"),
+        ("SCAIVAULT_DATABASE_URL", "mysql://localhost/x"),
+    ] {
+        let mut env = vec![
+            ("SCAIVAULT_DATABASE_URL", db.as_str()),
+            ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ];
+        env.retain(|(k, _)| *k != name);
+        env.push((name, value));
+        let (ok, out, err) = run(dir.path(), &["serve"], &env).await;
+        assert!(!ok, "{name}={value} started:\n{out}{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}={value}: {err}");
+        assert!(err.contains(name), "{name}={value}: {err}");
+        assert!(out.trim().is_empty(), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_keeps_its_key_and_rotates_its_root_token() {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let srv = Server::start(dir.path(), &["--dev"], port, &[], "").await;
+    let first = wait_for_printed_token(&srv).await;
+    let rest = first.strip_prefix("skt_").unwrap();
+    assert!(rest.len() >= 32, "{first}");
+    let key_file = dir.path().join("data").join("master.key");
+    let meta = std::fs::metadata(&key_file).expect("./data/master.key exists");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "master.key mode");
+    }
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(key_text.trim())
+        .expect("base64 key");
+    assert_eq!(decoded.len(), 32);
+    assert!(dir.path().join("data").join("scaivault.db").exists());
+    let (s, me) = srv
+        .call_with(Some(&first), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["scopes"], json!(["admin"]));
+    let (s, _) = srv
+        .call_with(
+            Some(&first),
+            M::PUT,
+            "/v1/secrets/dev/s",
+            Some(json!({"data": {"v": "kept"}})),
         )
-        .output()
+        .await;
+    assert_eq!(s, 201);
+    // Plain-HTTP webhooks are allowed in dev.
+    let (s, r) = srv
+        .call_with(
+            Some(&first),
+            M::POST,
+            "/v1/webhooks",
+            Some(json!({"name": "dev", "url": "http://127.0.0.1:9/h", "secret": "whsec_0123456789abcdef", "events": ["*"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (ok, out1) = srv.stop().await;
+    assert!(ok, "{out1}");
+
+    let srv = Server::start(dir.path(), &["--dev"], port, &[], "").await;
+    let second = wait_for_printed_token(&srv).await;
+    assert_ne!(first, second, "the same dev root token was printed twice");
+    let (s, r) = srv
+        .call_with(Some(&first), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (401, Some("token_revoked")),
+        "{r}"
+    );
+    let (s, r) = srv
+        .call_with(Some(&second), M::GET, "/v1/secrets/dev/s", None)
+        .await;
+    assert_eq!((s, r["data"]["v"].as_str()), (200, Some("kept")), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        key_text,
+        "the key changed"
+    );
+    let stderr = srv.stderr_text();
+    let (ok, out2) = srv.stop().await;
+    assert!(ok, "{out2}");
+    // The tokens go to stdout only, never through the logger.
+    for t in [&first, &second] {
+        assert!(
+            !stderr.contains(t.as_str()),
+            "a dev token was logged: {stderr}"
+        );
+    }
+    assert!(!out1.contains(&key_text.trim().to_string()) && !out2.contains(key_text.trim()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_prints_an_admin_token_once() {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(StoreKind::Sqlite, dir.path()).await;
+    let key = master_key();
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+    ];
+    let port = free_port();
+    let srv = Server::start(dir.path(), &[], port, &env, "").await;
+    let token = wait_for_printed_token(&srv).await;
+    let (s, me) = srv
+        .call_with(Some(&token), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!((s, &me["scopes"]), (200, &json!(["admin"])), "{me}");
+    assert!(
+        !srv.stderr_text().contains(&token),
+        "the first token was logged"
+    );
+    let (ok, _) = srv.stop().await;
+    assert!(ok);
+    let srv = Server::start(dir.path(), &[], port, &env, "").await;
+    assert_eq!(
+        srv.call_with(Some(&token), M::GET, "/v1/auth/whoami", None)
+            .await
+            .0,
+        200
+    );
+    let (ok, out) = srv.stop().await;
+    assert!(ok);
+    assert!(!out.contains("skt_"), "a token was printed again: {out}");
+}
+
+async fn refuses_a_different_master_key(kind: StoreKind) {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(kind, dir.path()).await;
+    let (key, root) = (master_key(), root_token());
+    let port = free_port();
+    let e1 = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+    ];
+    let srv = Server::start(dir.path(), &[], port, &e1, &root).await;
+    assert_eq!(
+        srv.call(
+            M::PUT,
+            "/v1/secrets/k/s",
+            Some(json!({"data": {"v": "under key 1"}}))
+        )
         .await
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SCAIVAULT_MASTER_KEY"));
-    let out = Command::new(env!("CARGO_BIN_EXE_scaivault"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("SCAIVAULT_SCHEDULER_TICK", "abc")
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains("SCAIVAULT_SCHEDULER_TICK"), "{err}");
+        .0,
+        201
+    );
+    let (ok, _) = srv.stop().await;
+    assert!(ok);
+
+    let other = master_key();
+    let listen = format!("127.0.0.1:{port}");
+    let e2 = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", other.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("SCAIVAULT_LISTEN", listen.as_str()),
+    ];
+    let (ok, out, err) = run(dir.path(), &["serve"], &e2).await;
+    assert!(!ok, "started with a different master key:\n{out}{err}");
+    assert!(err.contains("different master key"), "{err}");
+    assert!(
+        !err.contains(&other) && !err.contains(&key),
+        "a key is echoed: {err}"
+    );
+
+    // The refused start changed nothing: the right key still opens everything.
+    let srv = Server::start(dir.path(), &[], port, &e1, &root).await;
+    let (s, r) = srv.call(M::GET, "/v1/secrets/k/s", None).await;
+    assert_eq!(
+        (s, r["data"]["v"].as_str()),
+        (200, Some("under key 1")),
+        "{r}"
+    );
+    let (ok, _) = srv.stop().await;
+    assert!(ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_different_master_key_postgres() {
+    refuses_a_different_master_key(StoreKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_different_master_key_sqlite() {
+    refuses_a_different_master_key(StoreKind::Sqlite).await
+}
+
+async fn cli_token_create_list_revoke(kind: StoreKind) {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(kind, dir.path()).await;
+    let cli_env = [("SCAIVAULT_DATABASE_URL", db.as_str())];
+
+    let (ok, out, err) = run(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--scopes",
+            "secrets:read",
+        ],
+        &cli_env,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "stdout is just the token: {out}");
+    let token = lines[0].trim().to_string();
+    assert!(token.starts_with("skt_") && token.len() >= 36, "{token}");
+    assert!(!err.contains(&token), "the token went to stderr too: {err}");
+    let id = err
+        .split_whitespace()
+        .find(|w| w.starts_with("tok_"))
+        .unwrap_or_else(|| panic!("no id on stderr: {err}"))
+        .to_string();
+
+    let (ok, out, err) = run(dir.path(), &["token", "list"], &cli_env).await;
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("{id} not listed: {out}"));
+    assert!(
+        row.contains(" ci ") && row.contains("active") && row.contains("secrets:read"),
+        "{row}"
+    );
+    assert!(!out.contains(&token), "list shows the token: {out}");
+    assert!(
+        !out.contains(&sha256_hex(&token)),
+        "list shows the hash: {out}"
+    );
+
+    // The token works against a server on the same store.
+    let (key, root) = (master_key(), root_token());
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+    ];
+    let srv = Server::start(dir.path(), &[], free_port(), &env, &root).await;
+    assert_eq!(
+        srv.call(M::PUT, "/v1/secrets/ci/s", Some(json!({"data": {"v": 1}})))
+            .await
+            .0,
+        201
+    );
+    let (s, me) = srv
+        .call_with(Some(&token), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["identity_id"], "sa:ci");
+    assert_eq!(me["scopes"], json!(["secrets:read"]));
+    assert_eq!(me["tenant_id"], "tnt_default");
+    assert_eq!(
+        srv.call_with(Some(&token), M::GET, "/v1/secrets/ci/s", None)
+            .await
+            .0,
+        200
+    );
+    let (s, r) = srv
+        .call_with(
+            Some(&token),
+            M::PUT,
+            "/v1/secrets/ci/s",
+            Some(json!({"data": {"v": 2}})),
+        )
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    // Revoked by the CLI while the server runs: the very next request is refused.
+    let (ok, out, err) = run(dir.path(), &["token", "revoke", &id], &cli_env).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&id), "{out}");
+    let (s, r) = srv
+        .call_with(Some(&token), M::GET, "/v1/secrets/ci/s", None)
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (401, Some("token_revoked")),
+        "{r}"
+    );
+    let (ok, _) = srv.stop().await;
+    assert!(ok);
+
+    let (ok, out, _) = run(dir.path(), &["token", "list"], &cli_env).await;
+    assert!(ok);
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&id) && l.contains("revoked")),
+        "{out}"
+    );
+    // Revoking again, or an unknown id, fails with one line.
+    for bad in [id.as_str(), "tok_unknown"] {
+        let (ok, _, err) = run(dir.path(), &["token", "revoke", bad], &cli_env).await;
+        assert!(!ok, "revoke {bad} succeeded");
+        assert!(err.contains(bad), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // Bad input is refused before anything is stored.
+    for args in [
+        vec!["token", "create", "--name", "x", "--scopes", "secrets:fly"],
+        vec![
+            "token",
+            "create",
+            "--name",
+            "bad name",
+            "--scopes",
+            "secrets:read",
+        ],
+        vec![
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--scopes",
+            "secrets:read",
+            "--ttl",
+            "soon",
+        ],
+    ] {
+        let (ok, out, err) = run(dir.path(), &args, &cli_env).await;
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(!out.contains("skt_"), "{args:?} printed a token");
+        assert!(!err.trim().is_empty());
+    }
+    // A token with ttl, path prefix and tenant.
+    let (ok, out, err) = run(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--name",
+            "scoped",
+            "--scopes",
+            "secrets:read,secrets:list",
+            "--ttl",
+            "90d",
+            "--path-prefix",
+            "team-a/",
+            "--tenant",
+            "acme",
+        ],
+        &cli_env,
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("tnt_acme"), "{err}");
+    let (ok, out, _) = run(dir.path(), &["token", "list", "--tenant", "acme"], &cli_env).await;
+    assert!(ok);
+    let row = out
+        .lines()
+        .find(|l| l.contains("scoped"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("secrets:list") && !row.contains("never"),
+        "{row}"
+    );
+    let (ok, out, _) = run(dir.path(), &["token", "list"], &cli_env).await;
+    assert!(ok);
+    assert!(
+        !out.contains("scoped"),
+        "another tenant's token is listed: {out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_token_create_list_revoke_postgres() {
+    cli_token_create_list_revoke(StoreKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_token_create_list_revoke_sqlite() {
+    cli_token_create_list_revoke(StoreKind::Sqlite).await
+}
+
+/// Two replicas on one PostgreSQL database: a revocation through one holds on the next
+/// request to the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_holds_on_every_replica() {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_pg_database().await;
+    let (key, root) = (master_key(), root_token());
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+    ];
+    let one = Server::start(dir.path(), &[], free_port(), &env, &root).await;
+    let two = Server::start(dir.path(), &[], free_port(), &env, &root).await;
+    let (s, t) = one
+        .call(
+            M::POST,
+            "/v1/auth/tokens",
+            Some(json!({"name": "shared", "scopes": ["secrets:read"]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (id, tok) = (t["id"].as_str().unwrap(), t["token"].as_str().unwrap());
+    assert_eq!(
+        two.call_with(Some(tok), M::GET, "/v1/auth/whoami", None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        one.call(M::DELETE, &format!("/v1/auth/tokens/{id}"), None)
+            .await
+            .0,
+        204
+    );
+    let (s, r) = two
+        .call_with(Some(tok), M::GET, "/v1/auth/whoami", None)
+        .await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (401, Some("token_revoked")),
+        "{r}"
+    );
+    let (ok1, _) = one.stop().await;
+    let (ok2, _) = two.stop().await;
+    assert!(ok1 && ok2);
 }
 
 /// Writes while the receiver is down, `kill -9`, restart, receiver up: every event arrives.
 async fn kill_9_loses_no_event(kind: StoreKind) {
+    use reqwest::Method as M;
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
-    let (key, root, port) = (
-        master_key(),
-        format!("skt_root_{}", uuid::Uuid::new_v4().simple()),
-        free_port(),
-    );
+    let (key, root, port) = (master_key(), root_token(), free_port());
     let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
         ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
-        ("SCAIVAULT_WEBHOOK_TIMEOUT", "2s"),
         (
             "SCAIVAULT_WEBHOOK_RETRY_SCHEDULE",
             "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
@@ -269,43 +1002,48 @@ async fn kill_9_loses_no_event(kind: StoreKind) {
     ];
     // A receiver address that refuses connections until it is started.
     let dead_port = free_port();
-    let srv = start(&db, &key, &root, port, &env).await;
-    use reqwest::Method as M;
-    let (s, _) = srv
-        .call(M::POST, "/v1/webhooks", Some(json!({"name": "rx", "url": format!("http://127.0.0.1:{dead_port}/hook"), "secret": "whsec_crash_test_secret", "events": ["*"]})))
+    let srv = Server::start(dir.path(), &[], port, &env, &root).await;
+    let (s, r) = srv
+        .call(
+            M::POST,
+            "/v1/webhooks",
+            Some(
+                json!({"name": "rx", "url": format!("http://127.0.0.1:{dead_port}/hook"),
+                        "secret": "whsec_crash_test_secret", "events": ["*"]}),
+            ),
+        )
         .await;
-    assert_eq!(s, 201);
+    assert_eq!(s, 201, "{r}");
     for i in 0..20 {
-        assert_eq!(
-            srv.call(
+        let (s, r) = srv
+            .call(
                 M::PUT,
                 &format!("/v1/secrets/crash/{i}"),
-                Some(json!({"data": {"i": i}}))
+                Some(json!({"data": {"i": i}})),
             )
-            .await
-            .0,
-            201
-        );
+            .await;
+        assert_eq!(s, 201, "{r}");
     }
     let mut child = srv.child;
     child.start_kill().unwrap(); // SIGKILL
     let _ = child.wait().await;
 
     let rx = Receiver::start_on(dead_port, "whsec_crash_test_secret").await;
-    let srv = start(&db, &key, &root, port, &env).await;
+    let srv = Server::start(dir.path(), &[], port, &env, &root).await;
     let got = rx
         .wait_for("all 20 events after restart", |r| {
-            let mut ids: Vec<&str> = r
+            let mut paths: Vec<&str> = r
                 .iter()
                 .map(|x| x.body["path"].as_str().unwrap_or(""))
                 .collect();
-            ids.sort();
-            ids.dedup();
-            ids.len() >= 20
+            paths.sort();
+            paths.dedup();
+            paths.len() >= 20
         })
         .await;
     assert!(got.iter().all(|r| r.signature_ok));
-    drop(srv);
+    let (ok, out) = srv.stop().await;
+    assert!(ok, "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

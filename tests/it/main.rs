@@ -2,7 +2,9 @@
 
 mod common;
 
+mod access_control;
 mod at_rest;
+mod auth_api;
 mod binary;
 mod foundation;
 mod secrets_api;

@@ -64,9 +64,7 @@ pub(crate) async fn send(
         rb = rb.header(*k, *v);
     }
     if let Some(b) = body {
-        rb = rb
-            .header("content-type", "application/json")
-            .body(b);
+        rb = rb.header("content-type", "application/json").body(b);
     }
     TestApp::into_resp(rb.send().await.expect("request sent")).await
 }
@@ -374,7 +372,10 @@ async fn cas_option_and_if_match_header(kind: StoreKind) {
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert_eq!(app.get("/v1/secrets/cas/absent").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v1/secrets/cas/absent").await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = send(
         &app,
         Method::PUT,
@@ -388,7 +389,12 @@ async fn cas_option_and_if_match_header(kind: StoreKind) {
     assert_eq!(stored_versions(&db, "cas/a").await, 3);
     assert_eq!(stored_versions(&db, "cas/new").await, 1);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM secrets WHERE path = $1", "cas/absent").await,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM secrets WHERE path = $1",
+            "cas/absent"
+        )
+        .await,
         0
     );
 }
@@ -445,11 +451,34 @@ async fn concurrent_cas_writers_exactly_one_wins_each_time(kind: StoreKind) {
             a.body,
             b.body
         );
-        let loser = if a.status == StatusCode::CREATED { &b } else { &a };
+        let loser = if a.status == StatusCode::CREATED {
+            &b
+        } else {
+            &a
+        };
         assert_eq!(loser.code(), "version_conflict");
         let g = app.get(&url).await;
         assert_eq!(g.body["version"], 1);
         assert_eq!(stored_versions(&db, &path).await, 1);
+
+        // Without cas both racing creates succeed: one creates, the other adds version 2.
+        let path = format!("race/{i}/free");
+        let url = format!("/v1/secrets/{path}");
+        let (f1, f2) = (json!({"data": {"f": 1}}), json!({"data": {"f": 2}}));
+        let (a, b) = tokio::join!(app.put(&url, &f1), app.put(&url, &f2));
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CREATED],
+            "round {i}: {} {}",
+            a.body,
+            b.body
+        );
+        let mut versions = [a.body["version"].as_i64(), b.body["version"].as_i64()];
+        versions.sort();
+        assert_eq!(versions, [Some(1), Some(2)]);
+        assert_eq!(stored_versions(&db, &path).await, 2);
     }
 }
 
@@ -490,6 +519,20 @@ async fn max_versions_keeps_only_the_newest(kind: StoreKind) {
     assert_eq!(stored_versions(&db, "pruned").await, 3);
     let m = app.get("/v1/secrets/pruned/metadata").await;
     assert_eq!(m.body["version_count"], 3);
+
+    // Lowering max_versions on a write prunes down to the new limit at once.
+    let r = app
+        .put(
+            "/v1/secrets/pruned",
+            &json!({"data": {"n": 6}, "options": {"max_versions": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = app.get("/v1/secrets/pruned/versions").await;
+    assert_eq!(version_numbers(&v), vec![6]);
+    assert_eq!(stored_versions(&db, "pruned").await, 1);
+    let r = app.get("/v1/secrets/pruned?version=5").await;
+    assert_eq!(r.code(), "version_not_found");
 }
 
 async fn get_current_and_explicit_versions(kind: StoreKind) {
@@ -504,7 +547,10 @@ async fn get_current_and_explicit_versions(kind: StoreKind) {
     assert_eq!(r.header("etag"), Some("\"2\""));
     assert_eq!(r.body["path"], "g/one");
     assert_eq!(r.body["version"], 2);
-    assert_eq!(r.body["data"], json!({"v": "second", "nested": {"a": [1, 2]}}));
+    assert_eq!(
+        r.body["data"],
+        json!({"v": "second", "nested": {"a": [1, 2]}})
+    );
     assert_eq!(r.body["secret_type"], "json");
     assert_eq!(r.body["created_at"], "2026-01-01T12:00:00Z");
     assert_eq!(r.body["updated_at"], "2026-01-01T13:00:00Z");
@@ -536,7 +582,12 @@ async fn get_current_and_explicit_versions(kind: StoreKind) {
 
     for bad in ["abc", "0", "-1", "1.5", ""] {
         let r = app.get(&format!("/v1/secrets/g/one?version={bad}")).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "version={bad}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "version={bad}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "invalid_request");
     }
     let r = app.get("/v1/secrets/g/one?version=3").await;
@@ -558,14 +609,18 @@ async fn get_current_and_explicit_versions(kind: StoreKind) {
 async fn versions_and_metadata_views(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     let who = app.get("/v1/auth/whoami").await;
-    let me = who.body["identity_id"].as_str().expect("identity").to_string();
+    let me = who.body["identity_id"]
+        .as_str()
+        .expect("identity")
+        .to_string();
     app.put(
         "/v1/secrets/views/s",
         &json!({"data": {"secret": "hunter2"}, "metadata": {"tags": ["t1"]}}),
     )
     .await;
     app.clock.advance(chrono::Duration::minutes(5));
-    app.put_secret("views/s", json!({"secret": "hunter3"})).await;
+    app.put_secret("views/s", json!({"secret": "hunter3"}))
+        .await;
 
     let r = app.get("/v1/secrets/views/s/versions").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -686,7 +741,10 @@ async fn patch_metadata_changes_no_version(kind: StoreKind) {
         (json!({"tags": "not-a-list"}), "tags"),
         (json!({"metadata": "x"}), "metadata"),
         (json!({"metadata": {"tags": [1]}}), "metadata.tags"),
-        (json!({"options": {"max_versions": 0}}), "options.max_versions"),
+        (
+            json!({"options": {"max_versions": 0}}),
+            "options.max_versions",
+        ),
     ] {
         let r = app
             .call(
@@ -696,7 +754,12 @@ async fn patch_metadata_changes_no_version(kind: StoreKind) {
                 Some(&body),
             )
             .await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_error");
         assert!(
             failing_fields(&r).iter().any(|f| f == field),
@@ -731,7 +794,10 @@ async fn patch_metadata_changes_no_version(kind: StoreKind) {
     );
     assert_eq!(m.body["max_versions"], 4);
     assert_eq!(m.body["version"], 2);
-    assert_eq!(stored_tags(&db, "p/s").await, BTreeSet::from(["q".to_string()]));
+    assert_eq!(
+        stored_tags(&db, "p/s").await,
+        BTreeSet::from(["q".to_string()])
+    );
 }
 
 async fn list_filters_by_prefix_tag_and_type(kind: StoreKind) {
@@ -752,13 +818,22 @@ async fn list_filters_by_prefix_tag_and_type(kind: StoreKind) {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     }
-    assert_eq!(app.delete("/v1/secrets/gone/one").await.status, StatusCode::OK);
+    assert_eq!(
+        app.delete("/v1/secrets/gone/one").await.status,
+        StatusCode::OK
+    );
 
     let all = app.get("/v1/secrets").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.body);
     assert_eq!(
         paths_of(&all),
-        vec!["apps-legacy/x", "apps/web/api", "apps/web/db", "apps/worker/q", "other/cert"]
+        vec![
+            "apps-legacy/x",
+            "apps/web/api",
+            "apps/web/db",
+            "apps/worker/q",
+            "other/cert"
+        ]
     );
     assert_eq!(all.body["has_more"], false);
     assert_eq!(all.body["cursor"], Value::Null);
@@ -768,11 +843,28 @@ async fn list_filters_by_prefix_tag_and_type(kind: StoreKind) {
         assert!(s.get("metadata").is_some(), "{s}");
     }
     let cases: [(&str, Vec<&str>); 8] = [
-        ("prefix=apps/", vec!["apps/web/api", "apps/web/db", "apps/worker/q"]),
+        (
+            "prefix=apps/",
+            vec!["apps/web/api", "apps/web/db", "apps/worker/q"],
+        ),
         ("prefix=apps/web/", vec!["apps/web/api", "apps/web/db"]),
-        ("prefix=apps", vec!["apps-legacy/x", "apps/web/api", "apps/web/db", "apps/worker/q"]),
-        ("tag=prod", vec!["apps/web/db", "apps/worker/q", "other/cert"]),
-        ("tag=prod&prefix=apps/", vec!["apps/web/db", "apps/worker/q"]),
+        (
+            "prefix=apps",
+            vec![
+                "apps-legacy/x",
+                "apps/web/api",
+                "apps/web/db",
+                "apps/worker/q",
+            ],
+        ),
+        (
+            "tag=prod",
+            vec!["apps/web/db", "apps/worker/q", "other/cert"],
+        ),
+        (
+            "tag=prod&prefix=apps/",
+            vec!["apps/web/db", "apps/worker/q"],
+        ),
         ("secret_type=kv", vec!["apps/web/db"]),
         ("secret_type=json&tag=queue", vec!["apps/worker/q"]),
         ("prefix=nothing/", vec![]),
@@ -840,7 +932,12 @@ async fn list_paginates_with_cursor(kind: StoreKind) {
     }
     for bad in ["0", "5000", "1001", "-1", "ten"] {
         let r = app.get(&format!("/v1/secrets?limit={bad}")).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_error");
         assert_eq!(failing_fields(&r), vec!["limit"]);
     }
@@ -938,7 +1035,12 @@ async fn permanent_delete_destroys_every_row(kind: StoreKind) {
         .await
         .expect("secret id");
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM secret_versions WHERE secret_id = $1", &id).await,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM secret_versions WHERE secret_id = $1",
+            &id
+        )
+        .await,
         3
     );
 
@@ -965,18 +1067,29 @@ async fn permanent_delete_destroys_every_row(kind: StoreKind) {
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE secret_id = $1");
         assert_eq!(count(&db, &sql, &id).await, 0, "{table}");
     }
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM secrets WHERE id = $1", &id).await, 0);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM secrets WHERE id = $1", &id).await,
+        0
+    );
     let r = app.delete("/v1/secrets/x/live?permanent=true").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // A soft-deleted secret can be destroyed too.
     app.put_secret("x/soft", json!({"v": 1})).await;
-    assert_eq!(app.delete("/v1/secrets/x/soft").await.status, StatusCode::OK);
+    assert_eq!(
+        app.delete("/v1/secrets/x/soft").await.status,
+        StatusCode::OK
+    );
     let r = app.delete("/v1/secrets/x/soft?permanent=true").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(stored_versions(&db, "x/soft").await, 0);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM secrets WHERE path = $1", "x/soft").await,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM secrets WHERE path = $1",
+            "x/soft"
+        )
+        .await,
         0
     );
     let r = app.post("/v1/secrets/x/soft/restore", &json!({})).await;
@@ -1000,7 +1113,9 @@ async fn soft_deleted_path_is_reusable_after_retention(kind: StoreKind) {
     app.put_secret("r/s", json!({"old": 2})).await;
     assert_eq!(app.delete("/v1/secrets/r/s").await.status, StatusCode::OK);
     app.clock.advance(chrono::Duration::days(29));
-    let r = app.put("/v1/secrets/r/s", &json!({"data": {"new": 1}})).await;
+    let r = app
+        .put("/v1/secrets/r/s", &json!({"data": {"new": 1}}))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.code(), "secret_exists");
     app.clock.advance(chrono::Duration::days(2));
@@ -1008,7 +1123,9 @@ async fn soft_deleted_path_is_reusable_after_retention(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert_eq!(r.code(), "secret_not_found");
 
-    let r = app.put("/v1/secrets/r/s", &json!({"data": {"new": 1}})).await;
+    let r = app
+        .put("/v1/secrets/r/s", &json!({"data": {"new": 1}}))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["version"], 1);
     assert_eq!(r.body["metadata"]["tags"], json!([]));
@@ -1083,7 +1200,9 @@ async fn batch_reads_many_paths(kind: StoreKind) {
             ("b/two".to_string(), Some(1), 200)
         ])
     );
-    let failed = rows.iter().find(|a| a.secret_path.as_deref() == Some("b/missing"));
+    let failed = rows
+        .iter()
+        .find(|a| a.secret_path.as_deref() == Some("b/missing"));
     let failed = failed.expect("row for the missing path");
     assert_eq!((failed.success, failed.status_code), (0, 404));
 
@@ -1097,7 +1216,10 @@ async fn batch_reads_many_paths(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["secrets"]["b/one"]["data"], json!({"n": 1}));
     assert_eq!(r.body["secrets"]["b/one"]["version"], 1);
-    assert_eq!(r.body["secrets"]["b/two"]["metadata"]["tags"], json!(["bt"]));
+    assert_eq!(
+        r.body["secrets"]["b/two"]["metadata"]["tags"],
+        json!(["bt"])
+    );
     assert!(r.body["secrets"]["b/one"]["metadata"].is_object());
     assert_eq!(r.body["errors"], json!({}));
     let r = app
@@ -1125,7 +1247,9 @@ async fn batch_reads_many_paths(kind: StoreKind) {
 
     // Limits and shape.
     let hundred: Vec<String> = (0..100).map(|i| format!("b/many/{i}")).collect();
-    let r = app.post("/v1/secrets/batch", &json!({"paths": hundred})).await;
+    let r = app
+        .post("/v1/secrets/batch", &json!({"paths": hundred}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["errors"].as_object().unwrap().len(), 100);
     let too_many: Vec<String> = (0..101).map(|i| format!("b/many/{i}")).collect();
@@ -1135,11 +1259,22 @@ async fn batch_reads_many_paths(kind: StoreKind) {
         (json!({}), "paths"),
         (json!({"paths": "b/one"}), "paths"),
         (json!({"paths": [1, 2]}), "paths"),
-        (json!({"paths": ["b/one"], "options": {"fail_fast": "yes"}}), "options.fail_fast"),
-        (json!({"paths": ["b/one"], "options": {"version": 0}}), "options.version"),
+        (
+            json!({"paths": ["b/one"], "options": {"fail_fast": "yes"}}),
+            "options.fail_fast",
+        ),
+        (
+            json!({"paths": ["b/one"], "options": {"version": 0}}),
+            "options.version",
+        ),
     ] {
         let r = app.post("/v1/secrets/batch", &body).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.code(), "validation_error");
         assert_eq!(failing_fields(&r), vec![field]);
     }
@@ -1154,6 +1289,9 @@ async fn batch_reads_many_paths(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.code(), "invalid_request");
 }
+
+/// A response and the audit row it must have left: (response, action, status, version, path).
+type Expected = (Resp, &'static str, i64, Option<i64>, Option<&'static str>);
 
 async fn every_operation_leaves_its_audit_row(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
@@ -1175,11 +1313,14 @@ async fn every_operation_leaves_its_audit_row(kind: StoreKind) {
         }
     };
 
-    // (response, action, status, version, path)
-    let mut checks: Vec<(Resp, &str, i64, Option<i64>, Option<&str>)> = Vec::new();
-    let r = app.put("/v1/secrets/au/s", &json!({"data": {"a": 1}})).await;
+    let mut checks: Vec<Expected> = Vec::new();
+    let r = app
+        .put("/v1/secrets/au/s", &json!({"data": {"a": 1}}))
+        .await;
     checks.push((r, "write", 201, Some(1), Some("au/s")));
-    let r = app.put("/v1/secrets/au/s", &json!({"data": {"a": 2}})).await;
+    let r = app
+        .put("/v1/secrets/au/s", &json!({"data": {"a": 2}}))
+        .await;
     checks.push((r, "write", 200, Some(2), Some("au/s")));
     let r = app.get("/v1/secrets/au/s").await;
     checks.push((r, "read", 200, Some(2), Some("au/s")));
@@ -1213,16 +1354,17 @@ async fn every_operation_leaves_its_audit_row(kind: StoreKind) {
 
     // Failed and refused operations leave success:false rows with their status.
     app.put_secret("au/t", json!({"a": 1})).await;
-    let (_, reader) = app
-        .create_token("reader", &["secrets:read"], &[])
-        .await;
+    let (_, reader) = app.create_token("reader", &["secrets:read"], &[]).await;
     let mut failures: Vec<(Resp, &str, i64, Option<&str>)> = Vec::new();
     let r = app.get("/v1/secrets/au/none").await;
     failures.push((r, "read", 404, Some("au/none")));
     let r = app.get("/v1/secrets/au/t?version=7").await;
     failures.push((r, "read", 404, Some("au/t")));
     let r = app
-        .put("/v1/secrets/au/t", &json!({"data": {"a": 2}, "options": {"cas": 5}}))
+        .put(
+            "/v1/secrets/au/t",
+            &json!({"data": {"a": 2}, "options": {"cas": 5}}),
+        )
         .await;
     failures.push((r, "write", 409, Some("au/t")));
     let r = app.put("/v1/secrets/au/t", &json!({"data": "nope"})).await;
@@ -1251,7 +1393,12 @@ async fn every_operation_leaves_its_audit_row(kind: StoreKind) {
         .await;
     failures.push((r, "delete", 403, Some("au/t")));
     for (r, action, status, path) in &failures {
-        assert_eq!(i64::from(r.status.as_u16()), *status, "{action}: {}", r.body);
+        assert_eq!(
+            i64::from(r.status.as_u16()),
+            *status,
+            "{action}: {}",
+            r.body
+        );
         let a = one_audit(&db, r).await;
         assert_eq!(a.action, *action, "{a:?}");
         assert_eq!(a.success, 0, "{a:?}");

@@ -4,8 +4,7 @@
 use crate::both_stores;
 use crate::common::{Resp, StoreKind, TestApp};
 use crate::secrets_api::{
-    assert_envelope, audit_for, count, failing_fields, one_audit, request_id, send,
-    stored_versions,
+    assert_envelope, audit_for, count, failing_fields, one_audit, request_id, send, stored_versions,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -158,15 +157,39 @@ async fn malformed_and_misshapen_bodies_are_refused(kind: StoreKind) {
         (json!({"data": true}), vec!["data"]),
         (json!({"data": {}, "secret_type": 5}), vec!["secret_type"]),
         (json!({"data": {}, "metadata": "x"}), vec!["metadata"]),
-        (json!({"data": {}, "metadata": {"tags": "x"}}), vec!["metadata.tags"]),
-        (json!({"data": {}, "metadata": {"tags": [""]}}), vec!["metadata.tags"]),
-        (json!({"data": {}, "metadata": {"description": 1}}), vec!["metadata.description"]),
+        (
+            json!({"data": {}, "metadata": {"tags": "x"}}),
+            vec!["metadata.tags"],
+        ),
+        (
+            json!({"data": {}, "metadata": {"tags": [""]}}),
+            vec!["metadata.tags"],
+        ),
+        (
+            json!({"data": {}, "metadata": {"description": 1}}),
+            vec!["metadata.description"],
+        ),
         (json!({"data": {}, "options": 3}), vec!["options"]),
-        (json!({"data": {}, "options": {"max_versions": 0}}), vec!["options.max_versions"]),
-        (json!({"data": {}, "options": {"max_versions": 101}}), vec!["options.max_versions"]),
-        (json!({"data": {}, "options": {"cas": -1}}), vec!["options.cas"]),
-        (json!({"data": {}, "options": {"cas": "1"}}), vec!["options.cas"]),
-        (json!({"data": 1, "metadata": "x"}), vec!["data", "metadata"]),
+        (
+            json!({"data": {}, "options": {"max_versions": 0}}),
+            vec!["options.max_versions"],
+        ),
+        (
+            json!({"data": {}, "options": {"max_versions": 101}}),
+            vec!["options.max_versions"],
+        ),
+        (
+            json!({"data": {}, "options": {"cas": -1}}),
+            vec!["options.cas"],
+        ),
+        (
+            json!({"data": {}, "options": {"cas": "1"}}),
+            vec!["options.cas"],
+        ),
+        (
+            json!({"data": 1, "metadata": "x"}),
+            vec!["data", "metadata"],
+        ),
     ];
     for (body, fields) in cases {
         let r = app.put("/v1/secrets/m/s", &body).await;
@@ -211,8 +234,13 @@ async fn malformed_and_misshapen_bodies_are_refused(kind: StoreKind) {
 async fn invalid_paths_are_refused(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     let db = app.db().await;
-    let eleven = (1..=11).map(|i| format!("s{i}")).collect::<Vec<_>>().join("/");
+    let eleven = (1..=11)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join("/");
     let long = "a".repeat(513);
+    // Too long, with a multi-byte character straddling byte 512 (the audit row truncates there).
+    let long_utf8 = format!("{}%C3%A4", "a".repeat(511));
     let body = br#"{"data": {"k": "v"}}"#;
     let bad_paths = [
         "a//b",
@@ -228,6 +256,7 @@ async fn invalid_paths_are_refused(kind: StoreKind) {
         "%C3%A4",
         "a/",
         long.as_str(),
+        long_utf8.as_str(),
     ];
     for p in bad_paths {
         let (status, rid, json) =
@@ -237,20 +266,36 @@ async fn invalid_paths_are_refused(kind: StoreKind) {
         assert_eq!(json["error"]["request_id"].as_str(), rid.as_deref(), "{p}");
     }
     // Reads of such paths are refused the same way (sub-resource suffixes aside).
-    for p in ["a//b", "a/../b", "bad$char", eleven.as_str(), "versions"] {
-        let (status, _, json) = raw_request(&app, "GET", &format!("/v1/secrets/{p}"), None, false).await;
+    for p in [
+        "a//b",
+        "a/../b",
+        "bad$char",
+        eleven.as_str(),
+        "versions",
+        long_utf8.as_str(),
+    ] {
+        let (status, _, json) =
+            raw_request(&app, "GET", &format!("/v1/secrets/{p}"), None, false).await;
         assert_eq!(status, 400, "GET {p}: {json}");
         assert_eq!(json["error"]["code"], "invalid_path", "GET {p}");
     }
     for p in ["a//b/versions", "a/../b/metadata"] {
-        let (status, _, json) = raw_request(&app, "GET", &format!("/v1/secrets/{p}"), None, false).await;
+        let (status, _, json) =
+            raw_request(&app, "GET", &format!("/v1/secrets/{p}"), None, false).await;
         assert_eq!(status, 400, "GET {p}: {json}");
         assert_eq!(json["error"]["code"], "invalid_path", "GET {p}");
     }
     let (status, _, json) = raw_request(&app, "DELETE", "/v1/secrets/a/../b", None, false).await;
-    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_path")));
-    let (status, _, json) = raw_request(&app, "POST", "/v1/secrets/a//b/restore", None, false).await;
-    assert_eq!((status, json["error"]["code"].as_str()), (400, Some("invalid_path")));
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (400, Some("invalid_path"))
+    );
+    let (status, _, json) =
+        raw_request(&app, "POST", "/v1/secrets/a//b/restore", None, false).await;
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (400, Some("invalid_path"))
+    );
 
     // No secret was created, and each refusal was audited as a failed write.
     assert_eq!(
@@ -269,16 +314,23 @@ async fn invalid_paths_are_refused(kind: StoreKind) {
     assert_eq!(failed_writes, bad_paths.len() as i64);
 
     // Boundaries that are valid.
-    let ten = (1..=10).map(|i| format!("s{i}")).collect::<Vec<_>>().join("/");
+    let ten = (1..=10)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join("/");
     let max = "b".repeat(512);
     for p in [ten.as_str(), "A.b_c-d/9", "x/versions-old", max.as_str()] {
-        let r = app.put(&format!("/v1/secrets/{p}"), &json!({"data": {}})).await;
+        let r = app
+            .put(&format!("/v1/secrets/{p}"), &json!({"data": {}}))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{p}: {}", r.body);
         assert_eq!(r.body["path"], p);
     }
-    // A token-less reserved top-level name.
+    // `batch` is a reserved top-level name: it is never a secret.
     let r = app.put("/v1/secrets/batch", &json!({"data": {}})).await;
-    assert!(r.status.is_client_error(), "{}", r.body);
+    assert_envelope(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    let (status, _, json) = raw_request(&app, "DELETE", "/v1/secrets/batch", None, false).await;
+    assert_eq!(status, 405, "{json}");
 }
 
 async fn durations_are_checked(kind: StoreKind) {
@@ -298,21 +350,40 @@ async fn durations_are_checked(kind: StoreKind) {
             .put("/v1/secrets/dur/s", &put(json!({"expires_in": bad})))
             .await;
         assert_envelope(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_error");
-        assert_eq!(failing_fields(&r), vec!["options.expires_in"], "{bad}: {}", r.body);
+        assert_eq!(
+            failing_fields(&r),
+            vec!["options.expires_in"],
+            "{bad}: {}",
+            r.body
+        );
     }
     let r = app
-        .put("/v1/secrets/dur/s", &put(json!({"notify_before": "30d,soon"})))
+        .put(
+            "/v1/secrets/dur/s",
+            &put(json!({"notify_before": "30d,soon"})),
+        )
         .await;
     assert_envelope(&r, StatusCode::BAD_REQUEST, "invalid_duration");
     let r = app
-        .put("/v1/secrets/dur/s", &put(json!({"notify_before": "30d,0d"})))
+        .put(
+            "/v1/secrets/dur/s",
+            &put(json!({"notify_before": "30d,0d"})),
+        )
         .await;
     assert_envelope(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_error");
-    assert_eq!(failing_fields(&r), vec!["options.notify_before"], "{}", r.body);
+    assert_eq!(
+        failing_fields(&r),
+        vec!["options.notify_before"],
+        "{}",
+        r.body
+    );
     for (options, field) in [
         (json!({"expires_in": 10}), "options.expires_in"),
         (json!({"expires_at": "yesterday"}), "options.expires_at"),
-        (json!({"expires_at": "2025-12-31T00:00:00Z"}), "options.expires_at"),
+        (
+            json!({"expires_at": "2025-12-31T00:00:00Z"}),
+            "options.expires_at",
+        ),
         (
             json!({"expires_in": "1d", "expires_at": "2026-06-01T00:00:00Z"}),
             "options.expires_at",
@@ -392,14 +463,25 @@ async fn oversize_bodies_and_values_are_413(kind: StoreKind) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.status);
     let g = app.get("/v1/secrets/big/ok").await;
-    assert_eq!(g.body["data"]["blob"].as_str().map(str::len), Some(500 * 1024));
+    assert_eq!(
+        g.body["data"]["blob"].as_str().map(str::len),
+        Some(500 * 1024)
+    );
 
     assert_eq!(stored_versions(&db, "big/s").await, 1);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM secrets WHERE path = $1", "big/new").await,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM secrets WHERE path = $1",
+            "big/new"
+        )
+        .await,
         0
     );
-    assert_eq!(app.get("/v1/secrets/big/s").await.body["data"], json!({"v": 1}));
+    assert_eq!(
+        app.get("/v1/secrets/big/s").await.body["data"],
+        json!({"v": 1})
+    );
 }
 
 async fn error_envelope_carries_the_request_id(kind: StoreKind) {
@@ -408,7 +490,11 @@ async fn error_envelope_carries_the_request_id(kind: StoreKind) {
     app.put_secret("env/gone", json!({"v": 1})).await;
     app.delete("/v1/secrets/env/gone").await;
     let cases: Vec<(Resp, StatusCode, &str)> = vec![
-        (app.get("/v1/secrets/env/none").await, StatusCode::NOT_FOUND, "secret_not_found"),
+        (
+            app.get("/v1/secrets/env/none").await,
+            StatusCode::NOT_FOUND,
+            "secret_not_found",
+        ),
         (
             app.get("/v1/secrets/env/s?version=5").await,
             StatusCode::NOT_FOUND,
@@ -419,15 +505,22 @@ async fn error_envelope_carries_the_request_id(kind: StoreKind) {
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
-        (app.get("/v1/secrets?cursor=nope").await, StatusCode::BAD_REQUEST, "invalid_cursor"),
+        (
+            app.get("/v1/secrets?cursor=nope").await,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        ),
         (
             app.get("/v1/secrets?limit=0").await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_error",
         ),
         (
-            app.put("/v1/secrets/env/s", &json!({"data": {}, "options": {"cas": 9}}))
-                .await,
+            app.put(
+                "/v1/secrets/env/s",
+                &json!({"data": {}, "options": {"cas": 9}}),
+            )
+            .await,
             StatusCode::CONFLICT,
             "version_conflict",
         ),
@@ -437,14 +530,20 @@ async fn error_envelope_carries_the_request_id(kind: StoreKind) {
             "secret_exists",
         ),
         (
-            app.put("/v1/secrets/env/s", &json!({"data": {}, "secret_type": "x"}))
-                .await,
+            app.put(
+                "/v1/secrets/env/s",
+                &json!({"data": {}, "secret_type": "x"}),
+            )
+            .await,
             StatusCode::BAD_REQUEST,
             "invalid_secret_type",
         ),
         (
-            app.put("/v1/secrets/env/s", &json!({"data": {}, "options": {"expires_in": "1 day"}}))
-                .await,
+            app.put(
+                "/v1/secrets/env/s",
+                &json!({"data": {}, "options": {"expires_in": "1 day"}}),
+            )
+            .await,
             StatusCode::BAD_REQUEST,
             "invalid_duration",
         ),
@@ -493,7 +592,10 @@ async fn client_request_id_is_echoed(kind: StoreKind) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.header("x-request-id"), Some("my-req-1"));
     let a = one_audit(&db, &r).await;
-    assert_eq!((a.action.as_str(), a.success, a.status_code), ("write", 1, 201));
+    assert_eq!(
+        (a.action.as_str(), a.success, a.status_code),
+        ("write", 1, 201)
+    );
 
     let r = send(
         &app,
@@ -644,7 +746,12 @@ async fn wrong_methods_and_missing_auth(kind: StoreKind) {
             .await;
         assert_envelope(&r, StatusCode::UNAUTHORIZED, "authentication_required");
         let r = app
-            .call(m.clone(), path, Some("skt_not_a_real_token_000000000000000"), None)
+            .call(
+                m.clone(),
+                path,
+                Some("skt_not_a_real_token_000000000000000"),
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m} {path}: {}", r.body);
     }
@@ -655,7 +762,10 @@ async fn wrong_methods_and_missing_auth(kind: StoreKind) {
         .await;
     assert_envelope(&r, StatusCode::FORBIDDEN, "insufficient_scope");
     let a = one_audit(&db, &r).await;
-    assert_eq!((a.action.as_str(), a.success, a.status_code), ("read", 0, 403));
+    assert_eq!(
+        (a.action.as_str(), a.success, a.status_code),
+        ("read", 0, 403)
+    );
     let r = app
         .call(
             Method::POST,
