@@ -26,7 +26,19 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(axum::middleware::from_fn(context::request_context))
+}
+
+/// Runs each request on its own task so a client that disconnects cannot cancel it halfway:
+/// a cancelled future could drop a database transaction between BEGIN and COMMIT and hand the
+/// connection back to the pool still inside it (sqlx 0.8), and a write that started finishes
+/// with its audit row and events either way.
+async fn run_to_completion(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => panic_response(Box::new("request task failed")),
+    }
 }
 
 async fn not_found() -> ApiError {

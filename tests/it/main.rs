@@ -6,6 +6,7 @@ mod access_control;
 mod at_rest;
 mod auth_api;
 mod binary;
+mod disconnects;
 mod foundation;
 mod secrets_api;
 mod secrets_errors;
