@@ -57,6 +57,7 @@ const KNOWN_KEYS: &[&str] = &[
     "tls_key",
     "log_format",
     "webhook_concurrency",
+    "audit_retention",
 ];
 
 /// Settings as written (file or env), before validation.
@@ -79,6 +80,7 @@ struct RawConfig {
     tls_key: Option<String>,
     log_format: Option<String>,
     webhook_concurrency: usize,
+    audit_retention: Option<String>,
 }
 
 impl Default for RawConfig {
@@ -100,6 +102,7 @@ impl Default for RawConfig {
             tls_key: None,
             log_format: None,
             webhook_concurrency: 64,
+            audit_retention: None,
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct Config {
     pub dev: bool,
     /// Most webhook attempts in flight at once.
     pub webhook_concurrency: usize,
+    /// Audit rows older than this are deleted (None: keep forever).
+    pub audit_retention: Option<ApiDuration>,
     /// How often the delivery worker looks for due work when nothing woke it (real time).
     pub worker_poll_interval: std::time::Duration,
 }
@@ -294,6 +299,10 @@ impl Config {
             log_format,
             dev,
             webhook_concurrency: raw.webhook_concurrency,
+            audit_retention: match non_empty(raw.audit_retention) {
+                None => None,
+                Some(v) => Some(dur("audit_retention", &v)?),
+            },
             worker_poll_interval: std::time::Duration::from_millis(500),
         })
     }

@@ -1,6 +1,7 @@
 //! The server as a library: `App::build` opens the store, loads keys and bootstraps tokens;
 //! `App::serve` runs the API on a given listener until the shutdown future resolves.
 
+use crate::audit::writer::AuditWriter;
 use crate::bus::EventBus;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub bus: Arc<EventBus>,
+    /// Group-commit writer for read and denial audit rows.
+    pub audit: AuditWriter,
     /// The webhook HTTP client (guarded resolver, no redirects, attempt timeout).
     pub http: reqwest::Client,
 }
@@ -61,9 +64,11 @@ impl App {
             config.webhook_timeout.as_std(),
             config.webhook_deny_cidrs.clone(),
         );
+        let store: Arc<dyn Store> = Arc::new(store);
         Ok(Self {
             state: AppState {
-                store: Arc::new(store),
+                audit: AuditWriter::start(store.clone()),
+                store,
                 keys: Arc::new(keys),
                 clock,
                 config: Arc::new(config),
@@ -88,6 +93,10 @@ impl App {
     ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
         let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));
+        let sealer = tokio::spawn(crate::audit::sealer::run(
+            self.state.clone(),
+            cancel.clone(),
+        ));
         let app = self.router();
         let stop = cancel.clone();
         let served = axum::serve(
@@ -101,6 +110,7 @@ impl App {
         .await;
         cancel.cancel();
         let _ = worker.await;
+        let _ = sealer.await;
         served
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, each exposing `router()`.
 
+pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod health;

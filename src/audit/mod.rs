@@ -1,6 +1,10 @@
 //! Audit rows: built here from the request context and caller, written by the store — inside
 //! the mutation's own transaction for writes, before the response is sent for reads and denials.
 
+pub mod chain;
+pub mod sealer;
+pub mod writer;
+
 use crate::clock::to_micros;
 use crate::domain::ids::new_id;
 use crate::domain::token::Caller;
@@ -21,6 +25,7 @@ pub mod action {
     pub const TOKEN_CREATE: &str = "token_create";
     pub const TOKEN_REVOKE: &str = "token_revoke";
     pub const AUTH_FAILED: &str = "auth_failed";
+    pub const EXPORT_CREATED: &str = "export_created";
 }
 
 /// Who did it, for rows written before a caller is known (auth failures, system work).
@@ -72,5 +77,7 @@ pub fn row(
         } else {
             extra.to_string()
         },
+        seq: None,
+        hash: None,
     }
 }

@@ -244,5 +244,7 @@ pub fn delivery_audit(
             "error": r.error,
         })
         .to_string(),
+        seq: None,
+        hash: None,
     }
 }

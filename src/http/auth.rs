@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Caller {
                     401,
                     json!({ "reason": err.code, "path": parts.uri.path() }),
                 );
-                state.store.insert_audit(&[row]).await?;
+                state.audit.record(vec![row]).await?;
                 Err(err)
             }
             Err(err) => Err(err),

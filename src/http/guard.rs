@@ -66,8 +66,8 @@ impl<'a> Guard<'a> {
     /// Writes a row now (reads and other non-transactional actions); fails closed with 503.
     pub async fn record(&self, rows: &[AuditRow]) -> Result<(), ApiError> {
         self.st
-            .store
-            .insert_audit(rows)
+            .audit
+            .record(rows.to_vec())
             .await
             .map_err(ApiError::from)
     }

@@ -111,13 +111,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts audit rows outside any other transaction (reads, denials).
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()>;
-    /// Audit rows of a tenant, newest first (query API comes with the audit issue).
-    async fn list_audit_for_path(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditRow>>;
+    /// Audit rows matching `q`, newest first.
+    async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
+    /// Counts over the rows matching `q` (limit and cursor ignored).
+    async fn audit_summary(&self, q: &AuditQuery) -> StoreResult<AuditSummary>;
+    /// Seals up to `limit` unsealed rows in one transaction (one sealer per database at a time)
+    /// with `audit::chain::row_hash`. Returns how many were sealed.
+    async fn seal_audit(&self, limit: i64) -> StoreResult<usize>;
+    /// Sealed rows from `from_seq` on, in chain order.
+    async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// Rows not yet sealed.
+    async fn count_unsealed_audit(&self) -> StoreResult<i64>;
+    /// Deletes sealed rows older than `before_us`, keeping the chain verifiable from the
+    /// `anchor_key` meta entry (`{"seq","hash"}` of the last deleted row). Returns the count.
+    async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls back.
@@ -170,6 +177,36 @@ pub trait StoreTx: Send {
     async fn lock_event_sequence(&mut self) -> StoreResult<()>;
     async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()>;
     async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()>;
+}
+
+/// Filters of an audit query; all optional but the tenant.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub tenant_id: String,
+    pub from_us: Option<i64>,
+    pub to_us: Option<i64>,
+    pub actions: Vec<String>,
+    pub identity_id: Option<String>,
+    pub identity_type: Option<String>,
+    pub path_prefix: Option<String>,
+    pub exact_path: Option<String>,
+    pub success: Option<bool>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+    /// The caller's token path rules: only rows with a path inside them.
+    pub path_rules: Vec<String>,
+    /// Cursor: rows strictly older than this (ts, id).
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// Aggregates over audit rows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSummary {
+    pub total: i64,
+    pub successful: i64,
+    pub unique_identities: i64,
+    pub by_action: Vec<(String, i64)>,
 }
 
 /// Filters of the events feed.

@@ -108,11 +108,30 @@ pub const INSERT_AUDIT: &str = concat!(
     audit_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
-pub const LIST_AUDIT_FOR_PATH: &str = concat!(
+/// Every audit column including the chain fields, for reads.
+pub const AUDIT_SELECT_COLS: &str = concat!(audit_cols!(), ", seq, hash");
+pub const AUDIT_INSERT_HEAD: &str = concat!("INSERT INTO audit_log (", audit_cols!(), ") VALUES ");
+pub const AUDIT_COL_COUNT: usize = 15;
+pub const AUDIT_CHAIN_HEAD: &str =
+    "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
+pub const AUDIT_UNSEALED: &str = concat!(
     "SELECT ",
     audit_cols!(),
-    " FROM audit_log WHERE tenant_id = $1 AND secret_path = $2 ORDER BY ts DESC, id DESC LIMIT $3"
+    ", seq, hash FROM audit_log WHERE seq IS NULL ORDER BY ts, id LIMIT $1"
 );
+pub const AUDIT_SEAL_ROW: &str =
+    "UPDATE audit_log SET seq = $2, hash = $3 WHERE id = $1 AND seq IS NULL";
+pub const AUDIT_CHAIN_PAGE: &str = concat!(
+    "SELECT ",
+    audit_cols!(),
+    ", seq, hash FROM audit_log WHERE seq IS NOT NULL AND seq >= $1 ORDER BY seq, id LIMIT $2"
+);
+pub const AUDIT_COUNT_UNSEALED: &str = "SELECT COUNT(*) FROM audit_log WHERE seq IS NULL";
+pub const AUDIT_LAST_BEFORE: &str = "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL \
+     AND ts < $1 ORDER BY seq DESC LIMIT 1";
+pub const AUDIT_DELETE_UPTO_SEQ: &str = "DELETE FROM audit_log WHERE seq IS NOT NULL AND seq <= $1";
+pub const PUT_META: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
 macro_rules! webhook_cols {
     () => {

@@ -101,6 +101,12 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     /// JSON object.
     pub extra_data: String,
+    /// Position in the hash chain (None until the sealer reaches it).
+    #[sqlx(default)]
+    pub seq: Option<i64>,
+    /// Hex SHA-256 chaining this row to the previous one.
+    #[sqlx(default)]
+    pub hash: Option<String>,
 }
 
 /// A webhook endpoint; its signing secret is sealed like a secret value.

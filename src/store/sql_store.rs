@@ -8,7 +8,8 @@ use super::rows::{
     WebhookStats,
 };
 use super::{
-    postgres, sqlite, AttemptRecord, Backend, EventListQuery, SecretListQuery, Store, StoreTx,
+    postgres, sqlite, AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery,
+    SecretListQuery, Store, StoreTx,
 };
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -479,37 +480,266 @@ impl Store for SqlStore {
     }
 
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.writer.begin().await?;
-        for r in rows {
-            bind_audit(sqlx::query(q::INSERT_AUDIT), r)
-                .execute(&mut *tx)
-                .await?;
+        // Multi-row inserts, 60 rows (900 parameters) per statement.
+        for chunk in rows.chunks(60) {
+            let mut sql = String::from(q::AUDIT_INSERT_HEAD);
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                sql.push_str(&placeholders(
+                    i * q::AUDIT_COL_COUNT + 1,
+                    q::AUDIT_COL_COUNT,
+                ));
+                sql.push(')');
+            }
+            let mut qry = sqlx::query(&sql);
+            for r in chunk {
+                qry = bind_audit(qry, r);
+            }
+            qry.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn list_audit_for_path(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditRow>> {
-        Ok(sqlx::query_as(q::LIST_AUDIT_FOR_PATH)
-            .bind(tenant_id)
-            .bind(path)
+    async fn list_audit(&self, aq: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
+        let mut binds = Vec::new();
+        let mut sql = format!(
+            "SELECT {} FROM audit_log WHERE {}",
+            q::AUDIT_SELECT_COLS,
+            audit_where(aq, &mut binds)
+        );
+        if let Some((ts, id)) = &aq.before {
+            binds.push(Bind::Int(*ts));
+            let t = binds.len();
+            binds.push(Bind::Text(id.clone()));
+            sql.push_str(&format!(
+                " AND (ts < ${t} OR (ts = ${t} AND id < ${}))",
+                t + 1
+            ));
+        }
+        binds.push(Bind::Int(aq.limit));
+        sql.push_str(&format!(
+            " ORDER BY ts DESC, id DESC LIMIT ${}",
+            binds.len()
+        ));
+        let mut qry = sqlx::query_as::<_, AuditRow>(&sql);
+        for b in binds {
+            qry = b.bind_to(qry);
+        }
+        Ok(qry.fetch_all(&self.reader).await?)
+    }
+
+    async fn audit_summary(&self, aq: &AuditQuery) -> StoreResult<AuditSummary> {
+        let mut binds = Vec::new();
+        let cond = audit_where(aq, &mut binds);
+        let sql = format!(
+            "SELECT action, COUNT(*) AS n, CAST(COALESCE(SUM(success), 0) AS BIGINT) AS ok FROM audit_log \
+             WHERE {cond} GROUP BY action ORDER BY action"
+        );
+        let mut qry = sqlx::query(&sql);
+        for b in &binds {
+            qry = b.clone().bind_any(qry);
+        }
+        let rows = qry.fetch_all(&self.reader).await?;
+        let mut out = AuditSummary::default();
+        for r in rows {
+            let n: i64 = r.try_get("n")?;
+            out.total += n;
+            out.successful += r.try_get::<i64, _>("ok")?;
+            out.by_action.push((r.try_get("action")?, n));
+        }
+        let sql = format!("SELECT COUNT(DISTINCT identity_id) FROM audit_log WHERE {cond}");
+        let mut qry = sqlx::query_scalar::<_, i64>(&sql);
+        for b in binds {
+            qry = b.bind_scalar(qry);
+        }
+        out.unique_identities = qry.fetch_one(&self.reader).await?;
+        Ok(out)
+    }
+
+    async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(lock) = self.dialect().try_lock_sealer {
+            let got: bool = sqlx::query_scalar::<_, bool>(lock)
+                .fetch_one(&mut *tx)
+                .await?;
+            if !got {
+                return Ok(0);
+            }
+        }
+        let head: Option<(i64, String)> = sqlx::query_as(q::AUDIT_CHAIN_HEAD)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut seq, mut prev) = match head {
+            Some(h) => h,
+            None => match sqlx::query_scalar::<_, String>(q::GET_META)
+                .bind(crate::audit::chain::ANCHOR_KEY)
+                .fetch_optional(&mut *tx)
+                .await?
+                .and_then(|v| crate::audit::chain::parse_anchor(&v))
+            {
+                Some(a) => a,
+                None => (0, crate::audit::chain::GENESIS.to_string()),
+            },
+        };
+        let rows: Vec<AuditRow> = sqlx::query_as(q::AUDIT_UNSEALED)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            seq += 1;
+            let hash = crate::audit::chain::row_hash(&prev, r, seq);
+            sqlx::query(q::AUDIT_SEAL_ROW)
+                .bind(&r.id)
+                .bind(seq)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            prev = hash;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        Ok(sqlx::query_as(q::AUDIT_CHAIN_PAGE)
+            .bind(from_seq)
             .bind(limit)
             .fetch_all(&self.reader)
             .await?)
     }
+
+    async fn count_unsealed_audit(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(q::AUDIT_COUNT_UNSEALED)
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let last: Option<(i64, String)> = sqlx::query_as(q::AUDIT_LAST_BEFORE)
+            .bind(before_us)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((seq, hash)) = last else {
+            return Ok(0);
+        };
+        sqlx::query(q::PUT_META)
+            .bind(anchor_key)
+            .bind(crate::audit::chain::anchor_value(seq, &hash))
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(q::AUDIT_DELETE_UPTO_SEQ)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+}
+
+/// The WHERE clause of an audit query (tenant, filters and path rules), binding as it goes.
+fn audit_where(aq: &AuditQuery, binds: &mut Vec<Bind>) -> String {
+    let push = |binds: &mut Vec<Bind>, b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    let mut conds = vec![format!(
+        "tenant_id = {}",
+        push(binds, Bind::Text(aq.tenant_id.clone()))
+    )];
+    if let Some(f) = aq.from_us {
+        conds.push(format!("ts >= {}", push(binds, Bind::Int(f))));
+    }
+    if let Some(t) = aq.to_us {
+        conds.push(format!("ts < {}", push(binds, Bind::Int(t))));
+    }
+    if !aq.actions.is_empty() {
+        let list: Vec<String> = aq
+            .actions
+            .iter()
+            .map(|a| push(binds, Bind::Text(a.clone())))
+            .collect();
+        conds.push(format!("action IN ({})", list.join(", ")));
+    }
+    for (col, val) in [
+        ("identity_id", &aq.identity_id),
+        ("identity_type", &aq.identity_type),
+        ("secret_path", &aq.exact_path),
+        ("source_ip", &aq.source_ip),
+        ("request_id", &aq.request_id),
+    ] {
+        if let Some(v) = val {
+            conds.push(format!("{col} = {}", push(binds, Bind::Text(v.clone()))));
+        }
+    }
+    if let Some(s) = aq.success {
+        conds.push(format!(
+            "success = {}",
+            push(binds, Bind::Int(i64::from(s)))
+        ));
+    }
+    let range = |binds: &mut Vec<Bind>, p: &str| {
+        let lo = push(binds, Bind::Text(p.to_string()));
+        let hi = push(
+            binds,
+            Bind::Text(crate::domain::path::prefix_upper_bound(p)),
+        );
+        format!("(secret_path >= {lo} AND secret_path < {hi})")
+    };
+    if let Some(p) = &aq.path_prefix {
+        conds.push(range(binds, p));
+    }
+    if !aq.path_rules.is_empty() {
+        let ors: Vec<String> = aq.path_rules.iter().map(|p| range(binds, p)).collect();
+        conds.push(format!("({})", ors.join(" OR ")));
+    }
+    conds.join(" AND ")
 }
 
 const WEBHOOK_COLS: &str = q::webhook_cols!();
 const DELIVERY_COLS: &str = q::delivery_cols!();
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+impl Bind {
+    fn bind_to<'q, O>(
+        self,
+        qry: sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, Any, O, sqlx::any::AnyArguments<'q>> {
+        match self {
+            Bind::Text(s) => qry.bind(s),
+            Bind::Int(i) => qry.bind(i),
+        }
+    }
+
+    fn bind_any(self, qry: AnyQuery<'_>) -> AnyQuery<'_> {
+        match self {
+            Bind::Text(s) => qry.bind(s),
+            Bind::Int(i) => qry.bind(i),
+        }
+    }
+
+    fn bind_scalar<'q, O>(
+        self,
+        qry: sqlx::query::QueryScalar<'q, Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryScalar<'q, Any, O, sqlx::any::AnyArguments<'q>> {
+        match self {
+            Bind::Text(s) => qry.bind(s),
+            Bind::Int(i) => qry.bind(i),
+        }
+    }
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
@@ -535,18 +765,22 @@ fn bind_audit<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
 /// The SQL that differs between the backends.
 struct Dialect {
     lock_row: &'static str,
+    /// Returns true when this transaction may seal (one sealer per database).
+    try_lock_sealer: Option<&'static str>,
     lock_event_sequence: Option<&'static str>,
     claim_deliveries: &'static str,
 }
 
 static POSTGRES: Dialect = Dialect {
     lock_row: postgres::LOCK_ROW,
+    try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
     lock_event_sequence: postgres::LOCK_EVENT_SEQUENCE,
     claim_deliveries: postgres::CLAIM_DELIVERIES,
 };
 
 static SQLITE: Dialect = Dialect {
     lock_row: sqlite::LOCK_ROW,
+    try_lock_sealer: None,
     lock_event_sequence: sqlite::LOCK_EVENT_SEQUENCE,
     claim_deliveries: sqlite::CLAIM_DELIVERIES,
 };

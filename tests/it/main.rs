@@ -4,6 +4,7 @@ mod common;
 
 mod access_control;
 mod at_rest;
+mod audit_api;
 mod auth_api;
 mod binary;
 mod disconnects;

@@ -1,0 +1,86 @@
+//! The group-commit audit writer: request handlers hand their rows to one task that inserts
+//! whatever has queued up in one transaction and wakes each waiter only after the commit.
+//! Many concurrent reads share one commit (one fsync), and no response goes out before its row
+//! is durable; if the store is down, every waiter gets the error (the request fails closed).
+
+use crate::store::{AuditRow, Store, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Largest batch written in one transaction.
+const MAX_BATCH_ROWS: usize = 1000;
+
+type Job = (Vec<AuditRow>, oneshot::Sender<Result<(), String>>);
+
+/// Batch statistics (exposed in metrics and benchmarks).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub rows: AtomicU64,
+    pub last_batch_rows: AtomicU64,
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Job>,
+    pub stats: Arc<WriterStats>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task over `store`.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(run(store, rx, stats.clone()));
+        Self { tx, stats }
+    }
+
+    /// Returns once `rows` are committed.
+    pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((rows, done))
+            .await
+            .map_err(|_| StoreError::Unavailable("the audit writer has stopped".into()))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
+            Err(_) => Err(StoreError::Unavailable(
+                "the audit writer has stopped".into(),
+            )),
+        }
+    }
+}
+
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+    while let Some(first) = rx.recv().await {
+        let mut rows = first.0;
+        let mut waiters = vec![first.1];
+        // Take everything that queued while the previous batch was committing.
+        while rows.len() < MAX_BATCH_ROWS {
+            match rx.try_recv() {
+                Ok((more, w)) => {
+                    rows.extend(more);
+                    waiters.push(w);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = store.insert_audit(&rows).await.map_err(|e| e.to_string());
+        if result.is_ok() {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+            stats
+                .last_batch_rows
+                .store(rows.len() as u64, Ordering::Relaxed);
+        }
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Audit: every action's row as a user expects it, filters, pagination, isolation, the hash
+//! chain's tamper detection, export, and retention.
+
+use crate::both_stores;
+use crate::common::{StoreKind, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+both_stores!(
+    each_action_leaves_the_expected_row,
+    filters_and_pagination,
+    path_rules_and_tenants_limit_what_is_seen,
+    verify_detects_tampering,
+    export_streams_jsonl_and_csv,
+    retention_keeps_the_chain_verifiable,
+    per_secret_and_identity_views,
+);
+
+/// A response and the row it should leave: action, path, version, status.
+type Case = (
+    crate::common::Resp,
+    &'static str,
+    Option<&'static str>,
+    Option<i64>,
+    i64,
+);
+
+/// How many rows a filtered query returns.
+async fn count(app: &TestApp, q: &str) -> usize {
+    let r = app.get(&format!("/v1/audit/logs?limit=1000&{q}")).await;
+    r.body["logs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{q}: {}", r.body))
+        .len()
+}
+
+/// The audit rows whose request_id is `rid`.
+async fn rows_for(app: &TestApp, rid: &str) -> Vec<Value> {
+    let r = app.get(&format!("/v1/audit/logs?request_id={rid}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["logs"].as_array().unwrap().clone()
+}
+
+async fn one_row(app: &TestApp, r: &crate::common::Resp) -> Value {
+    let rid = r.header("x-request-id").unwrap().to_string();
+    let rows = rows_for(app, &rid).await;
+    assert_eq!(rows.len(), 1, "rows for {rid}: {rows:?}");
+    assert_eq!(rows[0]["request_id"], rid);
+    rows[0].clone()
+}
+
+async fn each_action_leaves_the_expected_row(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let canary = "AUDIT-CANARY-VALUE";
+    let cases: Vec<Case> = vec![
+        (app.put("/v1/secrets/au/x", &json!({"data": {"pw": canary}})).await, "write", Some("au/x"), Some(1), 201),
+        (app.put("/v1/secrets/au/x", &json!({"data": {"pw": canary}})).await, "write", Some("au/x"), Some(2), 200),
+        (app.get("/v1/secrets/au/x").await, "read", Some("au/x"), Some(2), 200),
+        (app.get("/v1/secrets/au/x/metadata").await, "read_metadata", Some("au/x"), Some(2), 200),
+        (app.get("/v1/secrets?prefix=au/").await, "list", Some("au/"), None, 200),
+        (app.delete("/v1/secrets/au/x").await, "delete", Some("au/x"), Some(2), 200),
+        (app.post("/v1/secrets/au/x/restore", &json!({})).await, "restore", Some("au/x"), Some(2), 200),
+        (app.get("/v1/secrets/au/missing").await, "read", Some("au/missing"), None, 404),
+        (app.call(Method::DELETE, "/v1/secrets/au/x?permanent=true", Some(&app.root_token), None).await, "destroy", Some("au/x"), Some(2), 200),
+        (app.post("/v1/auth/tokens", &json!({"name": "n", "scopes": ["secrets:read"]})).await, "token_create", None, None, 201),
+        (app.call(Method::GET, "/v1/secrets/au/x", Some("skt_wrong"), None).await, "auth_failed", None, None, 401),
+        (app.post("/v1/webhooks", &json!({"name": "w", "url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef", "events": ["*"]})).await, "webhook_create", None, None, 201),
+    ];
+    for (r, act, path, version, status) in &cases {
+        let row = one_row(&app, r).await;
+        assert_eq!(row["action"], *act, "{row}");
+        assert_eq!(row["secret_path"], json!(path), "{row}");
+        if version.is_some() {
+            assert_eq!(row["version"], json!(version), "{row}");
+        }
+        assert_eq!(row["status_code"], *status, "{row}");
+        assert_eq!(row["success"], *status < 400, "{row}");
+        let expected_identity = if *act == "auth_failed" {
+            "anonymous"
+        } else {
+            "user:root"
+        };
+        assert_eq!(row["identity_id"], expected_identity);
+        assert!(row["source_ip"].as_str().unwrap().starts_with("127."));
+        assert!(row["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+    let all = app.get("/v1/audit/logs?limit=1000").await;
+    let text = all.body.to_string();
+    assert!(
+        !text.contains(canary),
+        "a secret value reached the audit log"
+    );
+    assert!(!text.contains(&app.root_token));
+}
+
+async fn filters_and_pagination(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let (_, reader) = app.create_token("reader", &["secrets:read"], &[]).await;
+    for i in 0..6 {
+        app.put_secret(&format!("pg/{i}"), json!({"i": i})).await;
+    }
+    for i in 0..3 {
+        app.call(
+            Method::GET,
+            &format!("/v1/secrets/pg/{i}"),
+            Some(&reader),
+            None,
+        )
+        .await;
+    }
+    app.call(
+        Method::PUT,
+        "/v1/secrets/pg/0",
+        Some(&reader),
+        Some(&json!({"data": {}})),
+    )
+    .await;
+    assert_eq!(count(&app, "action=read").await, 3);
+    assert_eq!(count(&app, "action=read,write").await, 3 + 6 + 1);
+    assert_eq!(count(&app, "identity_id=sa:reader").await, 4);
+    assert_eq!(count(&app, "identity_type=service_account").await, 4);
+    assert_eq!(count(&app, "success=false").await, 1);
+    assert_eq!(
+        count(&app, "success=false&identity_id=sa:reader&action=write").await,
+        1
+    );
+    assert_eq!(count(&app, "path_prefix=pg/1").await, 2);
+    let future = (app.clock_now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(count(&app, &format!("from={future}")).await, 0);
+    assert_eq!(
+        app.get("/v1/audit/logs?from=yesterday").await.code(),
+        "invalid_request"
+    );
+    assert_eq!(
+        app.get("/v1/audit/logs?cursor=zzz").await.code(),
+        "invalid_cursor"
+    );
+    // Pages of 3 visit every row exactly once, newest first.
+    let total = count(&app, "").await;
+    let mut seen = HashSet::new();
+    let mut cursor = String::new();
+    let mut last_ts = String::from("9999");
+    loop {
+        let r = app
+            .get(&format!("/v1/audit/logs?limit=3&cursor={cursor}"))
+            .await;
+        for row in r.body["logs"].as_array().unwrap() {
+            assert!(
+                seen.insert(row["id"].as_str().unwrap().to_string()),
+                "row seen twice"
+            );
+            let ts = row["timestamp"].as_str().unwrap().to_string();
+            assert!(ts <= last_ts, "not newest first");
+            last_ts = ts;
+        }
+        if r.body["has_more"] == false {
+            assert_eq!(r.body["cursor"], Value::Null);
+            break;
+        }
+        cursor = r.body["cursor"].as_str().unwrap().to_string();
+    }
+    assert_eq!(seen.len(), total);
+    let s = app.get("/v1/audit/summary").await;
+    assert_eq!(s.body["total_events"], total);
+    assert_eq!(s.body["failed_events"], 1);
+    assert_eq!(s.body["by_action"]["read"], 3);
+}
+
+async fn path_rules_and_tenants_limit_what_is_seen(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    app.put_secret("team-a/x", json!({"v": 1})).await;
+    app.put_secret("team-b/x", json!({"v": 1})).await;
+    let (_, a) = app.create_token("a", &["audit:read"], &["team-a/"]).await;
+    let r = app
+        .call(Method::GET, "/v1/audit/logs?limit=1000", Some(&a), None)
+        .await;
+    let rows = r.body["logs"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|x| x["secret_path"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("team-a/"))));
+    let r = app
+        .call(Method::GET, "/v1/audit/secrets/team-b/x", Some(&a), None)
+        .await;
+    assert_eq!(r.code(), "access_denied");
+    let b = app.token_in_tenant("tnt_b", &["audit:read"]).await;
+    let r = app
+        .call(Method::GET, "/v1/audit/logs", Some(&b), None)
+        .await;
+    assert_eq!(r.body["logs"], json!([]));
+    let (_, reader) = app.create_token("r", &["secrets:read"], &[]).await;
+    let r = app
+        .call(Method::GET, "/v1/audit/logs", Some(&reader), None)
+        .await;
+    assert_eq!(r.code(), "insufficient_scope");
+}
+
+async fn sealed(app: &TestApp) {
+    scaivault::audit::sealer::seal_all(&app.state)
+        .await
+        .unwrap();
+}
+
+async fn verify(app: &TestApp) -> Value {
+    let r = app.get("/v1/audit/verify").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+async fn verify_detects_tampering(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for i in 0..10 {
+        app.put_secret(&format!("t/{i}"), json!({"i": i})).await;
+    }
+    sealed(&app).await;
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["checked"].as_i64().unwrap() >= 10);
+    let head = v["head_hash"].as_str().unwrap().to_string();
+    assert_eq!(head.len(), 64);
+    let db = app.db().await;
+
+    // 1. One changed field in an old row.
+    sqlx::query("UPDATE audit_log SET identity_id = 'user:mallory' WHERE seq = 3")
+        .execute(&db)
+        .await
+        .unwrap();
+    let v = verify(&app).await;
+    assert_eq!(
+        (v["ok"].clone(), v["first_bad_seq"].clone()),
+        (json!(false), json!(3)),
+        "{v}"
+    );
+    sqlx::query("UPDATE audit_log SET identity_id = 'user:root' WHERE seq = 3")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(verify(&app).await["ok"], true);
+
+    // 2. One deleted row.
+    let saved: (String, String) = sqlx::query_as("SELECT id, hash FROM audit_log WHERE seq = 5")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET seq = 1000005 WHERE seq = 5")
+        .execute(&db)
+        .await
+        .unwrap();
+    let v = verify(&app).await;
+    assert_eq!(
+        (v["ok"].clone(), v["first_bad_seq"].clone()),
+        (json!(false), json!(5)),
+        "{v}"
+    );
+    sqlx::query("UPDATE audit_log SET seq = 5 WHERE id = $1")
+        .bind(&saved.0)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(verify(&app).await["ok"], true);
+    sqlx::query("DELETE FROM audit_log WHERE seq = 6")
+        .execute(&db)
+        .await
+        .unwrap();
+    let v = verify(&app).await;
+    assert_eq!(
+        (v["ok"].clone(), v["first_bad_seq"].clone()),
+        (json!(false), json!(6)),
+        "{v}"
+    );
+
+    // 3. One inserted row (copied from a real one, placed in the chain).
+    let app2 = TestApp::spawn(kind).await;
+    for i in 0..6 {
+        app2.put_secret(&format!("t/{i}"), json!({"i": i})).await;
+    }
+    sealed(&app2).await;
+    let db2 = app2.db().await;
+    sqlx::query("UPDATE audit_log SET seq = seq + 1 WHERE seq >= 4")
+        .execute(&db2)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (id, tenant_id, ts, action, identity_type, identity_id, secret_path, version, source_ip, user_agent, success, status_code, duration_ms, request_id, extra_data, seq, hash) \
+         SELECT 'log_forged', tenant_id, ts, 'read', identity_type, identity_id, secret_path, version, source_ip, user_agent, success, 200, duration_ms, request_id, extra_data, 4, hash FROM audit_log WHERE seq = 3",
+    )
+    .execute(&db2)
+    .await
+    .unwrap();
+    let v = app2.get("/v1/audit/verify").await.body;
+    assert_eq!(
+        (v["ok"].clone(), v["first_bad_seq"].clone()),
+        (json!(false), json!(4)),
+        "{v}"
+    );
+}
+
+async fn export_streams_jsonl_and_csv(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for i in 0..5 {
+        app.put_secret(&format!("ex/{i}"), json!({"i": i})).await;
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/audit/export"))
+        .bearer_auth(&app.root_token)
+        .json(&json!({"format": "jsonl", "filters": {"action": ["write"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let text = res.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines.iter().all(|l| l["action"] == "write"));
+    let res = app
+        .client
+        .post(app.url("/v1/audit/export"))
+        .bearer_auth(&app.root_token)
+        .json(&json!({"format": "csv"}))
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    let mut rows = csv.lines();
+    assert!(rows.next().unwrap().starts_with("id,timestamp,action"));
+    assert!(rows.count() >= 7, "{csv}");
+    // Both exports are themselves audited.
+    let r = app.get("/v1/audit/logs?action=export_created").await;
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 2);
+    let r = app
+        .post("/v1/audit/export", &json!({"format": "xml"}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, reader) = app.create_token("r", &["audit:read"], &[]).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/audit/export",
+            Some(&reader),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(r.code(), "insufficient_scope");
+}
+
+async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |c| {
+        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
+    })
+    .await;
+    for i in 0..4 {
+        app.put_secret(&format!("old/{i}"), json!({"i": i})).await;
+    }
+    sealed(&app).await;
+    app.clock.advance(chrono::Duration::days(31));
+    app.put_secret("new/x", json!({"i": 1})).await;
+    sealed(&app).await;
+    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
+        .await
+        .unwrap();
+    assert!(deleted >= 4, "{deleted}");
+    let r = app.get("/v1/audit/logs?path_prefix=old/").await;
+    assert_eq!(r.body["logs"], json!([]));
+    let r = app.get("/v1/audit/logs?path_prefix=new/").await;
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 1);
+    app.get("/v1/secrets/new/x").await;
+    sealed(&app).await;
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+async fn per_secret_and_identity_views(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let (_, svc) = app.create_token("svc", &["secrets:read"], &[]).await;
+    app.put_secret("v/s", json!({"a": 1})).await;
+    app.put_secret("v/s", json!({"a": 2})).await;
+    for _ in 0..3 {
+        app.call(Method::GET, "/v1/secrets/v/s", Some(&svc), None)
+            .await;
+    }
+    let r = app.get("/v1/audit/secrets/v/s").await;
+    assert_eq!(r.body["secret_path"], "v/s");
+    assert_eq!(r.body["summary"]["reads"], 3);
+    assert_eq!(r.body["summary"]["writes"], 2);
+    assert_eq!(r.body["summary"]["unique_identities"], 2);
+    assert_eq!(r.body["summary"]["period_days"], 30);
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 5);
+    let r = app.get("/v1/audit/identities/sa:svc").await;
+    assert_eq!(r.body["summary"]["reads"], 3);
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 3);
+}
