@@ -58,6 +58,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log_format",
     "webhook_concurrency",
     "audit_retention",
+    "audit_reads",
 ];
 
 /// Settings as written (file or env), before validation.
@@ -81,6 +82,7 @@ struct RawConfig {
     log_format: Option<String>,
     webhook_concurrency: usize,
     audit_retention: Option<String>,
+    audit_reads: bool,
 }
 
 impl Default for RawConfig {
@@ -103,6 +105,7 @@ impl Default for RawConfig {
             log_format: None,
             webhook_concurrency: 64,
             audit_retention: None,
+            audit_reads: true,
         }
     }
 }
@@ -129,6 +132,9 @@ pub struct Config {
     pub dev: bool,
     /// Most webhook attempts in flight at once.
     pub webhook_concurrency: usize,
+    /// Write audit rows for reads, listings and denials (group commit). Off only to measure
+    /// what auditing costs: it breaks the audit guarantee of SPEC §7.
+    pub audit_reads: bool,
     /// Audit rows older than this are deleted (None: keep forever).
     pub audit_retention: Option<ApiDuration>,
     /// How often the delivery worker looks for due work when nothing woke it (real time).
@@ -299,6 +305,7 @@ impl Config {
             log_format,
             dev,
             webhook_concurrency: raw.webhook_concurrency,
+            audit_reads: raw.audit_reads,
             audit_retention: match non_empty(raw.audit_retention) {
                 None => None,
                 Some(v) => Some(dur("audit_retention", &v)?),

@@ -67,7 +67,7 @@ impl App {
         let store: Arc<dyn Store> = Arc::new(store);
         Ok(Self {
             state: AppState {
-                audit: AuditWriter::start(store.clone()),
+                audit: AuditWriter::start(store.clone(), config.audit_reads),
                 store,
                 keys: Arc::new(keys),
                 clock,
@@ -98,6 +98,7 @@ impl App {
             cancel.clone(),
         ));
         let app = self.router();
+        let writer = self.state.audit.clone();
         let stop = cancel.clone();
         let served = axum::serve(
             listener,
@@ -111,6 +112,13 @@ impl App {
         cancel.cancel();
         let _ = worker.await;
         let _ = sealer.await;
+        let (rows, batches, mean) = writer.summary();
+        tracing::info!(
+            audit.rows = rows,
+            audit.batches = batches,
+            audit.mean_batch_rows = mean,
+            "audit writer totals"
+        );
         served
     }
 }

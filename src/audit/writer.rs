@@ -26,20 +26,36 @@ pub struct WriterStats {
 pub struct AuditWriter {
     tx: mpsc::Sender<Job>,
     pub stats: Arc<WriterStats>,
+    enabled: bool,
 }
 
 impl AuditWriter {
-    /// Starts the writer task over `store`.
-    pub fn start(store: Arc<dyn Store>) -> Self {
+    /// Starts the writer task over `store`; `enabled: false` drops rows (benchmarks only).
+    pub fn start(store: Arc<dyn Store>, enabled: bool) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         let stats = Arc::new(WriterStats::default());
         tokio::spawn(run(store, rx, stats.clone()));
-        Self { tx, stats }
+        Self { tx, stats, enabled }
+    }
+
+    /// Rows written and batches committed so far, and the mean batch size.
+    pub fn summary(&self) -> (u64, u64, f64) {
+        let rows = self.stats.rows.load(Ordering::Relaxed);
+        let batches = self.stats.batches.load(Ordering::Relaxed);
+        (
+            rows,
+            batches,
+            if batches > 0 {
+                rows as f64 / batches as f64
+            } else {
+                0.0
+            },
+        )
     }
 
     /// Returns once `rows` are committed.
     pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
-        if rows.is_empty() {
+        if rows.is_empty() || !self.enabled {
             return Ok(());
         }
         let (done, wait) = oneshot::channel();

@@ -15,6 +15,7 @@ use crate::common::{fresh_pg_database, StoreKind};
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -1054,4 +1055,93 @@ async fn kill_9_loses_no_event_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_event_sqlite() {
     kill_9_loses_no_event(StoreKind::Sqlite).await
+}
+
+/// `kill -9` under a read load: every read that got a 200 has its audit row afterwards
+/// (the group-commit writer answers only after the row's batch committed).
+async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind) {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(kind, dir.path()).await;
+    let (key, root, port) = (master_key(), root_token(), free_port());
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("RUST_LOG", "warn"),
+    ];
+    let srv = Server::start(dir.path(), &[], port, &env, &root).await;
+    let (s, _) = srv
+        .call(
+            M::PUT,
+            "/v1/secrets/load/x",
+            Some(json!({"data": {"v": 1}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let ok_ids: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let (ids, base, tok) = (ok_ids.clone(), srv.base.clone(), root.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 0.. {
+                let rid = format!("crash-{t}-{n}");
+                let res = client
+                    .get(format!("{base}/v1/secrets/load/x"))
+                    .bearer_auth(&tok)
+                    .header("x-request-id", &rid)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().as_u16() == 200 => ids.lock().unwrap().push(rid),
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ok_ids.lock().unwrap().len() < 300 {
+        assert!(Instant::now() < deadline, "the read load did not get going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut child = srv.child;
+    child.start_kill().unwrap(); // SIGKILL, mid-load
+    let _ = child.wait().await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    let answered: Vec<String> = ok_ids.lock().unwrap().clone();
+    let srv = Server::start(dir.path(), &[], port, &env, &root).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+    let stored: HashSet<String> = sqlx::query_scalar::<_, String>(
+        "SELECT request_id FROM audit_log WHERE action = 'read' AND request_id LIKE 'crash-%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let missing: Vec<&String> = answered.iter().filter(|r| !stored.contains(*r)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered reads have no audit row: {:?}",
+        missing.len(),
+        answered.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let (ok, out) = srv.stop().await;
+    assert!(ok, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_reads_keeps_every_audit_row_postgres() {
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_reads_keeps_every_audit_row_sqlite() {
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Sqlite).await
 }

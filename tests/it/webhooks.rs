@@ -39,10 +39,11 @@ async fn secret_events_arrive_signed_with_data(kind: StoreKind) {
     hook(&app, "all", &rx.url, json!(["*"]), json!({})).await;
     app.put(
         "/v1/secrets/svc/api",
-        &json!({"data": {"k": "v1"}, "metadata": {"tags": ["prod"]}}),
+        &json!({"data": {"k": "EVENT-VALUE-CANARY-1"}, "metadata": {"tags": ["prod"]}}),
     )
     .await;
-    app.put_secret("svc/api", json!({"k": "v2"})).await;
+    app.put_secret("svc/api", json!({"k": "EVENT-VALUE-CANARY-2"}))
+        .await;
     app.delete("/v1/secrets/svc/api").await;
     app.post("/v1/secrets/svc/api/restore", &json!({})).await;
     let got = rx.wait_for("4 events", |r| r.len() >= 4).await;
@@ -88,7 +89,9 @@ async fn secret_events_arrive_signed_with_data(kind: StoreKind) {
     assert!(deleted["recoverable_until"].is_string());
     assert_eq!(by("secret.restored")["version"], 2);
     // No value ever appears in an event.
-    assert!(got.iter().all(|r| !r.body.to_string().contains("v2")));
+    assert!(got
+        .iter()
+        .all(|r| !r.body.to_string().contains("EVENT-VALUE-CANARY")));
 }
 
 async fn filters_route_events(kind: StoreKind) {
