@@ -97,6 +97,7 @@ impl App {
             self.state.clone(),
             cancel.clone(),
         ));
+        let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone(), cancel.clone()));
         let app = self.router();
         let writer = self.state.audit.clone();
         let stop = cancel.clone();
@@ -112,6 +113,7 @@ impl App {
         cancel.cancel();
         let _ = worker.await;
         let _ = sealer.await;
+        let _ = scheduler.await;
         let (rows, batches, mean) = writer.summary();
         tracing::info!(
             audit.rows = rows,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod events;
 pub mod health;
 mod pagination;
+pub mod rotation;
 mod secret_body;
 mod secret_views;
 pub mod secrets;

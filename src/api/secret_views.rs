@@ -2,7 +2,7 @@
 
 use crate::clock::{from_micros, rfc3339};
 use crate::domain::secret_ops::metadata_of;
-use crate::store::{SecretRow, VersionInfo};
+use crate::store::{ScheduleRow, SecretRow, VersionInfo};
 use serde_json::{json, Value};
 
 fn ts(us: i64) -> String {
@@ -24,13 +24,16 @@ pub fn metadata(row: &SecretRow) -> Value {
     })
 }
 
-/// The rotation block (null until a policy is attached; rotation comes with its own issue).
-pub fn rotation(row: &SecretRow) -> Value {
-    match &row.rotation_policy_id {
+/// The rotation block: null unless the secret is under a policy.
+pub fn rotation(schedule: Option<&ScheduleRow>) -> Value {
+    match schedule {
         None => Value::Null,
-        Some(id) => {
-            json!({ "policy_id": id, "last_rotated_at": null, "next_rotation_at": null, "status": "unknown" })
-        }
+        Some(s) => json!({
+            "policy_id": s.policy_id,
+            "last_rotated_at": ts(s.last_rotated_at),
+            "next_rotation_at": ts(s.next_rotation_at),
+            "status": s.status,
+        }),
     }
 }
 
@@ -46,7 +49,11 @@ pub fn write_result(row: &SecretRow) -> Value {
 }
 
 /// Everything but the value.
-pub fn secret_metadata(row: &SecretRow, version_count: Option<i64>) -> Value {
+pub fn secret_metadata(
+    row: &SecretRow,
+    version_count: Option<i64>,
+    schedule: Option<&ScheduleRow>,
+) -> Value {
     let mut v = json!({
         "path": row.path,
         "version": row.current_version,
@@ -58,8 +65,8 @@ pub fn secret_metadata(row: &SecretRow, version_count: Option<i64>) -> Value {
         "expires_at": opt_ts(row.expires_at),
         "notify_before": row.notify_before,
         "max_versions": row.max_versions,
-        "rotation_policy_id": row.rotation_policy_id,
-        "rotation": rotation(row),
+        "rotation_policy_id": schedule.map(|s| s.policy_id.clone()),
+        "rotation": rotation(schedule),
     });
     if let Some(n) = version_count {
         v["version_count"] = json!(n);
@@ -68,7 +75,13 @@ pub fn secret_metadata(row: &SecretRow, version_count: Option<i64>) -> Value {
 }
 
 /// A read: the value of `version` with the secret's metadata.
-pub fn read_result(row: &SecretRow, version: i64, version_created_at: i64, data: Value) -> Value {
+pub fn read_result(
+    row: &SecretRow,
+    version: i64,
+    version_created_at: i64,
+    data: Value,
+    schedule: Option<&ScheduleRow>,
+) -> Value {
     json!({
         "path": row.path,
         "version": version,
@@ -79,8 +92,8 @@ pub fn read_result(row: &SecretRow, version: i64, version_created_at: i64, data:
         "updated_at": ts(row.updated_at),
         "version_created_at": ts(version_created_at),
         "expires_at": opt_ts(row.expires_at),
-        "rotation_policy_id": row.rotation_policy_id,
-        "rotation": rotation(row),
+        "rotation_policy_id": schedule.map(|s| s.policy_id.clone()),
+        "rotation": rotation(schedule),
     })
 }
 

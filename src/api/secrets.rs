@@ -52,9 +52,21 @@ impl From<SecretError> for ApiError {
             }
             SecretError::SoftDeleted(_) => ApiError::conflict("secret_exists", msg),
             SecretError::Undecryptable(_) => ApiError::internal(msg),
+            SecretError::PolicyNotFound(_) => ApiError::not_found("rotation_policy_not_found", msg),
             SecretError::Store(s) => s.into(),
         }
     }
+}
+
+/// The rotation schedule of a secret under a policy (one extra query only for those).
+async fn schedule_of(
+    st: &AppState,
+    secret: &crate::store::SecretRow,
+) -> Result<Option<crate::store::ScheduleRow>, ApiError> {
+    if secret.rotation_policy_id.is_none() {
+        return Ok(None);
+    }
+    Ok(st.store.get_schedule(&secret.id).await?)
 }
 
 fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
@@ -97,13 +109,6 @@ async fn put(
         if parsed.options.cas.is_none() {
             parsed.options.cas = if_match(&headers)?;
         }
-        if let Some(id) = &parsed.options.rotation_policy_id {
-            // Rotation policies arrive with the rotation issue; until then none exists.
-            return Err(ApiError::not_found(
-                "rotation_policy_not_found",
-                format!("no rotation policy '{id}'"),
-            ));
-        }
         let req = WriteRequest {
             tenant_id: caller.tenant_id.clone(),
             path,
@@ -112,6 +117,7 @@ async fn put(
             metadata: parsed.metadata,
             options: parsed.options,
             actor: caller.identity_id.clone(),
+            auto_generated: false,
         };
         let row = g.row(
             action::WRITE,
@@ -193,11 +199,13 @@ async fn get_any(
             Value::Null,
         )])
         .await?;
+        let schedule = schedule_of(&st, &read.secret).await?;
         let mut res = Json(view::read_result(
             &read.secret,
             read.version,
             read.version_created_at,
             data,
+            schedule.as_ref(),
         ))
         .into_response();
         set_etag(&mut res, read.version);
@@ -262,7 +270,13 @@ async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
             Value::Null,
         )])
         .await?;
-        Ok(Json(view::secret_metadata(&secret, Some(count))).into_response())
+        let schedule = schedule_of(g.st, &secret).await?;
+        Ok(Json(view::secret_metadata(
+            &secret,
+            Some(count),
+            schedule.as_ref(),
+        ))
+        .into_response())
     }
     .await;
     match res {
@@ -301,7 +315,8 @@ async fn patch_any(
         let secret = ops(&st)
             .patch_metadata(&caller.tenant_id, &path, &patch, &options, row)
             .await?;
-        Ok(Json(view::secret_metadata(&secret, None)).into_response())
+        let schedule = schedule_of(&st, &secret).await?;
+        Ok(Json(view::secret_metadata(&secret, None, schedule.as_ref())).into_response())
     }
     .await;
     match res {
@@ -445,7 +460,7 @@ async fn list(
         .await?;
         let secrets: Vec<Value> = rows
             .iter()
-            .map(|r| view::secret_metadata(r, None))
+            .map(|r| view::secret_metadata(r, None, None))
             .collect();
         Ok(
             Json(json!({ "secrets": secrets, "has_more": cursor.is_some(), "cursor": cursor }))

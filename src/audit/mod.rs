@@ -46,7 +46,7 @@ impl<'a> From<&'a Caller> for Actor<'a> {
 }
 
 /// Builds one audit row for a request.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 pub fn row(
     ctx: &RequestContext,
     actor: Actor<'_>,

@@ -160,6 +160,13 @@ async fn deliver(
             if record.status == "pending" {
                 st.bus.deliveries.notify_one();
             }
+            if record.status == "failed" && d.event_type == crate::domain::events::ROTATION_DUE {
+                if let Err(e) =
+                    crate::scheduler::on_due_delivery_failed(st, &d.event_id, record.attempts).await
+                {
+                    tracing::warn!(error.cause = %e, "could not record a failed rotation");
+                }
+            }
         }
         // The lease expires and another pass (or replica) retries: at-least-once.
         Err(e) => {

@@ -5,6 +5,7 @@ pub mod events;
 pub mod ids;
 pub mod outbox;
 pub mod path;
+pub mod rotation;
 pub mod scope;
 pub mod secret;
 pub mod secret_ops;

@@ -33,6 +33,8 @@ pub enum SecretError {
     SoftDeleted(String),
     #[error("the stored value of '{0}' could not be decrypted")]
     Undecryptable(String),
+    #[error("no rotation policy '{0}'")]
+    PolicyNotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,6 +60,8 @@ pub struct WriteRequest {
     pub metadata: MetadataPatch,
     pub options: WriteOptions,
     pub actor: String,
+    /// Written by the scheduler's auto-generation (reported in `secret.rotated`).
+    pub auto_generated: bool,
 }
 
 /// What a write did.
@@ -126,6 +130,14 @@ impl Ops<'_> {
             }
         }
         let created = existing.is_none();
+        let policy = match &req.options.rotation_policy_id {
+            None => None,
+            Some(id) => Some(
+                tx.get_policy(&req.tenant_id, id)
+                    .await?
+                    .ok_or_else(|| SecretError::PolicyNotFound(id.clone()))?,
+            ),
+        };
         let mut row = existing.unwrap_or_else(|| new_secret_row(req, now));
         let old_tags = row.tags.clone();
         apply_write(&mut row, req, now);
@@ -157,6 +169,29 @@ impl Ops<'_> {
             readable_until: None,
         })
         .await?;
+        if let Some(p) = &policy {
+            let attached = tx.lock_schedule(&row.id).await?;
+            if attached.as_ref().is_none_or(|s| s.policy_id != p.id) {
+                tx.upsert_schedule(&super::rotation::attach(p, &row, self.now))
+                    .await?;
+            }
+        }
+        let completion = if created {
+            None
+        } else {
+            super::rotation::complete_on_write(
+                &mut *tx,
+                &row,
+                current,
+                version,
+                req.auto_generated,
+                self.now,
+                &req.actor,
+                audit.request_id.as_deref(),
+            )
+            .await?
+        };
+        // After the grace period is set on the superseded version, so pruning keeps it.
         tx.prune_versions(&row.id, prune_floor(version, row.max_versions), now)
             .await?;
         audit.version = Some(version);
@@ -175,7 +210,7 @@ impl Ops<'_> {
                 "old_version": current,
                 "new_version": version,
                 "updated_by": req.actor,
-                "is_rotation": false,
+                "is_rotation": completion.is_some(),
             })
         };
         let kind = if created {
@@ -183,7 +218,11 @@ impl Ops<'_> {
         } else {
             ev::SECRET_UPDATED
         };
-        self.emit(&mut *tx, &row, kind, data, &audit).await?;
+        let mut events = vec![secret_event(&row, kind, data, &audit)];
+        if let Some(c) = completion {
+            events.extend(c.events);
+        }
+        super::outbox::emit(&mut *tx, &events, self.now).await?;
         tx.commit().await?;
         self.bus.published(1, 1);
         Ok(WriteOutcome {
@@ -387,19 +426,29 @@ impl Ops<'_> {
         data: serde_json::Value,
         audit: &AuditRow,
     ) -> Result<(), SecretError> {
-        let event = NewEvent {
-            tenant_id: row.tenant_id.clone(),
-            event_type,
-            identity_id: Some(audit.identity_id.clone()),
-            path: Some(row.path.clone()),
-            data,
-            request_id: audit.request_id.clone(),
-            secret_type: Some(row.secret_type.clone()),
-            tags: tags_of(row),
-            policy_webhook_ids: Vec::new(),
-        };
+        let event = secret_event(row, event_type, data, audit);
         super::outbox::emit(tx, &[event], self.now).await?;
         Ok(())
+    }
+}
+
+/// A secret event about `row`, attributed like its audit row.
+fn secret_event(
+    row: &SecretRow,
+    event_type: &'static str,
+    data: serde_json::Value,
+    audit: &AuditRow,
+) -> NewEvent {
+    NewEvent {
+        tenant_id: row.tenant_id.clone(),
+        event_type,
+        identity_id: Some(audit.identity_id.clone()),
+        path: Some(row.path.clone()),
+        data,
+        request_id: audit.request_id.clone(),
+        secret_type: Some(row.secret_type.clone()),
+        tags: tags_of(row),
+        policy_webhook_ids: Vec::new(),
     }
 }
 

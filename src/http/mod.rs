@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::webhooks::router())
         .merge(crate::api::events::router())
         .merge(crate::api::audit::router())
+        .merge(crate::api::rotation::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

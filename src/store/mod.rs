@@ -7,6 +7,7 @@ mod backend;
 mod errors;
 mod postgres;
 mod queries;
+mod rotation_sql;
 pub mod rows;
 mod sql_store;
 mod sqlite;
@@ -109,6 +110,33 @@ pub trait Store: Send + Sync + 'static {
     /// The tenant's events after `after_seq`, oldest first, with optional filters.
     async fn list_events(&self, q: &EventListQuery) -> StoreResult<Vec<EventRow>>;
 
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>>;
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        active_only: bool,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<PolicyRow>>;
+    async fn count_attached(&self, tenant_id: &str, policy_id: &str) -> StoreResult<i64>;
+    async fn get_schedule(&self, secret_id: &str) -> StoreResult<Option<ScheduleRow>>;
+    /// Schedules rotating by `until_us` or already pending/overdue, with their secret paths.
+    async fn due_rotations(
+        &self,
+        tenant_id: &str,
+        until_us: i64,
+        policy_id: Option<&str>,
+    ) -> StoreResult<Vec<(ScheduleRow, String)>>;
+    async fn list_history(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        status: Option<&str>,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryRow>>;
+    async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>>;
+
     /// Inserts audit rows outside any other transaction (reads, denials).
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()>;
     /// Audit rows matching `q`, newest first.
@@ -177,6 +205,40 @@ pub trait StoreTx: Send {
     async fn lock_event_sequence(&mut self) -> StoreResult<()>;
     async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()>;
     async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()>;
+
+    async fn get_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>>;
+    async fn insert_policy(&mut self, p: &PolicyRow) -> StoreResult<()>;
+    async fn update_policy(&mut self, p: &PolicyRow) -> StoreResult<()>;
+    /// Deletes a policy and detaches its secrets; false when it did not exist.
+    async fn delete_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+    /// The secret's schedule, locked for this transaction.
+    async fn lock_schedule(&mut self, secret_id: &str) -> StoreResult<Option<ScheduleRow>>;
+    async fn schedules_of_policy(
+        &mut self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> StoreResult<Vec<ScheduleRow>>;
+    async fn upsert_schedule(&mut self, s: &ScheduleRow) -> StoreResult<()>;
+    async fn delete_schedule(&mut self, secret_id: &str) -> StoreResult<bool>;
+    /// Locks up to `limit` schedules whose next event is due, skipping rows other replicas hold.
+    async fn claim_due_schedules(
+        &mut self,
+        now_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ScheduleRow>>;
+    async fn insert_history(&mut self, h: &HistoryRow) -> StoreResult<()>;
+    async fn update_history(&mut self, h: &HistoryRow) -> StoreResult<()>;
+    async fn get_history(&mut self, id: &str) -> StoreResult<Option<HistoryRow>>;
+    async fn set_version_flags(
+        &mut self,
+        secret_id: &str,
+        version: i64,
+        is_rotation: Option<bool>,
+        readable_until: Option<i64>,
+    ) -> StoreResult<()>;
+    async fn secret_by_id(&mut self, id: &str) -> StoreResult<Option<SecretRow>>;
+    /// (pending, succeeded) deliveries of an event.
+    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)>;
 }
 
 /// Filters of an audit query; all optional but the tenant.

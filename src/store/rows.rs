@@ -190,3 +190,60 @@ pub struct WebhookStats {
     pub successes: i64,
     pub avg_latency_ms: Option<f64>,
 }
+
+/// A rotation policy (`id` is `rot_<name>`).
+#[derive(Debug, Clone, FromRow)]
+pub struct PolicyRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub interval_text: String,
+    pub interval_seconds: i64,
+    pub grace_text: String,
+    pub grace_seconds: i64,
+    /// Canonical comma-separated string, e.g. `7d,1d`.
+    pub warn_before: String,
+    pub auto_generate: i64,
+    /// JSON array of webhook ids.
+    pub webhook_ids: String,
+    pub is_active: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The rotation schedule of one attached secret.
+#[derive(Debug, Clone, FromRow)]
+pub struct ScheduleRow {
+    pub secret_id: String,
+    pub tenant_id: String,
+    pub policy_id: String,
+    pub assigned_at: i64,
+    pub last_rotated_at: i64,
+    pub next_rotation_at: i64,
+    /// `scheduled`, `pending` or `overdue`.
+    pub status: String,
+    pub history_id: Option<String>,
+    pub due_at: Option<i64>,
+    /// JSON list of warn_before offsets (seconds) already sent or skipped this cycle.
+    pub warnings_sent: String,
+    pub next_event_at: Option<i64>,
+}
+
+/// One rotation (RotationHistoryItem).
+#[derive(Debug, Clone, FromRow)]
+pub struct HistoryRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub policy_id: String,
+    pub secret_id: String,
+    pub secret_path: String,
+    pub trigger: String,
+    pub status: String,
+    pub old_version: Option<i64>,
+    pub new_version: Option<i64>,
+    pub started_at: i64,
+    pub completed_at: Option<i64>,
+    pub error: Option<String>,
+    pub due_event_id: Option<String>,
+}

@@ -3,9 +3,10 @@
 
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
+use super::rotation_sql as rs;
 use super::rows::{
-    AuditRow, DeliveryRow, EventRow, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow,
-    WebhookStats,
+    AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SecretRow, TokenRow,
+    VersionInfo, VersionRow, WebhookRow, WebhookStats,
 };
 use super::{
     postgres, sqlite, AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery,
@@ -479,6 +480,59 @@ impl Store for SqlStore {
         Ok(qry.fetch_all(&self.reader).await?)
     }
 
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>> {
+        rs::get_policy(&self.reader, tenant_id, id).await
+    }
+
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        active_only: bool,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<PolicyRow>> {
+        rs::list_policies(
+            &self.reader,
+            tenant_id,
+            active_only,
+            after_id.unwrap_or(""),
+            limit,
+        )
+        .await
+    }
+
+    async fn count_attached(&self, tenant_id: &str, policy_id: &str) -> StoreResult<i64> {
+        rs::count_attached(&self.reader, tenant_id, policy_id).await
+    }
+
+    async fn get_schedule(&self, secret_id: &str) -> StoreResult<Option<ScheduleRow>> {
+        rs::get_schedule(&self.reader, secret_id, "").await
+    }
+
+    async fn due_rotations(
+        &self,
+        tenant_id: &str,
+        until_us: i64,
+        policy_id: Option<&str>,
+    ) -> StoreResult<Vec<(ScheduleRow, String)>> {
+        rs::due_list(&self.reader, tenant_id, until_us, policy_id).await
+    }
+
+    async fn list_history(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        status: Option<&str>,
+        before_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryRow>> {
+        rs::list_history(&self.reader, tenant_id, policy_id, status, before_id, limit).await
+    }
+
+    async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>> {
+        rs::history_by_due_event(&self.reader, event_id).await
+    }
+
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {
         if rows.is_empty() {
             return Ok(());
@@ -765,6 +819,8 @@ fn bind_audit<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
 /// The SQL that differs between the backends.
 struct Dialect {
     lock_row: &'static str,
+    /// Appended to a claim SELECT so replicas take disjoint rows.
+    skip_locked: &'static str,
     /// Returns true when this transaction may seal (one sealer per database).
     try_lock_sealer: Option<&'static str>,
     lock_event_sequence: Option<&'static str>,
@@ -773,6 +829,7 @@ struct Dialect {
 
 static POSTGRES: Dialect = Dialect {
     lock_row: postgres::LOCK_ROW,
+    skip_locked: " FOR UPDATE SKIP LOCKED",
     try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
     lock_event_sequence: postgres::LOCK_EVENT_SEQUENCE,
     claim_deliveries: postgres::CLAIM_DELIVERIES,
@@ -780,6 +837,7 @@ static POSTGRES: Dialect = Dialect {
 
 static SQLITE: Dialect = Dialect {
     lock_row: sqlite::LOCK_ROW,
+    skip_locked: "",
     try_lock_sealer: None,
     lock_event_sequence: sqlite::LOCK_EVENT_SEQUENCE,
     claim_deliveries: sqlite::CLAIM_DELIVERIES,
@@ -1107,5 +1165,86 @@ impl StoreTx for SqlTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+
+    async fn get_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>> {
+        rs::get_policy(&mut *self.tx, tenant_id, id).await
+    }
+
+    async fn insert_policy(&mut self, p: &PolicyRow) -> StoreResult<()> {
+        rs::insert_policy(&mut self.tx, p).await
+    }
+
+    async fn update_policy(&mut self, p: &PolicyRow) -> StoreResult<()> {
+        rs::update_policy(&mut self.tx, p).await
+    }
+
+    async fn delete_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        rs::delete_policy(&mut self.tx, tenant_id, id).await
+    }
+
+    async fn lock_schedule(&mut self, secret_id: &str) -> StoreResult<Option<ScheduleRow>> {
+        rs::get_schedule(&mut *self.tx, secret_id, self.dialect.lock_row).await
+    }
+
+    async fn schedules_of_policy(
+        &mut self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> StoreResult<Vec<ScheduleRow>> {
+        rs::schedules_of_policy(&mut self.tx, tenant_id, policy_id).await
+    }
+
+    async fn upsert_schedule(&mut self, s: &ScheduleRow) -> StoreResult<()> {
+        rs::upsert_schedule(&mut self.tx, s).await
+    }
+
+    async fn delete_schedule(&mut self, secret_id: &str) -> StoreResult<bool> {
+        rs::delete_schedule(&mut self.tx, secret_id).await
+    }
+
+    async fn claim_due_schedules(
+        &mut self,
+        now_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ScheduleRow>> {
+        rs::claim_due(&mut self.tx, now_us, limit, self.dialect.skip_locked).await
+    }
+
+    async fn insert_history(&mut self, h: &HistoryRow) -> StoreResult<()> {
+        rs::insert_history(&mut self.tx, h).await
+    }
+
+    async fn update_history(&mut self, h: &HistoryRow) -> StoreResult<()> {
+        rs::update_history(&mut self.tx, h).await
+    }
+
+    async fn get_history(&mut self, id: &str) -> StoreResult<Option<HistoryRow>> {
+        rs::get_history(&mut *self.tx, id).await
+    }
+
+    async fn set_version_flags(
+        &mut self,
+        secret_id: &str,
+        version: i64,
+        is_rotation: Option<bool>,
+        readable_until: Option<i64>,
+    ) -> StoreResult<()> {
+        rs::set_version_flags(
+            &mut self.tx,
+            secret_id,
+            version,
+            is_rotation,
+            readable_until,
+        )
+        .await
+    }
+
+    async fn secret_by_id(&mut self, id: &str) -> StoreResult<Option<SecretRow>> {
+        rs::secret_by_id(&mut self.tx, id).await
+    }
+
+    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)> {
+        rs::event_delivery_outcomes(&mut *self.tx, event_id).await
     }
 }

@@ -1,0 +1,793 @@
+//! `/v1/rotation`: policies (CRUD, enable/disable), attaching secrets, forced rotation,
+//! history and the due list (SPEC §4).
+
+use super::pagination;
+use super::secret_body::duration_error;
+use crate::clock::{from_micros, rfc3339, to_micros};
+use crate::domain::duration::{list_to_string, parse_list, ApiDuration};
+use crate::domain::path::SecretPath;
+use crate::domain::rotation;
+use crate::domain::scope::Scope;
+use crate::domain::token::Caller;
+use crate::http::body::JsonObject;
+use crate::http::context::RequestContext;
+use crate::http::error::{ApiError, FieldError};
+use crate::http::guard::{query_map, Guard};
+use crate::server::AppState;
+use crate::store::{HistoryRow, PolicyRow, StoreError};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/rotation/policies", get(list).post(create))
+        .route(
+            "/v1/rotation/policies/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/v1/rotation/policies/{id}/enable", post(enable))
+        .route("/v1/rotation/policies/{id}/disable", post(disable))
+        .route("/v1/rotation/policies/{id}/secrets", post(attach))
+        .route(
+            "/v1/rotation/policies/{id}/secrets/{*path}",
+            axum::routing::delete(detach),
+        )
+        .route("/v1/rotation/policies/{id}/rotate", post(rotate))
+        .route("/v1/rotation/policies/{id}/history", get(history))
+        .route("/v1/rotation/due", get(due))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        "rotation_policy_not_found",
+        format!("no rotation policy '{id}'"),
+    )
+}
+
+fn ts(us: i64) -> String {
+    rfc3339(from_micros(us))
+}
+
+fn opt_ts(us: Option<i64>) -> Value {
+    us.map_or(Value::Null, |u| json!(ts(u)))
+}
+
+fn view(p: &PolicyRow, secrets_count: i64) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "interval": p.interval_text,
+        "interval_seconds": p.interval_seconds,
+        "grace_period": p.grace_text,
+        "grace_period_seconds": p.grace_seconds,
+        "warn_before": p.warn_before,
+        "auto_generate": p.auto_generate != 0,
+        "webhook_ids": serde_json::from_str::<Value>(&p.webhook_ids).unwrap_or(json!([])),
+        "is_active": p.is_active != 0,
+        "secrets_count": secrets_count,
+        "created_at": ts(p.created_at),
+        "updated_at": ts(p.updated_at),
+    })
+}
+
+/// A RotationHistoryItem.
+pub fn history_view(h: &HistoryRow) -> Value {
+    json!({
+        "id": h.id,
+        "policy_id": h.policy_id,
+        "secret_path": h.secret_path,
+        "trigger": h.trigger,
+        "status": h.status,
+        "old_version": h.old_version,
+        "new_version": h.new_version,
+        "started_at": ts(h.started_at),
+        "completed_at": opt_ts(h.completed_at),
+        "error": h.error,
+    })
+}
+
+fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// Applies a create/patch body to a policy row (collecting field errors).
+async fn apply_body(
+    st: &AppState,
+    caller: &Caller,
+    p: &mut PolicyRow,
+    body: &Map<String, Value>,
+    create: bool,
+) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if create {
+        match body.get("name").and_then(Value::as_str) {
+            Some(n) if valid_name(n) => {
+                p.name = n.to_string();
+                p.id = format!("rot_{n}");
+            }
+            _ => errors.push(FieldError::new(
+                "name",
+                "is required: [a-z0-9][a-z0-9_-]{0,62}",
+            )),
+        }
+    } else if body.contains_key("name") {
+        errors.push(FieldError::new(
+            "name",
+            "cannot be changed (it is part of the id)",
+        ));
+    }
+    match body.get("description") {
+        None => {}
+        Some(Value::Null) => p.description = None,
+        Some(Value::String(d)) if d.len() <= 1024 => p.description = Some(d.clone()),
+        Some(_) => errors.push(FieldError::new(
+            "description",
+            "must be a string of at most 1024 characters",
+        )),
+    }
+    match body.get("interval") {
+        None if create => errors.push(FieldError::new("interval", "is required, e.g. 90d")),
+        None => {}
+        Some(Value::String(s)) => {
+            let d = ApiDuration::parse(s).map_err(duration_error)?;
+            p.interval_text = d.as_str().to_string();
+            p.interval_seconds = d.seconds();
+        }
+        Some(_) => errors.push(FieldError::new(
+            "interval",
+            "must be a duration string such as 90d",
+        )),
+    }
+    match body.get("grace_period") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            let d = ApiDuration::parse(s).map_err(duration_error)?;
+            p.grace_text = d.as_str().to_string();
+            p.grace_seconds = d.seconds();
+        }
+        Some(_) => errors.push(FieldError::new(
+            "grace_period",
+            "must be a duration string such as 48h",
+        )),
+    }
+    match body.get("warn_before") {
+        None => {}
+        Some(Value::Null) => p.warn_before = String::new(),
+        Some(Value::String(s)) if s.trim().is_empty() => p.warn_before = String::new(),
+        Some(Value::String(s)) => {
+            p.warn_before = list_to_string(&parse_list(s).map_err(duration_error)?)
+        }
+        Some(Value::Array(a)) => {
+            let mut list = Vec::new();
+            for v in a {
+                match v.as_str() {
+                    Some(s) => list.push(ApiDuration::parse(s).map_err(duration_error)?),
+                    None => {
+                        errors.push(FieldError::new(
+                            "warn_before",
+                            "must be a string like 7d,1d or a list of durations",
+                        ));
+                        break;
+                    }
+                }
+            }
+            p.warn_before = list_to_string(&list);
+        }
+        Some(_) => errors.push(FieldError::new(
+            "warn_before",
+            "must be a string like 7d,1d or a list of durations",
+        )),
+    }
+    match body.get("auto_generate") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => p.auto_generate = i64::from(*b),
+        Some(_) => errors.push(FieldError::new("auto_generate", "must be true or false")),
+    }
+    match body.get("webhook_ids") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) => {
+            let ids: Option<Vec<String>> =
+                a.iter().map(|v| v.as_str().map(str::to_string)).collect();
+            match ids {
+                Some(ids) => {
+                    for id in &ids {
+                        if st.store.get_webhook(&caller.tenant_id, id).await?.is_none() {
+                            return Err(ApiError::not_found(
+                                "webhook_not_found",
+                                format!("no webhook '{id}'"),
+                            ));
+                        }
+                    }
+                    p.webhook_ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+                }
+                None => errors.push(FieldError::new(
+                    "webhook_ids",
+                    "must be a list of webhook ids",
+                )),
+            }
+        }
+        Some(_) => errors.push(FieldError::new(
+            "webhook_ids",
+            "must be a list of webhook ids",
+        )),
+    }
+    if let Some(w) = rotation::warnings(p)
+        .iter()
+        .find(|(secs, _)| *secs >= p.interval_seconds)
+    {
+        errors.push(FieldError::new(
+            "warn_before",
+            format!("{} is not shorter than the interval", w.1),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+macro_rules! audited {
+    ($g:expr, $action:expr, $body:expr) => {
+        match $body.await {
+            Ok(r) => Ok(r),
+            Err(e) => Err($g.fail($action, None, e).await),
+        }
+    };
+}
+
+async fn create(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_create", async {
+        g.check(Scope::Admin, None)?;
+        let JsonObject(body) = body?;
+        let now = to_micros(st.clock.now());
+        let mut p = PolicyRow {
+            tenant_id: caller.tenant_id.clone(),
+            id: String::new(),
+            name: String::new(),
+            description: None,
+            interval_text: String::new(),
+            interval_seconds: 0,
+            grace_text: "48h".into(),
+            grace_seconds: 48 * 3600,
+            warn_before: String::new(),
+            auto_generate: 0,
+            webhook_ids: "[]".into(),
+            is_active: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        apply_body(&st, &caller, &mut p, &body, true).await?;
+        let audit = g.row(
+            "rotation_policy_create",
+            None,
+            None,
+            201,
+            json!({ "policy_id": p.id }),
+        );
+        let mut tx = st.store.begin().await?;
+        tx.insert_policy(&p).await.map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::conflict(
+                "name_conflict",
+                format!("a rotation policy named '{}' already exists", p.name),
+            ),
+            other => other.into(),
+        })?;
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok((StatusCode::CREATED, Json(view(&p, 0))).into_response())
+    })
+}
+
+async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::Admin)?;
+    let query = query_map(q.as_deref());
+    let limit = pagination::limit(query.get("limit").map(String::as_str))?;
+    let after = pagination::decode(query.get("cursor").map(String::as_str))?;
+    let active_only = matches!(
+        query.get("active_only").map(String::as_str),
+        Some("true" | "1")
+    );
+    let rows = st
+        .store
+        .list_policies(&caller.tenant_id, active_only, after.as_deref(), limit + 1)
+        .await?;
+    let (rows, cursor) = pagination::page(rows, limit, |p| p.id.clone());
+    let mut data = Vec::new();
+    for p in &rows {
+        data.push(view(
+            p,
+            st.store.count_attached(&caller.tenant_id, &p.id).await?,
+        ));
+    }
+    Ok(
+        Json(json!({ "data": data, "has_more": cursor.is_some(), "cursor": cursor }))
+            .into_response(),
+    )
+}
+
+async fn show(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::Admin)?;
+    let p = st
+        .store
+        .get_policy(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let n = st.store.count_attached(&caller.tenant_id, &id).await?;
+    Ok(Json(view(&p, n)).into_response())
+}
+
+/// Saves a changed policy and recomputes its secrets' schedules in one transaction.
+async fn save_and_reschedule(
+    st: &AppState,
+    p: &PolicyRow,
+    audit: crate::store::AuditRow,
+) -> Result<(), ApiError> {
+    let now = st.clock.now();
+    let mut tx = st.store.begin().await?;
+    tx.update_policy(p).await?;
+    for mut s in tx.schedules_of_policy(&p.tenant_id, &p.id).await? {
+        rotation::reschedule(&mut s, p, now);
+        tx.upsert_schedule(&s).await?;
+    }
+    tx.insert_audit(&audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn update(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_update", async {
+        g.check(Scope::Admin, None)?;
+        let JsonObject(body) = body?;
+        let mut p = st
+            .store
+            .get_policy(&caller.tenant_id, &id)
+            .await?
+            .ok_or_else(|| not_found(&id))?;
+        apply_body(&st, &caller, &mut p, &body, false).await?;
+        p.updated_at = to_micros(st.clock.now());
+        save_and_reschedule(
+            &st,
+            &p,
+            g.row(
+                "rotation_policy_update",
+                None,
+                None,
+                200,
+                json!({ "policy_id": p.id }),
+            ),
+        )
+        .await?;
+        let n = st.store.count_attached(&caller.tenant_id, &id).await?;
+        Ok(Json(view(&p, n)).into_response())
+    })
+}
+
+async fn set_active(
+    st: &AppState,
+    g: &Guard<'_>,
+    id: &str,
+    active: bool,
+) -> Result<Response, ApiError> {
+    g.check(Scope::Admin, None)?;
+    let mut p = st
+        .store
+        .get_policy(&g.caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    p.is_active = i64::from(active);
+    p.updated_at = to_micros(st.clock.now());
+    save_and_reschedule(
+        st,
+        &p,
+        g.row(
+            "rotation_policy_update",
+            None,
+            None,
+            200,
+            json!({ "policy_id": p.id, "is_active": active }),
+        ),
+    )
+    .await?;
+    if active {
+        st.bus.deliveries.notify_one();
+    }
+    let n = st.store.count_attached(&g.caller.tenant_id, id).await?;
+    Ok(Json(view(&p, n)).into_response())
+}
+
+async fn enable(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_update", set_active(&st, &g, &id, true))
+}
+
+async fn disable(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_update", set_active(&st, &g, &id, false))
+}
+
+async fn remove(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_delete", async {
+        g.check(Scope::Admin, None)?;
+        let audit = g.row(
+            "rotation_policy_delete",
+            None,
+            None,
+            204,
+            json!({ "policy_id": id }),
+        );
+        let mut tx = st.store.begin().await?;
+        if !tx.delete_policy(&caller.tenant_id, &id).await? {
+            return Err(not_found(&id));
+        }
+        tx.insert_audit(&audit).await?;
+        tx.commit().await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+async fn attach(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_update", async {
+        g.check(Scope::Admin, None)?;
+        let JsonObject(body) = body?;
+        let raw = body
+            .get("secret_path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::validation_one("secret_path", "is required"))?;
+        let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+        g.check(Scope::Admin, Some(path.as_str()))?;
+        let p = st
+            .store
+            .get_policy(&caller.tenant_id, &id)
+            .await?
+            .ok_or_else(|| not_found(&id))?;
+        let now = st.clock.now();
+        let mut tx = st.store.begin().await?;
+        let mut secret = tx
+            .lock_secret(&caller.tenant_id, path.as_str())
+            .await?
+            .filter(|s| s.deleted_at.is_none())
+            .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        let schedule = rotation::attach(&p, &secret, now);
+        tx.upsert_schedule(&schedule).await?;
+        secret.rotation_policy_id = Some(p.id.clone());
+        tx.update_secret(&secret).await?;
+        tx.insert_audit(&g.row(
+            "rotation_policy_update",
+            Some(path.as_str()),
+            Some(secret.current_version),
+            201,
+            json!({ "policy_id": p.id, "attached": true }),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "policy_id": p.id,
+                "secret_path": path.as_str(),
+                "assigned_at": ts(schedule.assigned_at),
+                "last_rotated_at": ts(schedule.last_rotated_at),
+                "next_rotation_at": ts(schedule.next_rotation_at),
+            })),
+        )
+            .into_response())
+    })
+}
+
+async fn detach(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path((id, raw)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "rotation_policy_update", async {
+        g.check(Scope::Admin, None)?;
+        let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
+        st.store
+            .get_policy(&caller.tenant_id, &id)
+            .await?
+            .ok_or_else(|| not_found(&id))?;
+        let mut tx = st.store.begin().await?;
+        let mut secret = tx
+            .lock_secret(&caller.tenant_id, path.as_str())
+            .await?
+            .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        match tx.lock_schedule(&secret.id).await? {
+            Some(s) if s.policy_id == id => {}
+            _ => {
+                return Err(ApiError::not_found(
+                    "secret_not_found",
+                    format!("'{path}' is not attached to {id}"),
+                ))
+            }
+        }
+        tx.delete_schedule(&secret.id).await?;
+        secret.rotation_policy_id = None;
+        tx.update_secret(&secret).await?;
+        tx.insert_audit(&g.row(
+            "rotation_policy_update",
+            Some(path.as_str()),
+            None,
+            204,
+            json!({ "policy_id": id, "attached": false }),
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
+
+async fn rotate(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    match rotate_inner(&st, &g, &id, body).await {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail("rotate", None, e).await),
+    }
+}
+
+async fn rotate_inner(
+    st: &AppState,
+    g: &Guard<'_>,
+    id: &str,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    g.check(Scope::SecretsRotate, None)?;
+    let JsonObject(body) = body?;
+    let caller = g.caller;
+    let p = st
+        .store
+        .get_policy(&caller.tenant_id, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let now = st.clock.now();
+    let mut tx = st.store.begin().await?;
+    let mut targets = Vec::new();
+    match body.get("secret_paths") {
+        None | Some(Value::Null) => {
+            for s in tx.schedules_of_policy(&caller.tenant_id, id).await? {
+                if let Some(secret) = tx
+                    .secret_by_id(&s.secret_id)
+                    .await?
+                    .filter(|x| x.deleted_at.is_none())
+                {
+                    if caller.may_access(&secret.path) {
+                        targets.push(secret);
+                    }
+                }
+            }
+        }
+        Some(Value::Array(a)) => {
+            for v in a {
+                let raw = v.as_str().ok_or_else(|| {
+                    ApiError::validation_one("secret_paths", "must be a list of paths")
+                })?;
+                let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+                g.check(Scope::SecretsRotate, Some(path.as_str()))?;
+                let secret = tx
+                    .lock_secret(&caller.tenant_id, path.as_str())
+                    .await?
+                    .filter(|s| s.deleted_at.is_none())
+                    .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+                targets.push(secret);
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::validation_one(
+                "secret_paths",
+                "must be a list of paths",
+            ))
+        }
+    }
+    let mut items = Vec::new();
+    let mut autos = Vec::new();
+    for secret in &targets {
+        let Some(mut s) = tx
+            .lock_schedule(&secret.id)
+            .await?
+            .filter(|s| s.policy_id == p.id)
+        else {
+            return Err(ApiError::not_found(
+                "secret_not_found",
+                format!("'{}' is not attached to {}", secret.path, p.id),
+            ));
+        };
+        if s.status != "scheduled" {
+            // Rule 8: a pending rotation is returned, not opened twice.
+            if let Some(h) = match &s.history_id {
+                Some(hid) => tx.get_history(hid).await?,
+                None => None,
+            } {
+                items.push(h);
+                continue;
+            }
+        }
+        let h = rotation::open(
+            &mut *tx,
+            &mut s,
+            &p,
+            secret,
+            "manual",
+            now,
+            &caller.identity_id,
+            Some(&g.ctx.request_id),
+        )
+        .await?;
+        tx.insert_audit(&g.row(
+            "rotate",
+            Some(&secret.path),
+            Some(secret.current_version),
+            200,
+            json!({ "trigger": "manual", "rotation_policy_id": p.id, "history_id": h.id }),
+        ))
+        .await?;
+        if p.auto_generate != 0 {
+            autos.push((secret.path.clone(), h.id.clone()));
+        }
+        items.push(h);
+    }
+    tx.commit().await?;
+    st.bus.published(items.len(), items.len());
+    for (path, hid) in autos {
+        if let Err(msg) = crate::scheduler::auto_rotate(st, &caller.tenant_id, &path).await {
+            crate::scheduler::fail_history(st, &hid, "auto_generate_failed", &msg, 1).await?;
+        }
+    }
+    // Re-read so auto-generated rotations show their outcome.
+    let mut out = Vec::new();
+    for h in items {
+        let mut tx = st.store.begin().await?;
+        let fresh = tx.get_history(&h.id).await?.unwrap_or(h);
+        tx.commit().await?;
+        out.push(history_view(&fresh));
+    }
+    Ok(Json(Value::Array(out)).into_response())
+}
+
+async fn history(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    st.store
+        .get_policy(&caller.tenant_id, &id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let query = query_map(q.as_deref());
+    let status = match query.get("status").map(String::as_str) {
+        None | Some("") => None,
+        Some(s @ ("pending" | "success" | "failed" | "overdue")) => Some(s),
+        Some(_) => {
+            return Err(ApiError::validation_one(
+                "status",
+                "must be pending, success, failed or overdue",
+            ))
+        }
+    };
+    let limit = pagination::limit(query.get("limit").map(String::as_str))?;
+    let before = pagination::decode(query.get("cursor").map(String::as_str))?;
+    let rows = st
+        .store
+        .list_history(&caller.tenant_id, &id, status, before.as_deref(), limit + 1)
+        .await?;
+    let (rows, cursor) = pagination::page(rows, limit, |h| h.id.clone());
+    let data: Vec<Value> = rows
+        .iter()
+        .filter(|h| caller.may_access(&h.secret_path))
+        .map(history_view)
+        .collect();
+    Ok(
+        Json(json!({ "data": data, "has_more": cursor.is_some(), "cursor": cursor }))
+            .into_response(),
+    )
+}
+
+async fn due(
+    State(st): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    crate::http::auth::require(&caller, Scope::SecretsRotate)?;
+    let query = query_map(q.as_deref());
+    let hours = match query.get("within_hours").filter(|v| !v.is_empty()) {
+        None => 24,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (0..=24 * 366).contains(h))
+            .ok_or_else(|| {
+                ApiError::validation_one("within_hours", "must be an integer from 0 to 8784")
+            })?,
+    };
+    let include_overdue = !matches!(
+        query.get("include_overdue").map(String::as_str),
+        Some("false" | "0")
+    );
+    let now = st.clock.now();
+    let until = to_micros(now + chrono::Duration::hours(hours));
+    let rows = st
+        .store
+        .due_rotations(
+            &caller.tenant_id,
+            until,
+            query
+                .get("policy_id")
+                .map(String::as_str)
+                .filter(|p| !p.is_empty()),
+        )
+        .await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .filter(|(_, path)| caller.may_access(path))
+        .filter_map(|(s, path)| {
+            let overdue = s.status == "overdue";
+            (include_overdue || !overdue).then(|| {
+                json!({ "secret_path": path, "policy_id": s.policy_id, "next_rotation_at": ts(s.next_rotation_at), "overdue": overdue, "status": s.status })
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "count": data.len(), "data": data })).into_response())
+}

@@ -1,0 +1,247 @@
+//! The rotation scheduler: every tick it claims only the schedules whose next event is due
+//! (an indexed column, so cost grows with due work, not with the number of secrets), handles
+//! each in a transaction with its events, history and audit row, then writes auto-generated
+//! values. Replicas claim with SKIP LOCKED, so nothing fires twice.
+
+use crate::clock::to_micros;
+use crate::domain::path::SecretPath;
+use crate::domain::rotation::{self, Step, SCHEDULER_IDENTITY};
+use crate::domain::secret_ops::{Ops, WriteOptions, WriteRequest};
+use crate::server::AppState;
+use crate::store::{AuditRow, StoreResult};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+const CLAIM_BATCH: i64 = 200;
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub handled: usize,
+    pub warned: usize,
+    pub opened: usize,
+    pub overdue: usize,
+    pub auto_rotated: usize,
+    pub failed: usize,
+}
+
+/// Handles everything due now; returns what it did.
+pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
+    let mut report = TickReport::default();
+    loop {
+        let now = st.clock.now();
+        let mut tx = st.store.begin().await?;
+        let claimed = tx.claim_due_schedules(to_micros(now), CLAIM_BATCH).await?;
+        let n = claimed.len();
+        let mut autos = Vec::new();
+        for mut s in claimed {
+            report.handled += 1;
+            let policy = tx.get_policy(&s.tenant_id, &s.policy_id).await?;
+            let secret = tx.secret_by_id(&s.secret_id).await?;
+            let (Some(p), Some(secret)) = (policy, secret.filter(|x| x.deleted_at.is_none()))
+            else {
+                s.next_event_at = None;
+                tx.upsert_schedule(&s).await?;
+                continue;
+            };
+            match rotation::step(&mut *tx, &mut s, &p, &secret, now).await? {
+                Step::Nothing => {}
+                Step::Warned => report.warned += 1,
+                Step::Overdue => report.overdue += 1,
+                Step::Opened { auto, history_id } => {
+                    report.opened += 1;
+                    tx.insert_audit(&rotate_audit(
+                        &secret.tenant_id,
+                        &secret.path,
+                        secret.current_version,
+                        &p.id,
+                        &history_id,
+                        now,
+                    ))
+                    .await?;
+                    if auto {
+                        autos.push((secret.tenant_id.clone(), secret.path.clone(), history_id));
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        st.bus.published(n, n);
+        for (tenant, path, history_id) in autos {
+            match auto_rotate(st, &tenant, &path).await {
+                Ok(()) => report.auto_rotated += 1,
+                Err(msg) => {
+                    report.failed += 1;
+                    if let Err(e) =
+                        fail_history(st, &history_id, "auto_generate_failed", &msg, 1).await
+                    {
+                        tracing::warn!(error.cause = %e, "could not record a failed rotation");
+                    }
+                }
+            }
+        }
+        if (n as i64) < CLAIM_BATCH {
+            return Ok(report);
+        }
+    }
+}
+
+/// The audit row of a rotation the scheduler opened.
+fn rotate_audit(
+    tenant: &str,
+    path: &str,
+    version: i64,
+    policy_id: &str,
+    history_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AuditRow {
+    AuditRow {
+        id: crate::domain::ids::new_id("log_"),
+        tenant_id: tenant.to_string(),
+        ts: to_micros(now),
+        action: "rotate".into(),
+        identity_type: "system".into(),
+        identity_id: SCHEDULER_IDENTITY.into(),
+        secret_path: Some(path.to_string()),
+        version: Some(version),
+        source_ip: None,
+        user_agent: None,
+        success: 1,
+        status_code: 200,
+        duration_ms: 0,
+        request_id: None,
+        extra_data: json!({ "trigger": "schedule", "rotation_policy_id": policy_id, "history_id": history_id }).to_string(),
+        seq: None,
+        hash: None,
+    }
+}
+
+/// Writes a generated value (same keys, new random strings); the write completes the rotation.
+pub async fn auto_rotate(st: &AppState, tenant: &str, path: &str) -> Result<(), String> {
+    let path = SecretPath::parse(path).map_err(|e| e.0)?;
+    let ops = Ops {
+        store: st.store.as_ref(),
+        keys: &st.keys,
+        now: st.clock.now(),
+        bus: &st.bus,
+    };
+    let current = ops
+        .read(tenant, &path, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&current.value).map_err(|e| e.to_string())?;
+    let generated = rotation::generate_value(&value);
+    let req = WriteRequest {
+        tenant_id: tenant.to_string(),
+        path: path.clone(),
+        value: zeroize::Zeroizing::new(serde_json::to_vec(&generated).map_err(|e| e.to_string())?),
+        secret_type: None,
+        metadata: Default::default(),
+        options: WriteOptions::default(),
+        actor: SCHEDULER_IDENTITY.into(),
+        auto_generated: true,
+    };
+    let audit = AuditRow {
+        id: crate::domain::ids::new_id("log_"),
+        tenant_id: tenant.to_string(),
+        ts: to_micros(st.clock.now()),
+        action: "write".into(),
+        identity_type: "system".into(),
+        identity_id: SCHEDULER_IDENTITY.into(),
+        secret_path: Some(path.to_string()),
+        version: None,
+        source_ip: None,
+        user_agent: None,
+        success: 1,
+        status_code: 200,
+        duration_ms: 0,
+        request_id: None,
+        extra_data: json!({ "auto_generated": true }).to_string(),
+        seq: None,
+        hash: None,
+    };
+    ops.write(&req, audit)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Marks a rotation failed (if still open) and emits `rotation.failed`.
+pub async fn fail_history(
+    st: &AppState,
+    history_id: &str,
+    code: &str,
+    message: &str,
+    attempts: i64,
+) -> StoreResult<()> {
+    let now = st.clock.now();
+    let mut tx = st.store.begin().await?;
+    let Some(mut h) = tx.get_history(history_id).await? else {
+        return Ok(());
+    };
+    if h.status != "pending" && h.status != "overdue" {
+        return Ok(());
+    }
+    let (Some(p), Some(secret)) = (
+        tx.get_policy(&h.tenant_id, &h.policy_id).await?,
+        tx.secret_by_id(&h.secret_id).await?,
+    ) else {
+        return Ok(());
+    };
+    rotation::fail(&mut *tx, &mut h, &p, &secret, code, message, attempts, now).await?;
+    tx.commit().await?;
+    st.bus.published(1, 1);
+    Ok(())
+}
+
+/// Ticks every `SCAIVAULT_SCHEDULER_TICK` until cancelled.
+pub async fn run(st: AppState, cancel: CancellationToken) {
+    let every = st.config.scheduler_tick.as_std();
+    loop {
+        match tick(&st).await {
+            Ok(r) if r.handled > 0 => tracing::info!(
+                handled = r.handled,
+                opened = r.opened,
+                warned = r.warned,
+                overdue = r.overdue,
+                "rotation scheduler tick"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error.cause = %e, "rotation scheduler tick failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = cancel.cancelled() => break,
+        }
+    }
+}
+
+/// After a delivery of a `rotation.due` event failed for good: if no delivery of that event
+/// succeeded and none is still pending, the rotation failed (SPEC §4 rule 7).
+pub async fn on_due_delivery_failed(
+    st: &AppState,
+    event_id: &str,
+    attempts: i64,
+) -> StoreResult<()> {
+    let Some(h) = st.store.history_by_due_event(event_id).await? else {
+        return Ok(());
+    };
+    let (pending, ok) = {
+        let mut tx = st.store.begin().await?;
+        let o = tx.event_delivery_outcomes(event_id).await?;
+        tx.commit().await?;
+        o
+    };
+    if pending == 0 && ok == 0 {
+        fail_history(
+            st,
+            &h.id,
+            "delivery_failed",
+            "every delivery of the rotation.due event exhausted its retries",
+            attempts,
+        )
+        .await?;
+    }
+    Ok(())
+}
