@@ -23,6 +23,8 @@ pub struct TickReport {
     pub overdue: usize,
     pub auto_rotated: usize,
     pub failed: usize,
+    /// `secret.expiring` / `secret.expired` events sent.
+    pub expiry_notices: usize,
 }
 
 /// Handles everything due now; returns what it did.
@@ -80,6 +82,32 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
                 }
             }
         }
+        if (n as i64) < CLAIM_BATCH {
+            break;
+        }
+    }
+    loop {
+        let now = st.clock.now();
+        let mut tx = st.store.begin().await?;
+        let claimed = tx.claim_due_expiry(to_micros(now), CLAIM_BATCH).await?;
+        let n = claimed.len();
+        let mut sent = 0;
+        for mut e in claimed {
+            report.handled += 1;
+            match tx
+                .secret_by_id(&e.secret_id)
+                .await?
+                .filter(|s| s.deleted_at.is_none())
+            {
+                Some(secret) => {
+                    sent += crate::domain::expiry::step(&mut *tx, &mut e, &secret, now).await?
+                }
+                None => tx.delete_expiry(&e.secret_id).await?,
+            }
+        }
+        tx.commit().await?;
+        report.expiry_notices += sent;
+        st.bus.published(sent, sent);
         if (n as i64) < CLAIM_BATCH {
             return Ok(report);
         }

@@ -2,6 +2,7 @@
 
 pub mod duration;
 pub mod events;
+pub mod expiry;
 pub mod ids;
 pub mod outbox;
 pub mod path;

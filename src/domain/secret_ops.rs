@@ -176,6 +176,7 @@ impl Ops<'_> {
                     .await?;
             }
         }
+        super::expiry::sync(&mut *tx, &row, self.now).await?;
         let completion = if created {
             None
         } else {
@@ -313,6 +314,7 @@ impl Ops<'_> {
         apply_options(&mut row, options);
         row.updated_at = now;
         tx.update_secret(&row).await?;
+        super::expiry::sync(&mut *tx, &row, self.now).await?;
         if old_tags != row.tags {
             tx.replace_tags(&row.id, &tags_of(&row)).await?;
         }

@@ -237,6 +237,11 @@ pub trait StoreTx: Send {
         readable_until: Option<i64>,
     ) -> StoreResult<()>;
     async fn secret_by_id(&mut self, id: &str) -> StoreResult<Option<SecretRow>>;
+    async fn get_expiry(&mut self, secret_id: &str) -> StoreResult<Option<ExpiryRow>>;
+    async fn upsert_expiry(&mut self, e: &ExpiryRow) -> StoreResult<()>;
+    async fn delete_expiry(&mut self, secret_id: &str) -> StoreResult<()>;
+    /// Locks up to `limit` expiry rows whose next notice is due.
+    async fn claim_due_expiry(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<ExpiryRow>>;
     /// (pending, succeeded) deliveries of an event.
     async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)>;
 }

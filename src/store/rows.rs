@@ -247,3 +247,16 @@ pub struct HistoryRow {
     pub error: Option<String>,
     pub due_event_id: Option<String>,
 }
+
+/// Expiry notices of one secret with an `expires_at`.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExpiryRow {
+    pub secret_id: String,
+    pub tenant_id: String,
+    pub expires_at: i64,
+    pub notify_before: String,
+    /// JSON list of offsets (seconds) already sent or skipped.
+    pub notices_sent: String,
+    pub expired_sent: i64,
+    pub next_event_at: Option<i64>,
+}

@@ -4,6 +4,7 @@
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
 use super::rotation_sql as rs;
+use super::rows::ExpiryRow;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SecretRow, TokenRow,
     VersionInfo, VersionRow, WebhookRow, WebhookStats,
@@ -1242,6 +1243,22 @@ impl StoreTx for SqlTx {
 
     async fn secret_by_id(&mut self, id: &str) -> StoreResult<Option<SecretRow>> {
         rs::secret_by_id(&mut self.tx, id).await
+    }
+
+    async fn get_expiry(&mut self, secret_id: &str) -> StoreResult<Option<ExpiryRow>> {
+        rs::get_expiry(&mut self.tx, secret_id).await
+    }
+
+    async fn upsert_expiry(&mut self, e: &ExpiryRow) -> StoreResult<()> {
+        rs::upsert_expiry(&mut self.tx, e).await
+    }
+
+    async fn delete_expiry(&mut self, secret_id: &str) -> StoreResult<()> {
+        rs::delete_expiry(&mut self.tx, secret_id).await
+    }
+
+    async fn claim_due_expiry(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<ExpiryRow>> {
+        rs::claim_due_expiry(&mut self.tx, now_us, limit, self.dialect.skip_locked).await
     }
 
     async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)> {

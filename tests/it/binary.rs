@@ -1145,3 +1145,154 @@ async fn kill_9_under_reads_keeps_every_audit_row_postgres() {
 async fn kill_9_under_reads_keeps_every_audit_row_sqlite() {
     kill_9_under_reads_keeps_every_audit_row(StoreKind::Sqlite).await
 }
+
+/// The rotation lifecycle on the real binary with a policy of seconds: warnings, due, overdue,
+/// completion by a PUT, grace then 410, and the next cycle scheduled from the completion.
+async fn seconds_policy_lifecycle(kind: StoreKind) {
+    use reqwest::Method as M;
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(kind, dir.path()).await;
+    let (key, root, port) = (master_key(), root_token(), free_port());
+    let env = [
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ("SCAIVAULT_SCHEDULER_TICK", "1s"),
+        ("RUST_LOG", "warn"),
+    ];
+    let srv = Server::start(dir.path(), &[], port, &env, &root).await;
+    let rx = Receiver::start("whsec_seconds_lifecycle").await;
+    let (s, _) = srv
+        .call(M::POST, "/v1/webhooks", Some(json!({"name": "rx", "url": rx.url, "secret": "whsec_seconds_lifecycle", "events": ["rotation.due", "rotation.overdue", "rotation.completed", "secret.rotated"]})))
+        .await;
+    assert_eq!(s, 201);
+    let (s, b) = srv
+        .call(M::POST, "/v1/rotation/policies", Some(json!({"name": "fast", "interval": "8s", "warn_before": "4s,2s", "grace_period": "3s"})))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _) = srv
+        .call(
+            M::PUT,
+            "/v1/secrets/fast/db",
+            Some(json!({"data": {"pw": "one"}, "options": {"rotation_policy_id": "rot_fast"}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let seen = |rx: &Receiver, pred: &dyn Fn(&Value) -> bool| {
+        let mut ids = HashSet::new();
+        rx.received()
+            .iter()
+            .filter(|r| pred(&r.body) && ids.insert(r.event_id.clone()))
+            .count()
+    };
+    let wait = |what: &'static str,
+                rx: Receiver,
+                pred: Box<dyn Fn(&Value) -> bool + Send>,
+                n: usize| async move {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let mut ids = HashSet::new();
+            if rx
+                .received()
+                .iter()
+                .filter(|r| pred(&r.body) && ids.insert(r.event_id.clone()))
+                .count()
+                >= n
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:#?}",
+                rx.received()
+                    .iter()
+                    .map(|r| r.body.clone())
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    wait(
+        "the 4s warning",
+        rx.clone(),
+        Box::new(|b| b["data"]["threshold"] == "4s"),
+        1,
+    )
+    .await;
+    wait(
+        "the 2s warning",
+        rx.clone(),
+        Box::new(|b| b["data"]["threshold"] == "2s"),
+        1,
+    )
+    .await;
+    wait(
+        "due now",
+        rx.clone(),
+        Box::new(|b| b["data"]["due_now"] == true),
+        1,
+    )
+    .await;
+    wait(
+        "overdue",
+        rx.clone(),
+        Box::new(|b| b["event_type"] == "rotation.overdue"),
+        1,
+    )
+    .await;
+    let (s, _) = srv
+        .call(
+            M::PUT,
+            "/v1/secrets/fast/db",
+            Some(json!({"data": {"pw": "two"}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    wait(
+        "completion",
+        rx.clone(),
+        Box::new(|b| b["event_type"] == "rotation.completed"),
+        1,
+    )
+    .await;
+    assert_eq!(seen(&rx, &|b| b["event_type"] == "secret.rotated"), 1);
+    let (s, b) = srv
+        .call(M::GET, "/v1/secrets/fast/db?version=1", None)
+        .await;
+    assert_eq!((s, b["data"]["pw"].clone()), (200, json!("one")));
+    // Grace of 3s, then 410 (polled, bounded).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, b) = srv
+            .call(M::GET, "/v1/secrets/fast/db?version=1", None)
+            .await;
+        if s == 410 {
+            assert_eq!(b["error"]["code"], "secret_expired");
+            break;
+        }
+        assert_eq!(s, 200);
+        assert!(Instant::now() < deadline, "v1 never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The next cycle counts from the completion: its 4s warning comes again.
+    wait(
+        "the next cycle's warning",
+        rx.clone(),
+        Box::new(|b| b["data"]["threshold"] == "4s"),
+        2,
+    )
+    .await;
+    let (ok, out) = srv.stop().await;
+    assert!(ok, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seconds_policy_lifecycle_postgres() {
+    seconds_policy_lifecycle(StoreKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seconds_policy_lifecycle_sqlite() {
+    seconds_policy_lifecycle(StoreKind::Sqlite).await
+}

@@ -579,3 +579,64 @@ async fn two_replicas_fire_each_due_rotation_once() {
         .unwrap();
     assert_eq!((dues, distinct, history), (1000, 1000, 1000));
 }
+
+both_stores!(expiry_notices_fire_once_each);
+
+async fn expiry_notices_fire_once_each(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let rx = Receiver::start("0123456789abcdef0123456789abcdef").await;
+    app.post("/v1/webhooks", &json!({"name": "rx", "url": rx.url, "secret": "0123456789abcdef0123456789abcdef", "events": ["secret.expiring", "secret.expired"]})).await;
+    let r = app.put("/v1/secrets/exp/cert", &json!({"data": {"pem": "x"}, "secret_type": "certificate", "options": {"expires_in": "30d", "notify_before": "7d,1d"}})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let expires = app.clock_now() + Duration::days(30);
+    let tick = |app: &TestApp| {
+        let st = app.state.clone();
+        async move {
+            scaivault::scheduler::tick(&st)
+                .await
+                .unwrap()
+                .expiry_notices
+        }
+    };
+    app.clock.advance(Duration::days(22));
+    assert_eq!(tick(&app).await, 0);
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick(&app).await, 1);
+    assert_eq!(tick(&app).await, 0);
+    app.clock.advance(Duration::days(6));
+    assert_eq!(tick(&app).await, 1);
+    app.clock.advance(Duration::days(1));
+    assert_eq!(tick(&app).await, 1);
+    assert_eq!(tick(&app).await, 0);
+    let got = rx
+        .wait_for("three notices", |r| {
+            r.iter().map(|x| &x.event_id).collect::<HashSet<_>>().len() >= 3
+        })
+        .await;
+    let mut seen = HashSet::new();
+    let bodies: Vec<&Value> = got
+        .iter()
+        .filter(|x| seen.insert(x.event_id.clone()))
+        .map(|x| &x.body)
+        .collect();
+    assert_eq!(bodies[0]["event_type"], "secret.expiring");
+    assert_eq!(
+        (
+            bodies[0]["data"]["threshold"].clone(),
+            bodies[0]["data"]["days_remaining"].clone()
+        ),
+        (json!("7d"), json!(7))
+    );
+    assert_eq!(
+        (
+            bodies[1]["data"]["threshold"].clone(),
+            bodies[1]["data"]["days_remaining"].clone()
+        ),
+        (json!("1d"), json!(1))
+    );
+    assert_eq!(bodies[2]["event_type"], "secret.expired");
+    assert_eq!(
+        bodies[2]["data"]["expires_at"],
+        expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+}
