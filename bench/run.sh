@@ -225,6 +225,20 @@ if ! timeout 15 psql $PG -d postgres -qAt -c 'select 1' >/dev/null 2>&1; then
   pg_ok=false
 fi
 
+start_server() { # store url port audit_reads logfile; sets SERVER_PID
+  local store=$1 url=$2 port=$3 audit=$4 logf=$5
+  # Run from an empty folder so no config/scaivault.toml is picked up.
+  (cd "$WORK/run-$store" && exec env -u DATABASE_URL \
+    SCAIVAULT_LISTEN="$HOST:$port" SCAIVAULT_DATABASE_URL="$url" \
+    SCAIVAULT_DATA_DIR="$WORK/run-$store/data" SCAIVAULT_MASTER_KEY="$MASTER_KEY" \
+    SCAIVAULT_ROOT_TOKEN="$TOKEN" SCAIVAULT_LOG_FORMAT=json SCAIVAULT_AUDIT_READS="$audit" \
+    RUST_LOG=warn,scaivault::server=info \
+    "$BIN" serve) >>"$logf" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  wait_http "http://$HOST:$port/v1/health/ready" "$SERVER_PID" "$logf"
+}
+
 bench_store() { # store
   local store=$1 url port pid logf="$WORK/$1.server.log" st i db=""
   case $store in
@@ -239,15 +253,8 @@ bench_store() { # store
   esac
   port=$(free_port)
   mkdir -p "$WORK/run-$store"
-  # Run from an empty folder so no config/scaivault.toml is picked up.
-  (cd "$WORK/run-$store" && exec env -u DATABASE_URL \
-    SCAIVAULT_LISTEN="$HOST:$port" SCAIVAULT_DATABASE_URL="$url" \
-    SCAIVAULT_DATA_DIR="$WORK/run-$store/data" SCAIVAULT_MASTER_KEY="$MASTER_KEY" \
-    SCAIVAULT_ROOT_TOKEN="$TOKEN" SCAIVAULT_LOG_FORMAT=json RUST_LOG=warn \
-    "$BIN" serve) >"$logf" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_http "http://$HOST:$port/v1/health/ready" "$pid" "$logf"
+  start_server "$store" "$url" "$port" true "$logf"
+  pid=$SERVER_PID
   log "$store: scaivault ready on $port; seeding"
 
   local base="http://$HOST:$port/v1/secrets"
@@ -270,9 +277,18 @@ bench_store() { # store
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
 
-  CUR_DB=""
   if ! kill -0 "$pid" 2>/dev/null; then log "scaivault ($store) died during the run"; fi
   stop_pid "$pid"
+  batch=$(grep -o '"audit.mean_batch_rows":[0-9.]*' "$logf" | tail -n1 | cut -d: -f2 || true)
+  [[ -n $batch ]] && log "$store: audit group commit wrote $(printf '%.1f' "$batch") rows per batch on average"
+  # The same server with read auditing off: what durable auditing costs.
+  local port2 logf2="$WORK/$store.noaudit.log"
+  port2=$(free_port)
+  start_server "$store" "$url" "$port2" false "$logf2"
+  run_wrk get_noaudit "$store" "http://$HOST:$port2/v1/secrets/bench/s" -H "$AUTH"
+  stop_pid "$SERVER_PID"
+  cat "$logf2" >>"$logf"
+  CUR_DB=""
   if [[ -s $logf ]]; then
     { echo "===== scaivault $store server log (RUST_LOG=warn)"; cat "$logf"; } >>"$RAW"
     log "$store: server logged $(wc -l <"$logf") line(s) at warn+ (see $RAW); first ones:"
