@@ -11,13 +11,24 @@ use std::time::Instant;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::args().nth(1).unwrap_or_else(|| "sqlite:///tmp/scaivault-scheduler-bench.db".into());
-    let n: i64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default());
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sqlite:///tmp/scaivault-scheduler-bench.db".into());
+    let n: i64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let clock = ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default(),
+    );
     let mut config = Config::with_database(&url);
     let (_, key) = scaivault::crypto::MasterKey::generate();
     config.master_key = Some(SecretString::from(key.to_string()));
-    config.root_token = Some(SecretString::from("skt_scheduler_bench_token_0123456789".to_string()));
+    config.root_token = Some(SecretString::from(
+        "skt_scheduler_bench_token_0123456789".to_string(),
+    ));
     config.data_dir = std::env::temp_dir();
     let app = scaivault::App::build(config, Arc::new(clock.clone())).await?;
     let st = app.state.clone();
@@ -48,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query(&r).execute(&pool).await?;
         i = end;
     }
-    println!("seeded {n} attached secrets in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded {n} attached secrets in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     let _ = sqlx::query("ANALYZE").execute(&pool).await;
 
     let mut none_due = Vec::new();
