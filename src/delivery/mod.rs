@@ -2,6 +2,7 @@
 //! claims due deliveries from the outbox and records each outcome.
 
 pub mod attempt;
+pub mod recorder;
 pub mod signer;
 pub mod target;
 pub mod worker;

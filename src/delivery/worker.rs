@@ -10,7 +10,7 @@ use crate::store::{AttemptRecord, AuditRow, DeliveryRow, EventRow, WebhookRow};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -21,17 +21,28 @@ pub const WORKER_IDENTITY: &str = "system:delivery-worker";
 /// Sends due deliveries until cancelled.
 pub struct DeliveryWorker {
     st: AppState,
+    /// Group commit of outcomes on SQLite (one writer: batching saves an fsync per delivery);
+    /// on PostgreSQL each attempt task commits its own outcome, in parallel.
+    recorder: Option<super::recorder::OutcomeRecorder>,
     permits: Arc<Semaphore>,
     max_in_flight: usize,
+    /// Attempts in flight per webhook: one endpoint may use at most `per_webhook` slots, so a
+    /// slow or dead endpoint never takes the slots other endpoints' deliveries need.
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+    per_webhook: usize,
 }
 
 impl DeliveryWorker {
     pub fn new(st: AppState) -> Self {
         let max = st.config.webhook_concurrency.max(1);
         Self {
+            recorder: (st.store.backend() == crate::store::Backend::Sqlite)
+                .then(|| super::recorder::OutcomeRecorder::start(st.store.clone())),
             st,
             permits: Arc::new(Semaphore::new(max)),
             max_in_flight: max,
+            in_flight: Arc::default(),
+            per_webhook: (max / 2).max(1),
         }
     }
 
@@ -67,6 +78,11 @@ impl DeliveryWorker {
     /// Returns how many were claimed.
     pub async fn step(&self) -> Result<usize, crate::store::StoreError> {
         let free = self.permits.available_permits();
+        // Claim in batches: with work in flight, wait until a few slots are free rather than
+        // running one claim query per finished attempt.
+        if free < self.max_in_flight && free < (self.max_in_flight / 8).max(1) {
+            return Ok(0);
+        }
         if free == 0 {
             // Wait for a slot instead of spinning.
             if let Ok(p) = self.permits.clone().acquire_owned().await {
@@ -77,15 +93,40 @@ impl DeliveryWorker {
         let now = self.st.clock.now();
         // Long enough for one attempt plus recording it; a crashed claimer's work is retried after it.
         let lease = self.st.config.webhook_timeout.as_chrono() + chrono::Duration::seconds(5);
+        let saturated: Vec<String> = lock(&self.in_flight)
+            .iter()
+            .filter(|(_, n)| **n >= self.per_webhook)
+            .map(|(w, _)| w.clone())
+            .collect();
         let claimed = self
             .st
             .store
-            .claim_due_deliveries(to_micros(now), to_micros(now + lease), free as i64)
+            .claim_due_deliveries(
+                to_micros(now),
+                to_micros(now + lease),
+                free as i64,
+                &saturated,
+            )
             .await?;
         if claimed.is_empty() {
             return Ok(0);
         }
         let n = claimed.len();
+        // Admit up to each webhook's share; give the rest back for a later pass.
+        let (claimed, over): (Vec<DeliveryRow>, Vec<DeliveryRow>) = {
+            let mut counts = lock(&self.in_flight);
+            claimed.into_iter().partition(|d| {
+                let c = counts.entry(d.webhook_id.clone()).or_insert(0);
+                if *c < self.per_webhook {
+                    *c += 1;
+                    true
+                } else {
+                    false
+                }
+            })
+        };
+        let over_ids: Vec<String> = over.into_iter().map(|d| d.id).collect();
+        self.st.store.release_deliveries(&over_ids).await?;
         let event_ids: Vec<String> = claimed.iter().map(|d| d.event_id.clone()).collect();
         let webhook_ids: Vec<String> = claimed.iter().map(|d| d.webhook_id.clone()).collect();
         let events: HashMap<String, Arc<EventRow>> = self
@@ -109,20 +150,38 @@ impl DeliveryWorker {
                 break;
             };
             let st = self.st.clone();
+            let recorder = self.recorder.clone();
+            let in_flight = self.in_flight.clone();
             let event = events.get(&d.event_id).cloned();
             let webhook = webhooks.get(&d.webhook_id).cloned();
             tokio::spawn(async move {
-                deliver(&st, d, event, webhook).await;
+                let webhook_id = d.webhook_id.clone();
+                deliver(&st, &recorder, d, event, webhook).await;
+                let mut counts = lock(&in_flight);
+                if let Some(c) = counts.get_mut(&webhook_id) {
+                    *c = c.saturating_sub(1);
+                    if *c == 0 {
+                        counts.remove(&webhook_id);
+                    }
+                }
+                drop(counts);
                 drop(permit);
+                // A slot (and perhaps a webhook's share) came free: look for more work now.
+                st.bus.deliveries.notify_one();
             });
         }
         Ok(n)
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// One claimed delivery: send, then record.
 async fn deliver(
     st: &AppState,
+    recorder: &Option<super::recorder::OutcomeRecorder>,
     d: DeliveryRow,
     event: Option<Arc<EventRow>>,
     webhook: Option<Arc<WebhookRow>>,
@@ -145,7 +204,15 @@ async fn deliver(
     let final_failure = webhook.as_ref().is_none_or(|w| w.enabled == 0);
     let record = outcome(st, &d, &result, st.clock.now(), final_failure);
     let audit = delivery_audit(&d, event.as_deref(), &result, &record, st.clock.now());
-    match st.store.finish_attempt(&record, &audit).await {
+    let recorded = match recorder {
+        Some(r) => r.record(record.clone(), audit).await,
+        None => st
+            .store
+            .finish_attempt(&record, &audit)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match recorded {
         Ok(_) => {
             tracing::info!(
                 delivery_id = %d.id,

@@ -93,15 +93,21 @@ pub trait Store: Send + Sync + 'static {
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRow>>;
-    /// Leases up to `limit` due pending deliveries until `lease_until_us` (skipping ones leased elsewhere).
+    /// Leases up to `limit` due pending deliveries until `lease_until_us`, skipping ones leased
+    /// elsewhere and those of `exclude_webhooks` (endpoints already using their share).
     async fn claim_due_deliveries(
         &self,
         now_us: i64,
         lease_until_us: i64,
         limit: i64,
+        exclude_webhooks: &[String],
     ) -> StoreResult<Vec<DeliveryRow>>;
+    /// Gives claimed deliveries back (lease cleared) without an attempt.
+    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()>;
     /// Records one attempt's outcome; false if the delivery was no longer pending (cancelled).
     async fn finish_attempt(&self, outcome: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool>;
+    /// Records many outcomes in one transaction (one commit for a whole batch of attempts).
+    async fn finish_attempts(&self, items: &[(AttemptRecord, AuditRow)]) -> StoreResult<Vec<bool>>;
     /// How many deliveries are pending and when the oldest was created.
     async fn pending_deliveries(&self) -> StoreResult<(i64, Option<i64>)>;
 

@@ -19,7 +19,7 @@ pub const LOCK_EVENT_SEQUENCE: Option<&str> = Some("SELECT pg_advisory_xact_lock
 pub const CLAIM_DELIVERIES: &str = concat!(
     "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
      WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
-     ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+     {exclude} ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
     super::queries::delivery_cols!()
 );
 

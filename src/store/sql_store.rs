@@ -366,57 +366,61 @@ impl Store for SqlStore {
         now_us: i64,
         lease_until_us: i64,
         limit: i64,
+        exclude_webhooks: &[String],
     ) -> StoreResult<Vec<DeliveryRow>> {
-        Ok(sqlx::query_as(self.dialect().claim_deliveries)
+        let exclude = if exclude_webhooks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND webhook_id NOT IN ({})",
+                placeholders(4, exclude_webhooks.len())
+            )
+        };
+        let sql = self
+            .dialect()
+            .claim_deliveries
+            .replace("{exclude}", &exclude);
+        let mut qry = sqlx::query_as(&sql)
             .bind(now_us)
             .bind(lease_until_us)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?)
+            .bind(limit);
+        for w in exclude_webhooks {
+            qry = qry.bind(w);
+        }
+        Ok(qry.fetch_all(&self.writer).await?)
+    }
+
+    async fn release_deliveries(&self, ids: &[String]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut qry = sqlx::query(&sql);
+        for id in ids {
+            qry = qry.bind(id);
+        }
+        qry.execute(&self.writer).await?;
+        Ok(())
     }
 
     async fn finish_attempt(&self, o: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await?;
-        let r = sqlx::query(q::FINISH_ATTEMPT)
-            .bind(&o.delivery_id)
-            .bind(&o.status)
-            .bind(o.attempts)
-            .bind(o.next_attempt_at)
-            .bind(o.response_code)
-            .bind(o.duration_ms)
-            .bind(&o.last_error)
-            .bind(o.now_us)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        if let Some(h) = &o.webhook_health {
-            sqlx::query(q::SET_WEBHOOK_HEALTH)
-                .bind(&o.webhook_id)
-                .bind(h)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(reason) = &o.disable_reason {
-            sqlx::query(q::DISABLE_WEBHOOK)
-                .bind(&o.webhook_id)
-                .bind(reason)
-                .bind(o.now_us)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(q::CANCEL_PENDING_DELIVERIES)
-                .bind(&o.webhook_id)
-                .bind(o.now_us)
-                .execute(&mut *tx)
-                .await?;
-        }
-        bind_audit(sqlx::query(q::INSERT_AUDIT), audit)
-            .execute(&mut *tx)
-            .await?;
+        let recorded = record_attempt(&mut tx, o, audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
+    }
+
+    async fn finish_attempts(&self, items: &[(AttemptRecord, AuditRow)]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.writer.begin().await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (o, audit) in items {
+            out.push(record_attempt(&mut tx, o, audit).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn pending_deliveries(&self) -> StoreResult<(i64, Option<i64>)> {
@@ -698,6 +702,52 @@ impl Store for SqlStore {
         tx.commit().await?;
         Ok(r.rows_affected())
     }
+}
+
+/// Records one attempt's outcome in `tx`; false (and nothing written) if no longer pending.
+async fn record_attempt(
+    tx: &mut Transaction<'static, Any>,
+    o: &AttemptRecord,
+    audit: &AuditRow,
+) -> StoreResult<bool> {
+    let r = sqlx::query(q::FINISH_ATTEMPT)
+        .bind(&o.delivery_id)
+        .bind(&o.status)
+        .bind(o.attempts)
+        .bind(o.next_attempt_at)
+        .bind(o.response_code)
+        .bind(o.duration_ms)
+        .bind(&o.last_error)
+        .bind(o.now_us)
+        .execute(&mut **tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if let Some(h) = &o.webhook_health {
+        sqlx::query(q::SET_WEBHOOK_HEALTH)
+            .bind(&o.webhook_id)
+            .bind(h)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(reason) = &o.disable_reason {
+        sqlx::query(q::DISABLE_WEBHOOK)
+            .bind(&o.webhook_id)
+            .bind(reason)
+            .bind(o.now_us)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(q::CANCEL_PENDING_DELIVERIES)
+            .bind(&o.webhook_id)
+            .bind(o.now_us)
+            .execute(&mut **tx)
+            .await?;
+    }
+    bind_audit(sqlx::query(q::INSERT_AUDIT), audit)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }
 
 /// The WHERE clause of an audit query (tenant, filters and path rules), binding as it goes.

@@ -14,4 +14,5 @@ mod secrets_api;
 mod secrets_errors;
 mod smoke;
 mod store_down;
+mod webhook_isolation;
 mod webhooks;

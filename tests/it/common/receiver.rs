@@ -1,5 +1,6 @@
 //! A real HTTP webhook receiver on 127.0.0.1:0: verifies every signature with the SPEC
-//! algorithm, records what arrived, and answers with a scripted sequence of statuses.
+//! algorithm, records what arrived, and answers with a scripted sequence of statuses (optionally
+//! after a delay, to play a slow endpoint).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -30,6 +31,8 @@ pub struct Received {
 struct Inner {
     received: Vec<Received>,
     script: VecDeque<(u16, Option<String>)>,
+    /// How long to wait before answering each request (recorded on arrival).
+    delay: Option<Duration>,
 }
 
 /// The receiver handle a test holds.
@@ -73,6 +76,12 @@ impl Receiver {
             .iter()
             .map(|(s, h)| (*s, h.map(str::to_string)))
             .collect();
+    }
+
+    /// Answers every later request only after `delay` (None: at once). The request is recorded
+    /// when it arrives, before the wait.
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        self.inner.lock().unwrap().delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -128,9 +137,15 @@ async fn handle(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> R
         user_agent: h("user-agent"),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     };
-    let mut inner = r.inner.lock().unwrap();
-    inner.received.push(rec);
-    let (status, retry_after) = inner.script.pop_front().unwrap_or((200, None));
+    let (status, retry_after, delay) = {
+        let mut inner = r.inner.lock().unwrap();
+        inner.received.push(rec);
+        let (status, retry_after) = inner.script.pop_front().unwrap_or((200, None));
+        (status, retry_after, inner.delay)
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let mut res = StatusCode::from_u16(status)
         .unwrap_or(StatusCode::OK)
         .into_response();
