@@ -295,8 +295,10 @@ async fn ninety_day_lifecycle_on_the_test_clock(kind: StoreKind) {
     // event_id as receivers do.
     let dues = |rx: &Receiver| {
         let mut seen = HashSet::new();
-        rx.received()
-            .into_iter()
+        // Deliveries run in parallel: order by event id (ULIDs sort by creation time).
+        let mut got = rx.received();
+        got.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        got.into_iter()
             .filter(|r| r.event_type.starts_with("rotation.") && seen.insert(r.event_id.clone()))
             .map(|r| r.body)
             .collect::<Vec<_>>()
@@ -613,6 +615,8 @@ async fn expiry_notices_fire_once_each(kind: StoreKind) {
             r.iter().map(|x| &x.event_id).collect::<HashSet<_>>().len() >= 3
         })
         .await;
+    let mut got = got;
+    got.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     let mut seen = HashSet::new();
     let bodies: Vec<&Value> = got
         .iter()
