@@ -12,7 +12,7 @@ use crate::domain::token::Caller;
 use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, FieldError};
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::{audited, query_map, Guard};
 use crate::server::AppState;
 use crate::store::{HistoryRow, PolicyRow, StoreError};
 use axum::extract::{Path, RawQuery, State};
@@ -235,15 +235,6 @@ async fn apply_body(
     } else {
         Err(ApiError::validation(errors))
     }
-}
-
-macro_rules! audited {
-    ($g:expr, $action:expr, $body:expr) => {
-        match $body.await {
-            Ok(r) => Ok(r),
-            Err(e) => Err($g.fail($action, None, e).await),
-        }
-    };
 }
 
 async fn create(

@@ -13,7 +13,7 @@ use crate::domain::token::Caller;
 use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::{audited, query_map, Guard};
 use crate::server::AppState;
 use crate::store::{StoreError, WebhookRow};
 use axum::extract::{Path, RawQuery, State};
@@ -102,16 +102,6 @@ fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
     w.secret_ciphertext = sealed.ciphertext;
     w.secret_wrapped_key = sealed.wrapped_key;
     w.secret_key_id = sealed.key_id;
-}
-
-/// Runs a handler body; failures leave a `success:false` audit row.
-macro_rules! audited {
-    ($g:expr, $action:expr, $body:expr) => {
-        match $body.await {
-            Ok(r) => Ok(r),
-            Err(e) => Err($g.fail($action, None, e).await),
-        }
-    };
 }
 
 async fn create(

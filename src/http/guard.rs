@@ -93,3 +93,15 @@ pub fn query_map(raw: Option<&str>) -> HashMap<String, String> {
     raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
 }
+
+/// Runs a handler body (a future of `Result`); a failure leaves a `success:false` audit row
+/// for `$action` before the error is returned.
+macro_rules! audited {
+    ($g:expr, $action:expr, $body:expr) => {
+        match $body.await {
+            Ok(r) => Ok(r),
+            Err(e) => Err($g.fail($action, None, e).await),
+        }
+    };
+}
+pub(crate) use audited;
