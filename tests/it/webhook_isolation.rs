@@ -3,10 +3,12 @@
 //! One webhook points at a stuck endpoint (a receiver that answers only after most of the
 //! attempt timeout, or a port that accepts TCP and never answers); another at a healthy
 //! receiver. More events are written than the worker has delivery slots
-//! (`webhook_concurrency`), so the stuck endpoint has more due deliveries than there are slots.
-//! The healthy receiver must get every event before any attempt to the stuck endpoint can have
-//! ended: anything that waited for a stuck attempt (a slot, a claim, a batch) would arrive at
-//! least `hold` after the first write, since no stuck attempt started before it.
+//! (`webhook_concurrency`), so the stuck endpoint always has more due deliveries than slots.
+//! Every event must reach the healthy receiver promptly after its write: a healthy delivery
+//! that waited for a stuck attempt (for its slot, or for a claim or batch held up by it) would
+//! wait until that attempt ends, up to `hold` (the least time a stuck attempt takes) after it
+//! began. The bound is half of `hold`, measured per event from its write, so a slow machine
+//! (slow writes) does not make the test fail, and no fixed sleep is involved.
 
 use crate::both_stores;
 use crate::common::receiver::Receiver;
@@ -14,16 +16,16 @@ use crate::common::{StoreKind, TestApp};
 use reqwest::StatusCode;
 use scaivault::domain::duration::ApiDuration;
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SECRET: &str = "whsec_isolation_0123456789";
 
-/// The attempt timeout. Healthy deliveries normally all arrive well under a second after the
-/// first write; the margin is for a loaded machine. A passing run does not wait for it.
-const TIMEOUT_SECS: u64 = 6;
+/// The attempt timeout. A healthy delivery normally arrives a few milliseconds after its write;
+/// the margin (half of this) is for a loaded machine. A passing run does not wait for it.
+const TIMEOUT_SECS: u64 = 8;
 
 both_stores!(
     slow_endpoint_does_not_delay_others,
@@ -73,8 +75,7 @@ async fn hook(app: &TestApp, name: &str, url: &str) {
 }
 
 /// Writes more secrets than there are delivery slots, each routed to both the stuck endpoint
-/// and a healthy receiver, and asserts the healthy one gets them all before `hold` (the least
-/// time any attempt to the stuck endpoint takes) has passed since the first write.
+/// and a healthy receiver, and asserts the healthy one gets each within `hold / 2` of its write.
 async fn assert_isolated(
     app: &TestApp,
     stuck_url: &str,
@@ -88,18 +89,22 @@ async fn assert_isolated(
     let healthy = Receiver::start(SECRET).await;
     hook(app, "healthy", &healthy.url).await;
 
+    // Write, 8 at a time, noting when each write was answered.
     let started = Instant::now();
+    let mut written: HashMap<String, Instant> = HashMap::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
-        futures_util::future::join_all(chunk.iter().map(|i| async move {
-            app.put_secret(&format!("iso/s{i:03}"), json!({"i": i}))
-                .await
+        let done = futures_util::future::join_all(chunk.iter().map(|i| async move {
+            let path = format!("iso/s{i:03}");
+            app.put_secret(&path, json!({"i": i})).await;
+            (path, Instant::now())
         }))
         .await;
+        written.extend(done);
     }
-    let written = started.elapsed();
+    let writes_took = started.elapsed();
 
     // Poll (bounded) until the healthy receiver has every event. The deadline is far past
-    // `hold` so that a failing run still reports how long the healthy deliveries took.
+    // `hold` so that a failing run still reports how late the healthy deliveries were.
     let deadline = started + 3 * hold + Duration::from_secs(10);
     let (got, took, stuck_seen) = loop {
         let got = healthy.received();
@@ -116,24 +121,21 @@ async fn assert_isolated(
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
 
-    eprintln!(
-        "{:?}: {n} events, writes took {written:?}, all at the healthy receiver after {took:?}; \
-         {stuck_seen} requests reached the stuck endpoint; its attempts take {hold:?}",
-        app.kind
-    );
-
     // What arrived is right: every secret's creation (and nothing else), signed.
-    let paths: HashSet<String> = got
-        .iter()
-        .filter_map(|r| r.body["path"].as_str().map(str::to_string))
-        .collect();
-    let want: HashSet<String> = (0..n).map(|i| format!("iso/s{i:03}")).collect();
-    assert_eq!(paths, want, "the healthy receiver got other events");
-    assert!(
-        got.iter().all(|r| r.signature_ok),
-        "a bad signature arrived"
+    let mut arrived: HashMap<String, Instant> = HashMap::new();
+    for r in &got {
+        assert!(r.signature_ok, "a bad signature arrived: {r:?}");
+        assert_eq!(r.event_type, "secret.created", "{r:?}");
+        let path = r.body["path"].as_str().expect("path").to_string();
+        let at = arrived.entry(path).or_insert(r.at);
+        *at = (*at).min(r.at);
+    }
+    let want: HashSet<&String> = written.keys().collect();
+    assert_eq!(
+        arrived.keys().collect::<HashSet<_>>(),
+        want,
+        "the healthy receiver got other events"
     );
-    assert!(got.iter().all(|r| r.event_type == "secret.created"));
 
     // The scenario really happened: attempts to the stuck endpoint were in flight.
     assert!(
@@ -141,13 +143,24 @@ async fn assert_isolated(
         "no attempt reached the stuck endpoint (the test proves nothing)"
     );
 
-    // The claim: nothing to the healthy receiver waited for a stuck attempt.
+    // The claim: each healthy delivery arrived promptly after its write.
+    let (worst_path, worst) = written
+        .iter()
+        .map(|(p, w)| (p, arrived[p].saturating_duration_since(*w)))
+        .max_by_key(|(_, l)| *l)
+        .expect("events");
+    eprintln!(
+        "{:?}: {n} events written in {writes_took:?}, all at the healthy receiver after {took:?}, \
+         slowest {worst:?} after its write; {stuck_seen} requests reached the stuck endpoint, \
+         whose attempts take {hold:?}",
+        app.kind
+    );
     assert!(
-        took < hold,
-        "the healthy receiver got all {n} events only {took:?} after the first write \
-         (writes took {written:?}); {stuck_seen} requests had reached the stuck endpoint \
-         ({slots} delivery slots), whose attempts end {hold:?} after they start, so healthy \
-         deliveries waited for the stuck endpoint"
+        worst < hold / 2,
+        "{worst_path} reached the healthy receiver {worst:?} after its write (all {n} took \
+         {took:?}; writes {writes_took:?}); {stuck_seen} requests had reached the stuck \
+         endpoint ({slots} delivery slots), whose attempts take {hold:?}: healthy deliveries \
+         waited for the stuck endpoint"
     );
 }
 

@@ -25,6 +25,8 @@ pub struct Received {
     pub signature_ok: bool,
     pub user_agent: String,
     pub body: Value,
+    /// When the request arrived (before any configured delay).
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -136,6 +138,7 @@ async fn handle(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> R
         signature_ok: verify(&r.secret, &ts, &body, &h("x-scaivault-signature")),
         user_agent: h("user-agent"),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        at: Instant::now(),
     };
     let (status, retry_after, delay) = {
         let mut inner = r.inner.lock().unwrap();
