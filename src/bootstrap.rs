@@ -2,13 +2,13 @@
 //! database's encryption probe, and make sure someone can log in (root, dev or first-start token).
 
 use crate::config::Config;
-use crate::crypto::envelope::{open, seal, Sealed};
+use crate::crypto::envelope::{open, rewrap_key, seal, Sealed};
 use crate::crypto::{KeyRing, MasterKey};
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{NewToken, DEFAULT_TENANT};
 use crate::domain::token_ops::{kind, token_row, TokenSpec};
 use crate::server::{InitialToken, StartError};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -108,8 +108,50 @@ pub async fn check_probe(store: &dyn Store, keys: &KeyRing) -> Result<(), StartE
     })
 }
 
-/// True when the stored probe opens with the loaded keys (the readiness check).
+/// True when the stored probe opens with the loaded keys (the readiness check). A probe under
+/// a key version this process has not loaded yet (rotated by another process) loads it first.
 pub async fn probe_opens(store: &dyn Store, keys: &KeyRing) -> Result<(), ProbeError> {
+    let (_, sealed) = stored_probe(store).await?;
+    if keys.get(&sealed.key_id).is_none() {
+        crate::domain::master_keys::refresh(store, keys)
+            .await
+            .map_err(|e| ProbeError(e.to_string()))?;
+    }
+    match open(keys, PROBE_BINDING, &sealed) {
+        Ok(p) if p.as_slice() == PROBE_PLAINTEXT => Ok(()),
+        Ok(_) => Err(ProbeError("the probe is damaged".into())),
+        Err(e) => Err(ProbeError(format!(
+            "the master key cannot open the probe ({e})"
+        ))),
+    }
+}
+
+/// Re-wraps the probe's data key under the active key; false when it already was (or changed
+/// meanwhile).
+pub async fn rewrap_probe(store: &dyn Store, keys: &KeyRing) -> Result<bool, StoreError> {
+    let Ok((text, sealed)) = stored_probe(store).await else {
+        return Ok(false);
+    };
+    if sealed.key_id == keys.active().id() {
+        return Ok(false);
+    }
+    let Ok((wrapped, key_id)) =
+        rewrap_key(keys, PROBE_BINDING, &sealed.wrapped_key, &sealed.key_id)
+    else {
+        return Ok(false);
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let value = json!({
+        "key_id": key_id,
+        "ciphertext": b64.encode(&sealed.ciphertext),
+        "wrapped_key": b64.encode(&wrapped),
+    })
+    .to_string();
+    store.replace_meta(PROBE_KEY, &text, &value).await
+}
+
+/// The probe as stored (its text) and parsed.
+async fn stored_probe(store: &dyn Store) -> Result<(String, Sealed), ProbeError> {
     let text = store
         .get_meta(PROBE_KEY)
         .await
@@ -132,13 +174,7 @@ pub async fn probe_opens(store: &dyn Store, keys: &KeyRing) -> Result<(), ProbeE
             .decode(field("wrapped_key")?)
             .map_err(|_| ProbeError("the probe is damaged".into()))?,
     };
-    match open(keys, PROBE_BINDING, &sealed) {
-        Ok(p) if p.as_slice() == PROBE_PLAINTEXT => Ok(()),
-        Ok(_) => Err(ProbeError("the probe is damaged".into())),
-        Err(e) => Err(ProbeError(format!(
-            "the master key cannot open the probe ({e})"
-        ))),
-    }
+    Ok((text, sealed))
 }
 
 /// Why the encryption probe did not open.

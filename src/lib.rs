@@ -8,6 +8,7 @@ pub mod api;
 pub mod audit;
 pub mod bootstrap;
 pub mod bus;
+pub mod cli_keys;
 pub mod cli_tokens;
 pub mod clock;
 pub mod config;

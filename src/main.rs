@@ -38,6 +38,23 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Rotate the master key and re-wrap data keys, directly on the configured store.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new master key version (wrapped by SCAIVAULT_MASTER_KEY) and make it active.
+    Rotate,
+    /// Re-wrap every data key under the active master key version (online, resumable).
+    Rewrap {
+        /// Secret versions per batch.
+        #[arg(long, default_value_t = 500)]
+        batch_size: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +111,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { command } => scaivault::cli_tokens::run(&config, command.into()).await,
+        Command::Keys { command } => {
+            use scaivault::cli_keys::KeysCommand as K;
+            let cmd = match command {
+                KeysCommand::Rotate => K::Rotate,
+                KeysCommand::Rewrap { batch_size } => K::Rewrap { batch_size },
+            };
+            scaivault::cli_keys::run(&config, cmd).await
+        }
     }
 }
 

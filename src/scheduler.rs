@@ -227,6 +227,10 @@ pub async fn fail_history(
 pub async fn run(st: AppState, cancel: CancellationToken) {
     let every = st.config.scheduler_tick.as_std();
     loop {
+        // Picks up a key version another process rotated in (new writes then use it).
+        if let Err(e) = crate::domain::master_keys::refresh(st.store.as_ref(), &st.keys).await {
+            tracing::warn!(error.cause = %e, "could not refresh the master key versions");
+        }
         match tick(&st).await {
             Ok(r) if r.handled > 0 => tracing::info!(
                 handled = r.handled,

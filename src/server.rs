@@ -58,6 +58,12 @@ impl App {
             SqlStore::connect(&config.database_url, config.database_max_connections).await?;
         store.migrate().await?;
         let keys = crate::bootstrap::load_master_key(&config)?;
+        crate::domain::master_keys::refresh(&store, &keys)
+            .await
+            .map_err(|e| match e {
+                crate::domain::master_keys::KeyLoadError::Store(e) => StartError::Store(e),
+                other => StartError::MasterKey(other.to_string()),
+            })?;
         crate::bootstrap::check_probe(&store, &keys).await?;
         let initial_token = crate::bootstrap::ensure_tokens(&store, &config, clock.now()).await?;
         let http = crate::delivery::target::client(

@@ -35,11 +35,12 @@ pub enum OpenError {
 pub fn seal(ring: &KeyRing, binding: &[u8], plaintext: &[u8]) -> Sealed {
     let data_key = Zeroizing::new(crate::domain::ids::random_bytes(32));
     let ciphertext = seal_with(&aead_key(&data_key), binding, plaintext);
-    let wrapped_key = wrap_key(ring.active(), binding, &data_key);
+    let active = ring.active();
+    let wrapped_key = wrap_key(&active, binding, &data_key);
     Sealed {
         ciphertext,
         wrapped_key,
-        key_id: ring.active().id().to_string(),
+        key_id: active.id().to_string(),
     }
 }
 
@@ -52,7 +53,7 @@ pub fn open(
     let master = ring
         .get(&sealed.key_id)
         .ok_or_else(|| OpenError::UnknownKey(sealed.key_id.clone()))?;
-    let data_key = unwrap_key(master, binding, &sealed.wrapped_key)?;
+    let data_key = unwrap_key(&master, binding, &sealed.wrapped_key)?;
     open_with(&aead_key(&data_key), binding, &sealed.ciphertext)
 }
 
@@ -61,12 +62,31 @@ pub fn rewrap(ring: &KeyRing, binding: &[u8], sealed: &Sealed) -> Result<Sealed,
     let master = ring
         .get(&sealed.key_id)
         .ok_or_else(|| OpenError::UnknownKey(sealed.key_id.clone()))?;
-    let data_key = unwrap_key(master, binding, &sealed.wrapped_key)?;
+    let data_key = unwrap_key(&master, binding, &sealed.wrapped_key)?;
+    let active = ring.active();
     Ok(Sealed {
         ciphertext: sealed.ciphertext.clone(),
-        wrapped_key: wrap_key(ring.active(), binding, &data_key),
-        key_id: ring.active().id().to_string(),
+        wrapped_key: wrap_key(&active, binding, &data_key),
+        key_id: active.id().to_string(),
     })
+}
+
+/// Re-wraps a stored data key under the ring's active key: the new wrapped key and its key id.
+pub fn rewrap_key(
+    ring: &KeyRing,
+    binding: &[u8],
+    wrapped_key: &[u8],
+    key_id: &str,
+) -> Result<(Vec<u8>, String), OpenError> {
+    let master = ring
+        .get(key_id)
+        .ok_or_else(|| OpenError::UnknownKey(key_id.to_string()))?;
+    let data_key = unwrap_key(&master, binding, wrapped_key)?;
+    let active = ring.active();
+    Ok((
+        wrap_key(&active, binding, &data_key),
+        active.id().to_string(),
+    ))
 }
 
 fn aead_key(bytes: &[u8]) -> LessSafeKey {
@@ -92,7 +112,7 @@ fn unwrap_key(
     Ok(key)
 }
 
-fn seal_with(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+pub(crate) fn seal_with(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let nonce_bytes = crate::domain::ids::random_bytes(NONCE_LEN);
     let mut nonce_arr = [0u8; NONCE_LEN];
     nonce_arr.copy_from_slice(&nonce_bytes);
@@ -111,7 +131,7 @@ fn seal_with(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     out
 }
 
-fn open_with(
+pub(crate) fn open_with(
     key: &LessSafeKey,
     aad: &[u8],
     sealed: &[u8],

@@ -4,7 +4,7 @@ use base64::Engine;
 use ring::aead::{LessSafeKey, UnboundKey, AES_256_GCM};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use zeroize::Zeroizing;
 
 /// Why a master key could not be loaded.
@@ -77,36 +77,92 @@ impl MasterKey {
 }
 
 /// The keys the server can use: one active for wrapping, all for unwrapping.
-#[derive(Clone, Debug)]
+///
+/// The operator's root master key is always in the ring. `scaivault keys rotate` adds versions
+/// (random keys the root wraps, stored in the database); the newest becomes active. Clones share
+/// one set of keys, so a refresh after another process rotated is seen everywhere at once.
+#[derive(Clone)]
 pub struct KeyRing {
+    root: MasterKey,
+    keys: Arc<RwLock<Keys>>,
+}
+
+#[derive(Debug)]
+struct Keys {
     active: MasterKey,
-    others: Vec<MasterKey>,
+    /// Every loaded key, the root included.
+    all: Vec<MasterKey>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("root", &self.root.id())
+            .field("active", &self.active().id().to_string())
+            .finish()
+    }
 }
 
 impl KeyRing {
-    pub fn new(active: MasterKey) -> Self {
+    /// A ring with only the root key, which is also the active one.
+    pub fn new(root: MasterKey) -> Self {
+        let keys = Keys {
+            active: root.clone(),
+            all: vec![root.clone()],
+        };
         Self {
-            active,
-            others: Vec::new(),
+            root,
+            keys: Arc::new(RwLock::new(keys)),
         }
     }
 
     /// Adds an older key that can still unwrap data keys.
-    pub fn with_retired(mut self, key: MasterKey) -> Self {
-        if key.id() != self.active.id() {
-            self.others.push(key);
-        }
+    pub fn with_retired(self, key: MasterKey) -> Self {
+        self.add(key);
         self
     }
 
-    pub fn active(&self) -> &MasterKey {
-        &self.active
+    /// The operator's root master key (wraps the key versions).
+    pub fn root(&self) -> &MasterKey {
+        &self.root
+    }
+
+    /// The key that wraps new data keys.
+    pub fn active(&self) -> MasterKey {
+        self.read().active.clone()
     }
 
     /// Finds the key with `id`.
-    pub fn get(&self, id: &str) -> Option<&MasterKey> {
-        std::iter::once(&self.active)
-            .chain(self.others.iter())
-            .find(|k| k.id() == id)
+    pub fn get(&self, id: &str) -> Option<MasterKey> {
+        self.read().all.iter().find(|k| k.id() == id).cloned()
+    }
+
+    /// Loads `key` for unwrapping (no-op when it is already loaded).
+    pub fn add(&self, key: MasterKey) {
+        let mut keys = self.write();
+        if !keys.all.iter().any(|k| k.id() == key.id()) {
+            keys.all.push(key);
+        }
+    }
+
+    /// Makes the loaded key `id` the active one; false when no such key is loaded.
+    pub fn activate(&self, id: &str) -> bool {
+        let mut keys = self.write();
+        match keys.all.iter().find(|k| k.id() == id).cloned() {
+            Some(k) => {
+                keys.active = k;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        // The lock only guards plain assignments, so a poisoned lock still holds a whole ring.
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.keys.write().unwrap_or_else(|e| e.into_inner())
     }
 }

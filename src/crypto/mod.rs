@@ -1,6 +1,7 @@
 //! Cryptography: envelope encryption of values, the master key ring, token hashing.
 
 pub mod envelope;
+pub mod key_versions;
 pub mod keyring;
 
 use sha2::{Digest, Sha256};

@@ -71,6 +71,12 @@ pub async fn send(
         retry_after: None,
         gone: false,
     };
+    if keys.get(&w.secret_key_id).is_none() {
+        // Sealed under a key version rotated in by another process: load it.
+        if let Err(e) = crate::domain::master_keys::refresh(st.store.as_ref(), keys).await {
+            tracing::warn!(error.cause = %e, "could not load the master key versions");
+        }
+    }
     let Some(secret) = signing_secret(keys, w) else {
         return fail("the webhook's signing secret could not be decrypted".into());
     };

@@ -276,7 +276,14 @@ impl Ops<'_> {
             wrapped_key: v.wrapped_key,
             key_id: v.key_id,
         };
-        let value = open(self.keys, &secret_binding(tenant, path.as_str(), v.version), &sealed)
+        let binding = secret_binding(tenant, path.as_str(), v.version);
+        if self.keys.get(&sealed.key_id).is_none() {
+            // Sealed under a key version rotated in by another process: load it.
+            if let Err(e) = crate::domain::master_keys::refresh(self.store, self.keys).await {
+                tracing::error!(error.cause = %e, "could not load the master key versions");
+            }
+        }
+        let value = open(self.keys, &binding, &sealed)
             .map_err(|e| {
                 match &e {
                     OpenError::UnknownKey(id) => {

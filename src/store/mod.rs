@@ -5,6 +5,7 @@
 
 mod backend;
 mod errors;
+mod key_sql;
 mod postgres;
 mod queries;
 mod rotation_sql;
@@ -31,9 +32,42 @@ pub struct SecretListQuery {
     pub limit: i64,
 }
 
+/// Master key versions and re-wrapping of stored data keys (`keys rotate`, `keys rewrap`).
+/// Every `swap_*` changes a row only while it still holds `swap.old_wrapped`.
+#[async_trait]
+pub trait KeyMaterialStore: Send + Sync {
+    async fn master_key_versions(&self) -> StoreResult<Vec<MasterKeyVersionRow>>;
+    /// False when that version number or key id already exists.
+    async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool>;
+    /// Secret versions and webhooks whose data keys are not wrapped by `active_key_id`.
+    async fn count_stale_keys(&self, active_key_id: &str) -> StoreResult<(i64, i64)>;
+    /// Up to `limit` secret versions after `after` (secret id, version) not under `active_key_id`.
+    async fn stale_versions(
+        &self,
+        active_key_id: &str,
+        after: (&str, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<WrappedVersionRow>>;
+    async fn swap_version_key(
+        &self,
+        secret_id: &str,
+        version: i64,
+        swap: KeySwap<'_>,
+    ) -> StoreResult<bool>;
+    async fn stale_webhooks(&self, active_key_id: &str) -> StoreResult<Vec<WrappedWebhookRow>>;
+    async fn swap_webhook_key(
+        &self,
+        webhook_id: &str,
+        slot: WebhookSecretSlot,
+        swap: KeySwap<'_>,
+    ) -> StoreResult<bool>;
+    /// Compare-and-set of a meta value.
+    async fn replace_meta(&self, key: &str, old: &str, new: &str) -> StoreResult<bool>;
+}
+
 /// Reads and transactions over the configured database.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.

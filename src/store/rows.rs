@@ -260,3 +260,61 @@ pub struct ExpiryRow {
     pub expired_sent: i64,
     pub next_event_at: Option<i64>,
 }
+
+/// A master key version: a random key wrapped by the operator's root master key.
+#[derive(Clone, FromRow)]
+pub struct MasterKeyVersionRow {
+    pub version: i64,
+    pub key_id: String,
+    pub wrapped_key: Vec<u8>,
+    pub root_key_id: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for MasterKeyVersionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKeyVersionRow")
+            .field("version", &self.version)
+            .field("key_id", &self.key_id)
+            .field("root_key_id", &self.root_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret version's wrapped data key with what binds it to its row (for re-wrapping).
+#[derive(Clone, FromRow)]
+pub struct WrappedVersionRow {
+    pub secret_id: String,
+    pub version: i64,
+    pub tenant_id: String,
+    pub path: String,
+    pub wrapped_key: Vec<u8>,
+    pub key_id: String,
+}
+
+/// A webhook's wrapped signing-secret keys (current and, during an overlap, previous).
+#[derive(Clone, FromRow)]
+pub struct WrappedWebhookRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub secret_wrapped_key: Vec<u8>,
+    pub secret_key_id: String,
+    pub prev_secret_wrapped_key: Option<Vec<u8>>,
+    pub prev_secret_key_id: Option<String>,
+}
+
+/// Which of a webhook's two sealed signing secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookSecretSlot {
+    Current,
+    Previous,
+}
+
+/// One re-wrap: the data key as it is stored now and its replacement under the active key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySwap<'a> {
+    pub old_wrapped: &'a [u8],
+    pub old_key_id: &'a str,
+    pub new_wrapped: &'a [u8],
+    pub new_key_id: &'a str,
+}

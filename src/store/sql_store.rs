@@ -28,6 +28,18 @@ pub struct SqlStore {
     reader: AnyPool,
 }
 
+impl SqlStore {
+    /// The pool write statements use (SQLite: the single writer connection).
+    pub(super) fn writer_pool(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// The pool plain reads use.
+    pub(super) fn reader_pool(&self) -> &AnyPool {
+        &self.reader
+    }
+}
+
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlStore")

@@ -67,7 +67,7 @@ fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
 }
 
 /// Runs a command that is expected to exit by itself; returns (success, stdout, stderr).
-async fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+pub(crate) async fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = tokio::time::timeout(EXIT_DEADLINE, command(cwd, args, env).output())
         .await
         .unwrap_or_else(|_| panic!("scaivault {args:?} did not exit within {EXIT_DEADLINE:?}"))

@@ -1,0 +1,192 @@
+//! SQL of master key versions and of re-wrapping data keys (`keys rotate`, `keys rewrap`),
+//! shared by both backends. Every swap is conditional on the stored wrapped key being the one
+//! that was re-wrapped, so a concurrent change is never overwritten.
+
+use super::errors::StoreResult;
+use super::rows::{
+    KeySwap, MasterKeyVersionRow, WebhookSecretSlot, WrappedVersionRow, WrappedWebhookRow,
+};
+use sqlx::AnyPool;
+
+pub async fn list_versions(pool: &AnyPool) -> StoreResult<Vec<MasterKeyVersionRow>> {
+    Ok(sqlx::query_as(
+        "SELECT version, key_id, wrapped_key, root_key_id, created_at \
+         FROM master_key_versions ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// False when `row.version` (or its key id) already exists: another rotation won the race.
+pub async fn insert_version(pool: &AnyPool, row: &MasterKeyVersionRow) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO master_key_versions (version, key_id, wrapped_key, root_key_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(row.version)
+    .bind(&row.key_id)
+    .bind(&row.wrapped_key)
+    .bind(&row.root_key_id)
+    .bind(row.created_at)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// How many secret versions and webhooks still hold a data key not wrapped by `active`.
+pub async fn count_stale(pool: &AnyPool, active: &str) -> StoreResult<(i64, i64)> {
+    let versions: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM secret_versions WHERE key_id <> $1")
+            .bind(active)
+            .fetch_one(pool)
+            .await?;
+    let webhooks: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhooks WHERE secret_key_id <> $1 \
+         OR (prev_secret_key_id IS NOT NULL AND prev_secret_key_id <> $1)",
+    )
+    .bind(active)
+    .fetch_one(pool)
+    .await?;
+    Ok((versions, webhooks))
+}
+
+/// The next `limit` secret versions after `(secret_id, version)` whose key is not `active`.
+pub async fn stale_versions(
+    pool: &AnyPool,
+    active: &str,
+    after: (&str, i64),
+    limit: i64,
+) -> StoreResult<Vec<WrappedVersionRow>> {
+    Ok(sqlx::query_as(
+        "SELECT v.secret_id, v.version, s.tenant_id, s.path, v.wrapped_key, v.key_id \
+         FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
+         WHERE v.key_id <> $1 AND (v.secret_id > $2 OR (v.secret_id = $2 AND v.version > $3)) \
+         ORDER BY v.secret_id, v.version LIMIT $4",
+    )
+    .bind(active)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn swap_version_key(
+    pool: &AnyPool,
+    secret_id: &str,
+    version: i64,
+    swap: KeySwap<'_>,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "UPDATE secret_versions SET wrapped_key = $1, key_id = $2 \
+         WHERE secret_id = $3 AND version = $4 AND key_id = $5 AND wrapped_key = $6",
+    )
+    .bind(swap.new_wrapped)
+    .bind(swap.new_key_id)
+    .bind(secret_id)
+    .bind(version)
+    .bind(swap.old_key_id)
+    .bind(swap.old_wrapped)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn stale_webhooks(pool: &AnyPool, active: &str) -> StoreResult<Vec<WrappedWebhookRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, secret_wrapped_key, secret_key_id, prev_secret_wrapped_key, \
+         prev_secret_key_id FROM webhooks WHERE secret_key_id <> $1 \
+         OR (prev_secret_key_id IS NOT NULL AND prev_secret_key_id <> $1) ORDER BY id",
+    )
+    .bind(active)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn swap_webhook_key(
+    pool: &AnyPool,
+    webhook_id: &str,
+    slot: WebhookSecretSlot,
+    swap: KeySwap<'_>,
+) -> StoreResult<bool> {
+    let sql = match slot {
+        WebhookSecretSlot::Current => {
+            "UPDATE webhooks SET secret_wrapped_key = $1, secret_key_id = $2 \
+             WHERE id = $3 AND secret_key_id = $4 AND secret_wrapped_key = $5"
+        }
+        WebhookSecretSlot::Previous => {
+            "UPDATE webhooks SET prev_secret_wrapped_key = $1, prev_secret_key_id = $2 \
+             WHERE id = $3 AND prev_secret_key_id = $4 AND prev_secret_wrapped_key = $5"
+        }
+    };
+    let r = sqlx::query(sql)
+        .bind(swap.new_wrapped)
+        .bind(swap.new_key_id)
+        .bind(webhook_id)
+        .bind(swap.old_key_id)
+        .bind(swap.old_wrapped)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Replaces a meta value only if it still is `old` (compare-and-set).
+pub async fn replace_meta(pool: &AnyPool, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+    let r = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
+        .bind(new)
+        .bind(key)
+        .bind(old)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+#[async_trait::async_trait]
+impl super::KeyMaterialStore for super::SqlStore {
+    async fn master_key_versions(&self) -> StoreResult<Vec<MasterKeyVersionRow>> {
+        list_versions(self.reader_pool()).await
+    }
+
+    async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool> {
+        insert_version(self.writer_pool(), row).await
+    }
+
+    async fn count_stale_keys(&self, active_key_id: &str) -> StoreResult<(i64, i64)> {
+        count_stale(self.reader_pool(), active_key_id).await
+    }
+
+    async fn stale_versions(
+        &self,
+        active_key_id: &str,
+        after: (&str, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<WrappedVersionRow>> {
+        stale_versions(self.reader_pool(), active_key_id, after, limit).await
+    }
+
+    async fn swap_version_key(
+        &self,
+        secret_id: &str,
+        version: i64,
+        swap: KeySwap<'_>,
+    ) -> StoreResult<bool> {
+        swap_version_key(self.writer_pool(), secret_id, version, swap).await
+    }
+
+    async fn stale_webhooks(&self, active_key_id: &str) -> StoreResult<Vec<WrappedWebhookRow>> {
+        stale_webhooks(self.reader_pool(), active_key_id).await
+    }
+
+    async fn swap_webhook_key(
+        &self,
+        webhook_id: &str,
+        slot: WebhookSecretSlot,
+        swap: KeySwap<'_>,
+    ) -> StoreResult<bool> {
+        swap_webhook_key(self.writer_pool(), webhook_id, slot, swap).await
+    }
+
+    async fn replace_meta(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+        replace_meta(self.writer_pool(), key, old, new).await
+    }
+}
