@@ -2,14 +2,20 @@
 //! whatever has queued up in one transaction and wakes each waiter only after the commit.
 //! Many concurrent reads share one commit (one fsync), and no response goes out before its row
 //! is durable; if the store is down, every waiter gets the error (the request fails closed).
+//! On PostgreSQL a few batches commit at once on separate connections (the server merges their
+//! WAL flushes), so the next batch fills while the previous ones are being flushed; SQLite has
+//! one writer connection, so there one batch is in flight at a time.
 
 use crate::store::{AuditRow, Store, StoreError};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Largest batch written in one transaction.
 const MAX_BATCH_ROWS: usize = 1000;
+
+/// Batches committing at the same time on PostgreSQL.
+const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 
 type Job = (Vec<AuditRow>, oneshot::Sender<Result<(), String>>);
 
@@ -34,7 +40,11 @@ impl AuditWriter {
     pub fn start(store: Arc<dyn Store>, enabled: bool) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(run(store, rx, stats.clone()));
+        let in_flight = match store.backend() {
+            crate::store::Backend::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
+            crate::store::Backend::Sqlite => 1,
+        };
+        tokio::spawn(run(store, rx, stats.clone(), in_flight));
         Self { tx, stats, enabled }
     }
 
@@ -73,11 +83,20 @@ impl AuditWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Job>,
+    stats: Arc<WriterStats>,
+    in_flight: usize,
+) {
+    let slots = Arc::new(Semaphore::new(in_flight));
     while let Some(first) = rx.recv().await {
+        // Wait for a free slot first: rows keep queueing meanwhile and join this batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let mut rows = first.0;
         let mut waiters = vec![first.1];
-        // Take everything that queued while the previous batch was committing.
         while rows.len() < MAX_BATCH_ROWS {
             match rx.try_recv() {
                 Ok((more, w)) => {
@@ -87,16 +106,20 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<Writ
                 Err(_) => break,
             }
         }
-        let result = store.insert_audit(&rows).await.map_err(|e| e.to_string());
-        if result.is_ok() {
-            stats.batches.fetch_add(1, Ordering::Relaxed);
-            stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
-            stats
-                .last_batch_rows
-                .store(rows.len() as u64, Ordering::Relaxed);
-        }
-        for w in waiters {
-            let _ = w.send(result.clone());
-        }
+        let (store, stats) = (store.clone(), stats.clone());
+        tokio::spawn(async move {
+            let result = store.insert_audit(&rows).await.map_err(|e| e.to_string());
+            drop(slot);
+            if result.is_ok() {
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                stats
+                    .last_batch_rows
+                    .store(rows.len() as u64, Ordering::Relaxed);
+            }
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        });
     }
 }
