@@ -9,6 +9,8 @@ mod auth_api;
 mod binary;
 mod disconnects;
 mod foundation;
+mod metrics;
+mod rate_limits;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
