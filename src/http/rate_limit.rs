@@ -16,7 +16,7 @@ use crate::config::RateLimits;
 use crate::server::AppState;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::middleware::StateInformationMiddleware;
@@ -251,22 +251,16 @@ fn verdict_result(category: Category, v: &Verdict) -> Result<(), ApiError> {
     match v.retry_after {
         None => Ok(()),
         Some(secs) => {
-            let mut err = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "this token has used its {} {} requests per minute; retry in {secs}s",
-                    v.limit,
-                    category.as_str()
-                ),
-            )
-            .with_details(json!({
+            let msg = format!(
+                "this token has used its {} {} requests per minute; retry in {secs}s",
+                v.limit,
+                category.as_str()
+            );
+            Err(ApiError::rate_limited(secs, msg).with_details(json!({
                 "category": category.as_str(),
                 "limit_per_minute": v.limit,
                 "retry_after_seconds": secs,
-            }));
-            err.retry_after = Some(secs);
-            Err(err)
+            })))
         }
     }
 }

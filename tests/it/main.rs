@@ -10,6 +10,7 @@ mod binary;
 mod disconnects;
 mod foundation;
 mod metrics;
+mod metrics_binary;
 mod rate_limits;
 mod rotation;
 mod secrets_api;
