@@ -124,12 +124,13 @@ async fn series_follow_the_traffic(kind: StoreKind) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
-    // Writes: 3 plain creates, 2 creates under the policy, 1 update = 6 (5 deliveries pending).
+    // Writes: 3 plain creates, 3 creates under the policy, 1 update, 1 delete = 8
+    // (6 deliveries pending). The deleted secret under the policy is not due for rotation.
     for i in 0..3 {
         app.put_secret(&format!("probe/alpha-{i}"), json!({"v": "hunter2"}))
             .await;
     }
-    for p in ["probe/rot-a", "probe/rot-b"] {
+    for p in ["probe/rot-a", "probe/rot-b", "probe/rot-c"] {
         let r = app
             .put(
                 &format!("/v1/secrets/{p}"),
@@ -140,6 +141,10 @@ async fn series_follow_the_traffic(kind: StoreKind) {
     }
     let r = app.put_secret("probe/alpha-0", json!({"v": "two"})).await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        app.delete("/v1/secrets/probe/rot-c").await.status,
+        StatusCode::OK
+    );
 
     // Reads: 4 single reads + 2 found in a batch = 6; a 404 and a batch miss do not count.
     for p in ["alpha-0", "alpha-1", "alpha-2", "alpha-0"] {
@@ -165,7 +170,7 @@ async fn series_follow_the_traffic(kind: StoreKind) {
     let s = parse(&scrape(&app).await);
     assert_eq!(must(&s, "scaivault_rotation_queue_depth", &[]), 2.0);
     assert_eq!(must(&s, "scaivault_scheduler_lag_seconds", &[]), 90.0);
-    assert_eq!(must(&s, "scaivault_webhook_queue_depth", &[]), 5.0);
+    assert_eq!(must(&s, "scaivault_webhook_queue_depth", &[]), 6.0);
     assert_eq!(
         must(&s, "scaivault_webhook_oldest_pending_seconds", &[]),
         86_490.0
@@ -183,7 +188,7 @@ async fn series_follow_the_traffic(kind: StoreKind) {
     let text = scrape(&app).await;
     let s = parse(&text);
     assert_eq!(must(&s, "scaivault_secret_reads_total", &[]), 6.0);
-    assert_eq!(must(&s, "scaivault_secret_writes_total", &[]), 7.0);
+    assert_eq!(must(&s, "scaivault_secret_writes_total", &[]), 9.0);
     let rot = |status| {
         must(
             &s,
@@ -197,7 +202,7 @@ async fn series_follow_the_traffic(kind: StoreKind) {
     );
     assert_eq!(must(&s, "scaivault_rotation_queue_depth", &[]), 1.0);
     assert_eq!(must(&s, "scaivault_scheduler_lag_seconds", &[]), 0.0);
-    assert_eq!(must(&s, "scaivault_webhook_queue_depth", &[]), 5.0);
+    assert_eq!(must(&s, "scaivault_webhook_queue_depth", &[]), 6.0);
     assert_eq!(
         must(&s, "scaivault_webhook_oldest_pending_seconds", &[]),
         86_490.0 + 3_601.0
@@ -212,7 +217,8 @@ async fn series_follow_the_traffic(kind: StoreKind) {
     };
     assert_eq!(req("GET", "secrets", "200"), 4.0);
     assert_eq!(req("GET", "secrets", "404"), 1.0);
-    assert_eq!(req("PUT", "secrets", "201"), 5.0);
+    assert_eq!(req("PUT", "secrets", "201"), 6.0);
+    assert_eq!(req("DELETE", "secrets", "200"), 1.0);
     assert_eq!(req("PUT", "secrets", "200"), 2.0);
     assert_eq!(req("POST", "secrets", "200"), 1.0);
     assert_eq!(req("POST", "webhooks", "201"), 1.0);
