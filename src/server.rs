@@ -103,11 +103,9 @@ impl App {
     ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
         let metrics_server = match self.state.config.metrics_listen {
-            Some(addr) => Some(crate::metrics::serve_public(
-                self.state.clone(),
-                tokio::net::TcpListener::bind(addr).await?,
-                cancel.clone(),
-            )?),
+            Some(addr) => {
+                Some(crate::metrics::serve_public(self.state.clone(), addr, cancel.clone()).await?)
+            }
             None => None,
         };
         let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));

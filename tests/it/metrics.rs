@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 both_stores!(
     series_follow_the_traffic,
     metrics_need_an_admin_token,
-    separate_listener_serves_without_auth
+    separate_listener_serves_without_auth,
+    busy_metrics_address_stops_the_start
 );
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -383,4 +384,26 @@ async fn separate_listener_serves_without_auth(kind: StoreKind) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+async fn busy_metrics_address_stops_the_start(kind: StoreKind) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let app = TestApp::spawn(kind).await;
+    let mut config = (*app.state.config).clone();
+    config.metrics_listen = Some(addr);
+    let clock: std::sync::Arc<dyn scaivault::clock::Clock> = std::sync::Arc::new(app.clock.clone());
+    let second = scaivault::App::build(config, clock).await.expect("builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        second.serve(listener, std::future::pending()),
+    )
+    .await
+    .expect("serve gives up at once")
+    .expect_err("the metrics address is taken");
+    assert!(
+        err.to_string().contains("SCAIVAULT_METRICS_LISTEN"),
+        "{err}"
+    );
 }
