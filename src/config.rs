@@ -59,6 +59,10 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_concurrency",
     "audit_retention",
     "audit_reads",
+    "metrics_listen",
+    "rate_limit_reads",
+    "rate_limit_writes",
+    "rate_limit_admin",
 ];
 
 /// Settings as written (file or env), before validation.
@@ -83,6 +87,10 @@ struct RawConfig {
     webhook_concurrency: usize,
     audit_retention: Option<String>,
     audit_reads: bool,
+    metrics_listen: Option<String>,
+    rate_limit_reads: u32,
+    rate_limit_writes: u32,
+    rate_limit_admin: u32,
 }
 
 impl Default for RawConfig {
@@ -106,6 +114,10 @@ impl Default for RawConfig {
             webhook_concurrency: 64,
             audit_retention: None,
             audit_reads: true,
+            metrics_listen: None,
+            rate_limit_reads: 0,
+            rate_limit_writes: 0,
+            rate_limit_admin: 0,
         }
     }
 }
@@ -139,6 +151,18 @@ pub struct Config {
     pub audit_retention: Option<ApiDuration>,
     /// How often the delivery worker looks for due work when nothing woke it (real time).
     pub worker_poll_interval: std::time::Duration,
+    /// A second listener serving `/metrics` without auth (None: only the admin-token route).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Requests per minute per token and category (0: that category is not limited).
+    pub rate_limits: RateLimits,
+}
+
+/// Per-token request budgets, requests per minute; 0 turns a category's limit off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub reads: u32,
+    pub writes: u32,
+    pub admin: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -162,6 +186,8 @@ impl std::fmt::Debug for Config {
             .field("webhook_allow_http", &self.webhook_allow_http)
             .field("tls_cert", &self.tls_cert)
             .field("dev", &self.dev)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +337,17 @@ impl Config {
                 Some(v) => Some(dur("audit_retention", &v)?),
             },
             worker_poll_interval: std::time::Duration::from_millis(500),
+            metrics_listen: match non_empty(raw.metrics_listen) {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    ConfigError::new("metrics_listen", format!("'{v}' is not host:port"))
+                })?),
+            },
+            rate_limits: RateLimits {
+                reads: raw.rate_limit_reads,
+                writes: raw.rate_limit_writes,
+                admin: raw.rate_limit_admin,
+            },
         })
     }
 
@@ -333,6 +370,28 @@ mod tests {
             "postgres://u:[redacted]@db:5432/x"
         );
         assert_eq!(redact_url("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+
+    #[test]
+    fn bad_metrics_listen_names_the_setting() {
+        let raw = RawConfig {
+            metrics_listen: Some("port 9210".into()),
+            ..RawConfig::default()
+        };
+        let err = Config::validate(raw, false).err().unwrap();
+        assert_eq!(err.env, "SCAIVAULT_METRICS_LISTEN");
+        let ok = Config::validate(
+            RawConfig {
+                metrics_listen: Some("127.0.0.1:9210".into()),
+                rate_limit_reads: 3,
+                ..RawConfig::default()
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.metrics_listen, Some("127.0.0.1:9210".parse().unwrap()));
+        assert_eq!(ok.rate_limits.reads, 3);
+        assert_eq!(ok.rate_limits.writes, 0);
     }
 
     #[test]

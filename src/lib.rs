@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -7,6 +7,7 @@ use crate::clock::to_micros;
 use crate::domain::path::SecretPath;
 use crate::domain::rotation::{self, Step, SCHEDULER_IDENTITY};
 use crate::domain::secret_ops::{Ops, WriteOptions, WriteRequest};
+use crate::metrics::rotation_status;
 use crate::server::AppState;
 use crate::store::{AuditRow, StoreResult};
 use serde_json::json;
@@ -36,6 +37,7 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
         let claimed = tx.claim_due_schedules(to_micros(now), CLAIM_BATCH).await?;
         let n = claimed.len();
         let mut autos = Vec::new();
+        let mut overdue = 0;
         for mut s in claimed {
             report.handled += 1;
             let policy = tx.get_policy(&s.tenant_id, &s.policy_id).await?;
@@ -49,7 +51,10 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
             match rotation::step(&mut *tx, &mut s, &p, &secret, now).await? {
                 Step::Nothing => {}
                 Step::Warned => report.warned += 1,
-                Step::Overdue => report.overdue += 1,
+                Step::Overdue => {
+                    report.overdue += 1;
+                    overdue += 1;
+                }
                 Step::Opened { auto, history_id } => {
                     report.opened += 1;
                     tx.insert_audit(&rotate_audit(
@@ -69,6 +74,9 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
         }
         tx.commit().await?;
         st.bus.published(n, n);
+        for _ in 0..overdue {
+            st.metrics.rotation(rotation_status::OVERDUE);
+        }
         for (tenant, path, history_id) in autos {
             match auto_rotate(st, &tenant, &path).await {
                 Ok(()) => report.auto_rotated += 1,
@@ -152,6 +160,7 @@ pub async fn auto_rotate(st: &AppState, tenant: &str, path: &str) -> Result<(), 
         keys: &st.keys,
         now: st.clock.now(),
         bus: &st.bus,
+        metrics: &st.metrics,
     };
     let current = ops
         .read(tenant, &path, None)
@@ -220,6 +229,7 @@ pub async fn fail_history(
     rotation::fail(&mut *tx, &mut h, &p, &secret, code, message, attempts, now).await?;
     tx.commit().await?;
     st.bus.published(1, 1);
+    st.metrics.rotation(rotation_status::FAILED);
     Ok(())
 }
 

@@ -27,6 +27,10 @@ pub struct AppState {
     pub audit: AuditWriter,
     /// The webhook HTTP client (guarded resolver, no redirects, attempt timeout).
     pub http: reqwest::Client,
+    /// This app's Prometheus registry and series.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-token request budgets (SPEC §8), empty unless configured.
+    pub rate_limits: Arc<crate::http::rate_limit::RateLimiters>,
 }
 
 /// Why the server could not start.
@@ -71,9 +75,15 @@ impl App {
             config.webhook_deny_cidrs.clone(),
         );
         let store: Arc<dyn Store> = Arc::new(store);
+        let audit = AuditWriter::start(store.clone(), config.audit_reads);
+        let metrics = crate::metrics::Metrics::new(audit.stats.batch_size.clone());
+        let rate_limits =
+            crate::http::rate_limit::RateLimiters::new(config.rate_limits, clock.clone());
         Ok(Self {
             state: AppState {
-                audit: AuditWriter::start(store.clone(), config.audit_reads),
+                audit,
+                metrics: Arc::new(metrics),
+                rate_limits: Arc::new(rate_limits),
                 store,
                 keys: Arc::new(keys),
                 clock,
@@ -98,6 +108,12 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
+        let metrics_server = match self.state.config.metrics_listen {
+            Some(addr) => {
+                Some(crate::metrics::serve_public(self.state.clone(), addr, cancel.clone()).await?)
+            }
+            None => None,
+        };
         let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.clone(),
@@ -120,6 +136,9 @@ impl App {
         let _ = worker.await;
         let _ = sealer.await;
         let _ = scheduler.await;
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         let (rows, batches, mean) = writer.summary();
         tracing::info!(
             audit.rows = rows,

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod health;
+pub mod metrics;
 mod pagination;
 pub mod rotation;
 mod secret_body;

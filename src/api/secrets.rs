@@ -79,6 +79,7 @@ fn ops(st: &AppState) -> Ops<'_> {
         keys: &st.keys,
         now: st.clock.now(),
         bus: &st.bus,
+        metrics: &st.metrics,
     }
 }
 
@@ -199,6 +200,7 @@ async fn get_any(
             Value::Null,
         )])
         .await?;
+        st.metrics.secret_reads(1);
         let schedule = schedule_of(&st, &read.secret).await?;
         let mut res = Json(view::read_result(
             &read.secret,
@@ -521,6 +523,7 @@ async fn batch(
             }
         }
         g.record(&rows).await?;
+        st.metrics.secret_reads(secrets.len() as u64);
         Ok(Json(json!({ "secrets": secrets, "errors": errors })).into_response())
     }
     .await;

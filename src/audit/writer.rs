@@ -20,11 +20,24 @@ const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 type Job = (Vec<AuditRow>, oneshot::Sender<Result<(), String>>);
 
 /// Batch statistics (exposed in metrics and benchmarks).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriterStats {
     pub batches: AtomicU64,
     pub rows: AtomicU64,
     pub last_batch_rows: AtomicU64,
+    /// Rows per committed batch (`scaivault_audit_batch_size`).
+    pub batch_size: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        Self {
+            batches: AtomicU64::default(),
+            rows: AtomicU64::default(),
+            last_batch_rows: AtomicU64::default(),
+            batch_size: crate::metrics::audit_batch_histogram(),
+        }
+    }
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -116,6 +129,7 @@ async fn run(
                 stats
                     .last_batch_rows
                     .store(rows.len() as u64, Ordering::Relaxed);
+                stats.batch_size.observe(rows.len() as f64);
             }
             for w in waiters {
                 let _ = w.send(result.clone());

@@ -87,6 +87,8 @@ pub struct Ops<'a> {
     pub now: DateTime<Utc>,
     /// Woken after commits that stored events.
     pub bus: &'a EventBus,
+    /// Counts committed writes and completed rotations.
+    pub metrics: &'a crate::metrics::Metrics,
 }
 
 impl Ops<'_> {
@@ -220,12 +222,18 @@ impl Ops<'_> {
             ev::SECRET_UPDATED
         };
         let mut events = vec![secret_event(&row, kind, data, &audit)];
+        let rotated = completion.is_some();
         if let Some(c) = completion {
             events.extend(c.events);
         }
         super::outbox::emit(&mut *tx, &events, self.now).await?;
         tx.commit().await?;
         self.bus.published(1, 1);
+        self.metrics.secret_write();
+        if rotated {
+            self.metrics
+                .rotation(crate::metrics::rotation_status::SUCCESS);
+        }
         Ok(WriteOutcome {
             secret: row,
             created,
@@ -329,6 +337,7 @@ impl Ops<'_> {
         audit.version = Some(row.current_version);
         tx.insert_audit(&audit).await?;
         tx.commit().await?;
+        self.metrics.secret_write();
         Ok(row)
     }
 
@@ -361,6 +370,7 @@ impl Ops<'_> {
             .await?;
         tx.commit().await?;
         self.bus.published(1, 1);
+        self.metrics.secret_write();
         Ok((row, count))
     }
 
@@ -391,6 +401,7 @@ impl Ops<'_> {
             .await?;
         tx.commit().await?;
         self.bus.published(1, 1);
+        self.metrics.secret_write();
         Ok((row, count))
     }
 
@@ -423,6 +434,7 @@ impl Ops<'_> {
             .await?;
         tx.commit().await?;
         self.bus.published(1, 1);
+        self.metrics.secret_write();
         Ok(row)
     }
 

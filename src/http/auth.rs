@@ -28,6 +28,7 @@ impl FromRequestParts<AppState> for Caller {
         match authenticate(state, header).await {
             Ok(caller) => {
                 ctx.set_identity(&caller.identity_id);
+                super::rate_limit::check(state, parts, &caller.token_id)?;
                 Ok(caller)
             }
             Err(err) if err.status == StatusCode::UNAUTHORIZED => {

@@ -94,6 +94,12 @@ impl ApiError {
     pub fn validation_one(field: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError::new(field, message)])
     }
+    /// 429 with `Retry-After: secs`.
+    pub fn rate_limited(retry_after_secs: u64, msg: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", msg);
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -5,6 +5,8 @@ pub mod body;
 pub mod context;
 pub mod error;
 pub mod guard;
+pub mod rate_limit;
+pub mod track;
 
 use crate::server::AppState;
 use axum::http::StatusCode;
@@ -22,14 +24,20 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::events::router())
         .merge(crate::api::audit::router())
         .merge(crate::api::rotation::router())
+        .merge(crate::api::metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
         .layer(axum::middleware::from_fn(run_to_completion))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(axum::middleware::from_fn(context::request_context))
+        .layer(axum::middleware::from_fn_with_state(state, track::track))
 }
 
 /// Runs each request on its own task so a client that disconnects cannot cancel it halfway:

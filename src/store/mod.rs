@@ -144,6 +144,8 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     async fn finish_attempts(&self, items: &[(AttemptRecord, AuditRow)]) -> StoreResult<Vec<bool>>;
     /// How many deliveries are pending and when the oldest was created.
     async fn pending_deliveries(&self) -> StoreResult<(i64, Option<i64>)>;
+    /// Rotations due and the oldest due scheduler event at `now_us` (all tenants).
+    async fn scheduler_backlog(&self, now_us: i64) -> StoreResult<SchedulerBacklog>;
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<EventRow>>;
     async fn events_by_ids(&self, ids: &[String]) -> StoreResult<Vec<EventRow>>;

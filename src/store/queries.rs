@@ -215,3 +215,13 @@ pub const LAST_DELIVERY: &str = concat!(
 );
 pub const PENDING_DELIVERY_STATS: &str = "SELECT COUNT(*), MIN(created_at) FROM deliveries \
      WHERE status = 'pending'";
+/// Rotations due at $1 (the same rule as `GET /v1/rotation/due` with `within_hours=0`).
+/// Both arms use a partial index; the per-row scalar lookup of the live secret (primary key)
+/// skips soft-deleted and destroyed ones without the planner turning it into a scan of secrets.
+pub const ROTATIONS_DUE_COUNT: &str = "SELECT COUNT(*) FROM rotation_schedule r \
+     WHERE ((r.status = 'scheduled' AND r.next_rotation_at <= $1) OR r.status <> 'scheduled') \
+     AND (SELECT COUNT(*) FROM secrets s WHERE s.id = r.secret_id AND s.deleted_at IS NULL) = 1";
+/// The oldest scheduler event due at $1 (both `next_event_at` columns are indexed).
+pub const OLDEST_DUE_SCHEDULER_EVENT: &str = "SELECT MIN(t) FROM (\
+     SELECT MIN(next_event_at) AS t FROM rotation_schedule WHERE next_event_at <= $1 \
+     UNION ALL SELECT MIN(next_event_at) AS t FROM expiry_schedule WHERE next_event_at <= $1) due";

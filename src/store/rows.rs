@@ -191,6 +191,15 @@ pub struct WebhookStats {
     pub avg_latency_ms: Option<f64>,
 }
 
+/// Due scheduler work at a moment, for the queue gauges of `/v1/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchedulerBacklog {
+    /// Live secrets whose rotation is pending or overdue, or whose rotation time has passed.
+    pub rotations_due: i64,
+    /// The earliest `next_event_at` (rotation or expiry schedule) at or before now.
+    pub oldest_due_event_at: Option<i64>,
+}
+
 /// A rotation policy (`id` is `rot_<name>`).
 #[derive(Debug, Clone, FromRow)]
 pub struct PolicyRow {

@@ -6,8 +6,8 @@ use super::queries as q;
 use super::rotation_sql as rs;
 use super::rows::ExpiryRow;
 use super::rows::{
-    AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SecretRow, TokenRow,
-    VersionInfo, VersionRow, WebhookRow, WebhookStats,
+    AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog,
+    SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
 };
 use super::{
     postgres, sqlite, AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery,
@@ -440,6 +440,21 @@ impl Store for SqlStore {
             .fetch_one(&self.reader)
             .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    async fn scheduler_backlog(&self, now_us: i64) -> StoreResult<SchedulerBacklog> {
+        let due: AnyRow = sqlx::query(q::ROTATIONS_DUE_COUNT)
+            .bind(now_us)
+            .fetch_one(&self.reader)
+            .await?;
+        let oldest: AnyRow = sqlx::query(q::OLDEST_DUE_SCHEDULER_EVENT)
+            .bind(now_us)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(SchedulerBacklog {
+            rotations_due: due.try_get(0)?,
+            oldest_due_event_at: oldest.try_get(0)?,
+        })
     }
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<EventRow>> {
