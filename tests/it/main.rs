@@ -14,5 +14,6 @@ mod secrets_api;
 mod secrets_errors;
 mod smoke;
 mod store_down;
+mod tls;
 mod webhook_isolation;
 mod webhooks;
