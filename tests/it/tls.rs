@@ -314,6 +314,8 @@ async fn sighup_reloads_the_certificate_and_keeps_open_connections() {
     assert!(srv.wait_exit().await, "{}", srv.logs());
 }
 
+type Env<'a> = Vec<(&'a str, &'a str)>;
+
 #[tokio::test]
 async fn bad_certificate_or_key_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -332,7 +334,7 @@ async fn bad_certificate_or_key_refuses_to_start() {
     let db = format!("sqlite://{}", d.join("sv.db").display());
     let mk = master_key();
     let listen = format!("127.0.0.1:{}", free_port());
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<(Env, &str, &str)> = vec![
         (
             vec![
                 ("SCAIVAULT_TLS_CERT", &missing),
