@@ -7,6 +7,7 @@ mod at_rest;
 mod audit_api;
 mod auth_api;
 mod binary;
+mod config_check;
 mod disconnects;
 mod foundation;
 mod rotation;
