@@ -8,6 +8,7 @@ mod audit_api;
 mod auth_api;
 mod binary;
 mod config_check;
+mod container;
 mod disconnects;
 mod foundation;
 mod rotation;
