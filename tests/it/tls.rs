@@ -180,8 +180,31 @@ async fn https_request_with_a_self_signed_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["data"]["k"], "over-tls");
+    // Its log line: route template, status, latency, request id, identity; no value, no token.
+    srv.wait_log(&request_id, 1).await;
+    let line: serde_json::Value = srv
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["request_id"] == request_id.as_str() && l["message"] == "request")
+        .unwrap_or_else(|| panic!("no request line for {request_id}:\n{}", srv.logs()));
+    assert_eq!(line["method"], "GET", "{line}");
+    assert_eq!(line["path"], "/v1/secrets/tls/demo", "{line}");
+    assert_eq!(line["route"], "/v1/secrets/{*rest}", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert!(
+        line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    assert_eq!(line["identity"], "user:root", "{line}");
+    let logs = srv.logs();
+    assert!(
+        !logs.contains("over-tls") && !logs.contains(&srv.token),
+        "{logs}"
+    );
     let r = client
         .get(format!("{base}/v1/health/ready"))
         .send()
