@@ -10,7 +10,8 @@ COPY . .
 RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin scaivault \
+RUN groupadd --system --gid 10001 scaivault \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin scaivault \
     && mkdir -p /data \
     && chown scaivault:scaivault /data
 COPY --from=build /src/target/release/scaivault /usr/local/bin/scaivault

@@ -132,7 +132,9 @@ async fn runtime_stage_is_consistent_with_the_binary() {
         !user[0].starts_with("root") && !user[0].starts_with("0"),
         "runs as root: {user:?}"
     );
-    assert!(get(&ins, 2, "RUN")[0].contains("--uid 10001"));
+    let setup = get(&ins, 2, "RUN")[0];
+    assert!(setup.contains("--gid 10001 scaivault") && setup.contains("--uid 10001 --gid 10001"));
+    assert_eq!(user[0], "10001:10001");
     assert_eq!(get(&ins, 2, "VOLUME"), ["/data"]);
     // The image's ENV is a valid configuration (plus a master key, which the operator gives).
     let env_line = get(&ins, 2, "ENV").join(" ");
