@@ -299,9 +299,11 @@ impl Config {
                 "must be from 1 to 4096",
             ));
         }
-        if raw.tls_cert.is_some() != raw.tls_key.is_some() {
+        // An empty value counts as unset, so `SCAIVAULT_TLS_KEY=` never silently means plain HTTP.
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if set(&raw.tls_cert) != set(&raw.tls_key) {
             return Err(ConfigError::new(
-                if raw.tls_cert.is_some() {
+                if set(&raw.tls_cert) {
                     "tls_key"
                 } else {
                     "tls_cert"

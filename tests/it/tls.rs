@@ -408,6 +408,12 @@ async fn bad_certificate_or_key_refuses_to_start() {
             "SCAIVAULT_TLS_CERT",
             "needs both",
         ),
+        (
+            // Empty is unset: never a silent fallback to plain HTTP.
+            vec![("SCAIVAULT_TLS_CERT", &cert), ("SCAIVAULT_TLS_KEY", "")],
+            "SCAIVAULT_TLS_KEY",
+            "needs both",
+        ),
     ];
     for (tls_env, names, says) in cases {
         let mut env = vec![
