@@ -83,6 +83,21 @@ async fn valid_config_prints_settings_without_secrets() {
         "root_token = [redacted]  # env SCAIVAULT_ROOT_TOKEN"
     );
     assert!(line("tls_cert").contains(&cert), "{out}");
+    // Every setting documented in config/scaivault.toml is shown.
+    let documented = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/scaivault.toml"
+    ))
+    .unwrap();
+    let keys: Vec<&str> = documented
+        .lines()
+        .filter_map(|l| l.strip_prefix("# ")?.split_once(" = ").map(|(k, _)| k))
+        .filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(keys.len() >= 18, "{keys:?}");
+    for key in keys {
+        line(key);
+    }
     for (what, v) in [
         ("master key", mk.as_str()),
         ("root token", &root),
