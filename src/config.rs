@@ -29,7 +29,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(key: &str, reason: impl Into<String>) -> Self {
         Self {
             key: key.to_string(),
             env: format!("SCAIVAULT_{}", key.to_uppercase()),
@@ -209,6 +209,47 @@ pub fn redact_url(url: &str) -> String {
 impl Config {
     /// Loads defaults, then the config file, then the environment.
     pub fn load(file: Option<&Path>, dev: bool) -> Result<Self, ConfigError> {
+        let fig = Self::figment(file)?;
+        let raw: RawConfig = fig.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let key = if key.is_empty() {
+                "config".to_string()
+            } else {
+                key
+            };
+            ConfigError::new(&key, e.kind.to_string())
+        })?;
+        Self::validate(raw, dev)
+    }
+
+    /// Where each setting's effective value came from: `default`, the file, or `env NAME`.
+    pub fn sources(file: Option<&Path>) -> Vec<(&'static str, String)> {
+        let Ok(fig) = Self::figment(file) else {
+            return Vec::new();
+        };
+        KNOWN_KEYS
+            .iter()
+            .map(|key| {
+                let source = match fig.find_metadata(key) {
+                    Some(m) if m.name.contains("SCAIVAULT_") => {
+                        format!("env SCAIVAULT_{}", key.to_uppercase())
+                    }
+                    Some(m) if m.name.contains("environment") => {
+                        format!("env {}", key.to_uppercase())
+                    }
+                    Some(m) => match &m.source {
+                        Some(figment::Source::File(f)) => format!("file {}", f.display()),
+                        _ => "default".into(),
+                    },
+                    None => "default".into(),
+                };
+                (*key, source)
+            })
+            .collect()
+    }
+
+    /// Defaults, then the file, then the environment (not yet extracted).
+    fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(RawConfig::default()));
         match file {
             Some(f) => {
@@ -226,16 +267,7 @@ impl Config {
         fig = fig
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .merge(Env::prefixed("SCAIVAULT_").only(KNOWN_KEYS));
-        let raw: RawConfig = fig.extract().map_err(|e| {
-            let key = e.path.join(".");
-            let key = if key.is_empty() {
-                "config".to_string()
-            } else {
-                key
-            };
-            ConfigError::new(&key, e.kind.to_string())
-        })?;
-        Self::validate(raw, dev)
+        Ok(fig)
     }
 
     fn validate(raw: RawConfig, dev: bool) -> Result<Self, ConfigError> {
@@ -293,9 +325,11 @@ impl Config {
                 "must be from 1 to 4096",
             ));
         }
-        if raw.tls_cert.is_some() != raw.tls_key.is_some() {
+        // An empty value counts as unset, so `SCAIVAULT_TLS_KEY=` never silently means plain HTTP.
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if set(&raw.tls_cert) != set(&raw.tls_key) {
             return Err(ConfigError::new(
-                if raw.tls_cert.is_some() {
+                if set(&raw.tls_cert) {
                     "tls_key"
                 } else {
                     "tls_cert"

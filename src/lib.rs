@@ -8,6 +8,8 @@ pub mod api;
 pub mod audit;
 pub mod bootstrap;
 pub mod bus;
+pub mod cli_config;
+pub mod cli_health;
 pub mod cli_keys;
 pub mod cli_tokens;
 pub mod clock;
@@ -21,5 +23,6 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use server::{App, AppState};

@@ -43,6 +43,20 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Check the configuration without starting.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Exit 0 only if the server answers ready on /v1/health/ready (container HEALTHCHECK).
+    Health {
+        /// Base URL (default: the configured listen address on loopback, https when TLS is set).
+        #[arg(long)]
+        url: Option<String>,
+        /// PEM certificates to trust (default: any certificate on loopback, public roots elsewhere).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -55,6 +69,13 @@ enum KeysCommand {
         #[arg(long, default_value_t = 500)]
         batch_size: i64,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration as `serve` would (no database opened) and print the effective
+    /// settings, secrets redacted. Exits 2 when it is invalid.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +113,12 @@ enum TokenCommand {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = &cli.command
+    {
+        std::process::exit(scaivault::cli_config::run(cli.config.as_deref()));
+    }
     if let Err(e) = run(cli).await {
         eprintln!("scaivault: {e:#}");
         std::process::exit(1);
@@ -118,6 +145,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 KeysCommand::Rewrap { batch_size } => K::Rewrap { batch_size },
             };
             scaivault::cli_keys::run(&config, cmd).await
+        }
+        Command::Config { .. } => Ok(()),
+        Command::Health { url, ca } => {
+            scaivault::cli_health::run(&config, url.as_deref(), ca.as_deref()).await?;
+            println!("ready");
+            Ok(())
         }
     }
 }
@@ -147,6 +180,11 @@ impl From<TokenCommand> for scaivault::cli_tokens::TokenCommand {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
+    // Checked before the store is opened: a bad certificate or key stops the start at once.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(scaivault::tls::Tls::load(cert, key)?),
+        _ => None,
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = scaivault::App::build(config, clock).await?;
     if let Some(t) = &app.initial_token {
@@ -157,8 +195,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(listen = %addr, backend = app.state.store.backend().as_str(), "scaivault serving");
-    app.serve(listener, shutdown_signal()).await?;
+    if let Some(tls) = &tls {
+        tls.clone().reload_on_sighup()?;
+    }
+    tracing::info!(listen = %addr, backend = app.state.store.backend().as_str(), tls = tls.is_some(), "scaivault serving");
+    app.serve_with(listener, tls, shutdown_signal()).await?;
     tracing::info!("scaivault stopped");
     Ok(())
 }

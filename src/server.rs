@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// How long in-flight requests may still run after the shutdown signal.
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -107,6 +110,17 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with(listener, None, shutdown).await
+    }
+
+    /// [`App::serve`], over HTTPS when `tls` is given (its certificate can be reloaded while
+    /// serving). In-flight requests get at most [`DRAIN_LIMIT`] to finish after `shutdown`.
+    pub async fn serve_with(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Option<crate::tls::Tls>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let cancel = CancellationToken::new();
         let metrics_server = match self.state.config.metrics_listen {
             Some(addr) => {
@@ -123,15 +137,39 @@ impl App {
         let app = self.router();
         let writer = self.state.audit.clone();
         let stop = cancel.clone();
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await;
+        let served = match tls {
+            None => {
+                let drained = cancel.clone();
+                let serving = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    shutdown.await;
+                    stop.cancel();
+                });
+                tokio::select! {
+                    served = serving => served,
+                    _ = async { drained.cancelled().await; tokio::time::sleep(DRAIN_LIMIT).await } => {
+                        tracing::warn!("requests still running after the drain limit; stopping anyway");
+                        Ok(())
+                    }
+                }
+            }
+            Some(tls) => {
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    stop.cancel();
+                    stopper.graceful_shutdown(Some(DRAIN_LIMIT));
+                });
+                axum_server::from_tcp_rustls(listener.into_std()?, tls.rustls())?
+                    .handle(handle)
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+            }
+        };
         cancel.cancel();
         let _ = worker.await;
         let _ = sealer.await;

@@ -94,6 +94,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let ctx = RequestContext::from_request(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The route template (`/v1/secrets/{*path}`); unmatched requests log `-`.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "-".to_string(), |m| m.as_str().to_string());
     req.extensions_mut().insert(ctx.clone());
 
     let mut res = next.run(req).await;
@@ -120,9 +125,9 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let identity = ctx.identity.get().map(String::as_str).unwrap_or("-");
     let latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0;
     if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(%method, path, status = status.as_u16(), latency_ms, request_id = %ctx.request_id, identity, "request");
+        tracing::error!(%method, path, route, status = status.as_u16(), latency_ms, request_id = %ctx.request_id, identity, "request");
     } else {
-        tracing::info!(%method, path, status = status.as_u16(), latency_ms, request_id = %ctx.request_id, identity, "request");
+        tracing::info!(%method, path, route, status = status.as_u16(), latency_ms, request_id = %ctx.request_id, identity, "request");
     }
     res
 }

@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scaivault");
-const START_DEADLINE: Duration = Duration::from_secs(60);
-const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_scaivault");
+pub(crate) const START_DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const EXIT_DEADLINE: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,11 +35,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn master_key() -> String {
+pub(crate) fn master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode(scaivault::domain::ids::random_bytes(32))
 }
 
-fn root_token() -> String {
+pub(crate) fn root_token() -> String {
     format!("skt_root_{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -51,7 +51,7 @@ async fn database(kind: StoreKind, dir: &Path) -> String {
 }
 
 /// A command with nothing inherited: empty environment, given working directory.
-fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(crate) fn command(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .current_dir(cwd)
@@ -79,9 +79,9 @@ pub(crate) async fn run(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (boo
     )
 }
 
-type Buf = Arc<Mutex<Vec<u8>>>;
+pub(crate) type Buf = Arc<Mutex<Vec<u8>>>;
 
-fn drain(mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Buf {
+pub(crate) fn drain(mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Buf {
     let buf: Buf = Arc::default();
     let sink = buf.clone();
     tokio::spawn(async move {
