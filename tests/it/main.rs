@@ -9,6 +9,7 @@ mod auth_api;
 mod binary;
 mod disconnects;
 mod foundation;
+mod openapi;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
