@@ -6,6 +6,7 @@ pub mod auth;
 pub mod events;
 pub mod health;
 pub mod openapi;
+mod openapi_links;
 mod pagination;
 pub mod registry;
 pub mod rotation;

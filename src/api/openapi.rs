@@ -77,9 +77,12 @@ pub fn document() -> Doc {
     doc
 }
 
-/// The serialized document, built on first use.
-static DOCUMENT: LazyLock<Result<String, String>> =
-    LazyLock::new(|| document().to_json().map_err(|e| e.to_string()));
+/// The serialized document with its links, built on first use.
+static DOCUMENT: LazyLock<Result<String, String>> = LazyLock::new(|| {
+    let mut doc = serde_json::to_value(document()).map_err(|e| e.to_string())?;
+    super::openapi_links::add_links(&mut doc);
+    serde_json::to_string(&doc).map_err(|e| e.to_string())
+});
 
 /// Adds the error responses an operation can give that its annotation does not list, and
 /// gives every error response the envelope as its body.

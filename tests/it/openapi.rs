@@ -350,6 +350,36 @@ async fn scopes_and_error_responses_are_documented(kind: StoreKind) {
             }
         }
     }
+    // Links name operations that exist, with parameters those operations have.
+    let by_id: std::collections::BTreeMap<String, Value> = operations(&doc)
+        .into_iter()
+        .filter_map(|(_, _, op)| Some((op["operationId"].as_str()?.to_string(), op)))
+        .collect();
+    let mut links = 0;
+    for (method, path, op) in operations(&doc) {
+        for (status, resp) in op["responses"].as_object().expect("responses") {
+            for (name, link) in resp["links"].as_object().into_iter().flatten() {
+                links += 1;
+                let target = link["operationId"].as_str().expect("operationId");
+                let t = by_id.get(target).unwrap_or_else(|| {
+                    panic!("{method} {path} {status}: link {name} to {target}?")
+                });
+                for p in link["parameters"].as_object().expect("parameters").keys() {
+                    let has = t["parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|x| x["name"] == p.as_str()));
+                    assert!(has, "link {name} sets {p}, which {target} lacks");
+                }
+            }
+        }
+    }
+    assert!(links >= 20, "only {links} links");
+    assert_eq!(
+        doc["paths"]["/v1/webhooks"]["post"]["responses"]["201"]["links"]["get_webhook"]
+            ["parameters"]["id"],
+        "$response.body#/id"
+    );
+
     // Spot checks against SPEC: the scope each operation needs.
     let scopes_of = |m: &str, p: &str| -> Vec<Value> {
         doc["paths"][p][m]["security"]

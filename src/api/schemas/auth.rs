@@ -70,7 +70,7 @@ pub struct TokenCreate {
     #[schema(min_items = 1)]
     pub scopes: Vec<ScopeName>,
     /// Lifetime such as `90d`; none = no expiry.
-    #[schema(example = "90d")]
+    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub ttl: Option<String>,
     /// Path rules; a path-restricted caller must give rules inside its own.
     pub path_prefixes: Option<Vec<String>>,

@@ -1,6 +1,7 @@
 //! Shapes shared by every resource: the error envelope and its code list, scope and secret
 //! type names, timestamps.
 
+use crate::domain::events::ALL_TYPES;
 use crate::http::error::ERROR_CODES;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -51,6 +52,26 @@ impl PartialSchema for ErrorCode {
 impl ToSchema for ErrorCode {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("ErrorCode")
+    }
+}
+
+/// An event type, or `*` for every type (webhook subscriptions).
+#[derive(Serialize)]
+pub struct EventTypeName(pub String);
+
+impl PartialSchema for EventTypeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(std::iter::once("*").chain(ALL_TYPES)))
+            .description(Some("An event type (SPEC §6), or `*` for all"))
+            .into()
+    }
+}
+
+impl ToSchema for EventTypeName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("EventTypeName")
     }
 }
 

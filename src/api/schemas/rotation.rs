@@ -10,15 +10,18 @@ pub struct PolicyCreate {
     #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub name: String,
     /// A duration such as `90d`.
-    #[schema(example = "90d")]
+    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub interval: String,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// Default `48h`.
-    #[schema(example = "48h")]
+    #[schema(example = "48h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub grace_period: Option<String>,
     /// Warnings before each rotation, e.g. `7d,1d` (a JSON list of durations is accepted too).
-    #[schema(example = "7d,1d")]
+    #[schema(
+        example = "7d,1d",
+        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+    )]
     pub warn_before: Option<String>,
     /// Let the server write the new value itself (default false).
     pub auto_generate: Option<bool>,
@@ -29,13 +32,16 @@ pub struct PolicyCreate {
 /// `PATCH /v1/rotation/policies/{id}` body (the name cannot change).
 #[derive(Serialize, ToSchema)]
 pub struct PolicyPatch {
-    #[schema(example = "90d")]
+    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub interval: Option<String>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    #[schema(example = "48h")]
+    #[schema(example = "48h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub grace_period: Option<String>,
-    #[schema(example = "7d,1d")]
+    #[schema(
+        example = "7d,1d",
+        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+    )]
     pub warn_before: Option<String>,
     pub auto_generate: Option<bool>,
     pub webhook_ids: Option<Vec<String>>,
@@ -71,6 +77,7 @@ pub struct PolicyList {
 /// `POST …/secrets` body.
 #[derive(Serialize, ToSchema)]
 pub struct AttachRequest {
+    #[schema(pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512)]
     pub secret_path: String,
 }
 

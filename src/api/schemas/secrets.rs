@@ -44,14 +44,17 @@ pub struct WriteOptions {
     /// the `If-Match` header does the same.
     #[schema(minimum = 0)]
     pub cas: Option<i64>,
-    /// A duration such as `90d` (`<int><s|m|h|d|w>`); not with `expires_at`.
-    #[schema(example = "90d")]
+    /// A duration such as `90d` (`<int><s|m|h|d|w>`, at most 100 years); not with `expires_at`.
+    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub expires_in: Option<String>,
     /// An RFC 3339 time in the future; not with `expires_in`; `null` clears.
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Comma-separated durations such as `30d,7d,1d`.
-    #[schema(example = "30d,7d,1d")]
+    #[schema(
+        example = "30d,7d,1d",
+        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+    )]
     pub notify_before: Option<String>,
     /// Attaches the secret to this rotation policy (`rot_…`).
     pub rotation_policy_id: Option<String>,
@@ -72,11 +75,14 @@ pub struct MetadataPatch {
 pub struct PatchOptions {
     #[schema(minimum = 1, maximum = 100)]
     pub max_versions: Option<i64>,
-    #[schema(example = "90d")]
+    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub expires_in: Option<String>,
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,
-    #[schema(example = "30d,7d,1d")]
+    #[schema(
+        example = "30d,7d,1d",
+        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+    )]
     pub notify_before: Option<String>,
 }
 

@@ -1,6 +1,6 @@
 //! `/v1/webhooks` and `/v1/events` bodies (SPEC §5, §6). The signing secret is never shown.
 
-use super::common::SecretTypeName;
+use super::common::{EventTypeName, SecretTypeName};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -19,13 +19,17 @@ pub struct WebhookCreate {
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
     /// `https://` (or `http://` when allowed by configuration).
+    #[schema(
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]*)*$",
+        max_length = 2048
+    )]
     pub url: String,
     /// The HMAC signing secret, 16 to 512 bytes.
     #[schema(min_length = 16, max_length = 512)]
     pub secret: String,
     /// Event types, or `*` for all.
     #[schema(min_items = 1)]
-    pub events: Vec<String>,
+    pub events: Vec<EventTypeName>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
     #[schema(nullable = false)]
@@ -39,14 +43,18 @@ pub struct WebhookCreate {
 pub struct WebhookPatch {
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: Option<String>,
+    #[schema(
+        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]*)*$",
+        max_length = 2048
+    )]
     pub url: Option<String>,
     #[schema(min_length = 16, max_length = 512)]
     pub secret: Option<String>,
     /// A duration such as `24h`.
-    #[schema(example = "24h")]
+    #[schema(example = "24h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub previous_secret_ttl: Option<String>,
     #[schema(min_items = 1)]
-    pub events: Option<Vec<String>>,
+    pub events: Option<Vec<EventTypeName>>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
     #[schema(nullable = false)]
