@@ -98,6 +98,23 @@ ST_ARGS=(
 status=0
 "$VENV/bin/st" "${ST_ARGS[@]}" || status=$?
 
+# What the server answered, by status, from its request log.
+python3 - "$WORK/server.log" >&2 <<'PY' || true
+import collections, json, sys
+counts = collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if rec.get("message") == "request" and "status" in rec:
+        counts[rec["status"]] += 1
+total = sum(counts.values())
+fives = sum(n for s, n in counts.items() if s >= 500)
+print(f"[schemathesis] server answered {total} requests; 5xx: {fives}; by status: "
+      + ", ".join(f"{s}: {n}" for s, n in sorted(counts.items())))
+PY
+
 # A panic is answered as a 500 (which the run reports), but say so plainly too.
 if grep -q 'a request handler panicked' "$WORK/server.log"; then
   log "the server log shows a panic:"
