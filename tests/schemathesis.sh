@@ -96,7 +96,8 @@ ST_ARGS=(
 [ -n "${ST_SEED:-}" ] && ST_ARGS+=(--seed "$ST_SEED")
 
 status=0
-"$VENV/bin/st" "${ST_ARGS[@]}" || status=$?
+# From the temporary folder, so schemathesis' example database stays out of the work tree.
+(cd "$WORK" && "$VENV/bin/st" "${ST_ARGS[@]}") || status=$?
 
 # What the server answered, by status, from its request log.
 python3 - "$WORK/server.log" >&2 <<'PY' || true
