@@ -377,7 +377,7 @@ fn csv_line(v: &Value) -> String {
 
 /// Streams the matching rows as a file (JSON Lines or CSV); the export is itself audited.
 #[utoipa::path(post, path = "/v1/audit/export", tag = "audit", operation_id = "audit_export",
-    request_body = schema::ExportRequest,
+    request_body(content = Option<schema::ExportRequest>, description = "Optional; without it, every row as JSON Lines"),
     responses((status = 200, description = "The file, streamed", content(
         (String = "application/x-ndjson"),
         (String = "text/csv"),

@@ -386,7 +386,7 @@ async fn save_and_reschedule(
 /// Changes a policy and reschedules its secrets.
 #[utoipa::path(patch, path = "/v1/rotation/policies/{id}", tag = "rotation", operation_id = "update_policy",
     params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
-    request_body = schema::PolicyPatch,
+    request_body(content = Option<schema::PolicyPatch>, description = "Fields to change; an empty body changes nothing"),
     responses(
         (status = 200, description = "The changed policy", body = schema::Policy),
         (status = 404, description = "`rotation_policy_not_found`, `webhook_not_found`"),

@@ -182,6 +182,25 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         .ok_or_else(|| ApiError::invalid_request("If-Match must be a version number such as \"3\""))
 }
 
+/// 405 with the `Allow` header (RFC 9110) of what `raw` names: a sub-resource or the secret.
+fn method_not_allowed(raw: &str, message: &str) -> Response {
+    let allow = if raw.ends_with("/versions") {
+        "GET"
+    } else if raw.ends_with("/metadata") {
+        "GET, PATCH"
+    } else if raw.ends_with("/restore") {
+        "POST"
+    } else {
+        "GET, PUT, DELETE"
+    };
+    let err = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    );
+    ([(axum::http::header::ALLOW, allow)], err).into_response()
+}
+
 fn set_etag(res: &mut Response, version: i64) {
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(axum::http::header::ETAG, v);
@@ -354,9 +373,8 @@ async fn patch_any(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/metadata") else {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+        return Ok(method_not_allowed(
+            &raw,
             "PATCH is only for /v1/secrets/{path}/metadata",
         ));
     };
@@ -401,9 +419,8 @@ async fn post_any(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/restore") else {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+        return Ok(method_not_allowed(
+            &raw,
             "POST is only for /v1/secrets/batch and /v1/secrets/{path}/restore",
         ));
     };

@@ -293,7 +293,7 @@ async fn show(
 /// Changes a webhook; a new `secret` rotates the signing secret.
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "update_webhook",
     params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
-    request_body = schema::WebhookPatch,
+    request_body(content = Option<schema::WebhookPatch>, description = "Fields to change; an empty body changes nothing"),
     responses(
         (status = 200, description = "The changed webhook", body = schema::Webhook),
         (status = 404, description = "`webhook_not_found`"),

@@ -293,6 +293,23 @@ async fn every_documented_operation_reaches_a_handler(kind: StoreKind) {
                 r.status,
                 r.body
             );
+            if reserved {
+                continue;
+            }
+            // RFC 9110: a 405 names the methods the resource has, which are the documented ones.
+            let allow: BTreeSet<String> = r
+                .header("allow")
+                .unwrap_or_else(|| panic!("{m} {path}: 405 without Allow"))
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| a != "HEAD")
+                .collect();
+            let listed: BTreeSet<String> = METHODS
+                .iter()
+                .filter(|x| item.get(**x).is_some())
+                .map(|x| x.to_uppercase())
+                .collect();
+            assert_eq!(allow, listed, "{m} {path}: Allow");
         }
     }
 

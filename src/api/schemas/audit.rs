@@ -95,7 +95,6 @@ pub struct ChainVerdict {
 /// `POST /v1/audit/export` body.
 #[derive(Serialize, ToSchema)]
 pub struct ExportRequest {
-    #[schema(nullable = false)]
     pub format: Option<ExportFormat>,
     #[schema(format = DateTime)]
     pub from: Option<String>,

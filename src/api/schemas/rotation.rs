@@ -17,10 +17,11 @@ pub struct PolicyCreate {
     /// Default `48h`.
     #[schema(example = "48h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
     pub grace_period: Option<String>,
-    /// Warnings before each rotation, e.g. `7d,1d` (a JSON list of durations is accepted too).
+    /// Warnings before each rotation, e.g. `7d,1d` (a JSON list of durations is accepted too;
+    /// empty or null = none).
     #[schema(
         example = "7d,1d",
-        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+        pattern = "^$|^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
     )]
     pub warn_before: Option<String>,
     /// Let the server write the new value itself (default false).
@@ -40,7 +41,7 @@ pub struct PolicyPatch {
     pub grace_period: Option<String>,
     #[schema(
         example = "7d,1d",
-        pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
+        pattern = "^$|^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
     )]
     pub warn_before: Option<String>,
     pub auto_generate: Option<bool>,

@@ -12,11 +12,8 @@ pub struct SecretWrite {
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
     /// Defaults to `json` on the first write; kept afterwards.
-    #[schema(nullable = false)]
     pub secret_type: Option<SecretTypeName>,
-    #[schema(nullable = false)]
     pub metadata: Option<MetadataInput>,
-    #[schema(nullable = false)]
     pub options: Option<WriteOptions>,
 }
 
@@ -64,9 +61,7 @@ pub struct WriteOptions {
 /// fields may also be sent bare (`{"tags":[…]}`).
 #[derive(Serialize, ToSchema)]
 pub struct MetadataPatch {
-    #[schema(nullable = false)]
     pub metadata: Option<MetadataInput>,
-    #[schema(nullable = false)]
     pub options: Option<PatchOptions>,
 }
 
@@ -206,7 +201,6 @@ pub struct SecretRestored {
 pub struct BatchRead {
     #[schema(min_items = 1, max_items = 100)]
     pub paths: Vec<String>,
-    #[schema(nullable = false)]
     pub options: Option<BatchOptions>,
 }
 

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 pub struct WebhookFilters {
     pub path_prefix: Option<String>,
     pub secret_type: Option<SecretTypeName>,
-    #[schema(nullable = false)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -32,7 +31,6 @@ pub struct WebhookCreate {
     pub events: Vec<EventTypeName>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    #[schema(nullable = false)]
     pub filters: Option<WebhookFilters>,
     pub enabled: Option<bool>,
 }
@@ -57,7 +55,6 @@ pub struct WebhookPatch {
     pub events: Option<Vec<EventTypeName>>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    #[schema(nullable = false)]
     pub filters: Option<WebhookFilters>,
     pub enabled: Option<bool>,
 }
