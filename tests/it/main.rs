@@ -10,6 +10,7 @@ mod binary;
 mod disconnects;
 mod foundation;
 mod openapi;
+mod openapi_source;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
