@@ -18,20 +18,34 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::Json;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use utoipa::OpenApi;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audit/logs", get(logs))
-        .route("/v1/audit/secrets/{*path}", get(by_secret))
-        .route("/v1/audit/identities/{identity_id}", get(by_identity))
-        .route("/v1/audit/summary", get(summary))
-        .route("/v1/audit/export", post(export))
-        .route("/v1/audit/verify", get(verify_chain))
+use super::registry::ApiRouter;
+use super::schemas::audit as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(logs))
+        // A secret path has slashes: one catch-all serves the documented `{path}` template.
+        .catch_all(
+            "/v1/audit/secrets/{*path}",
+            get(by_secret),
+            SecretAuditDoc::openapi(),
+        )
+        .routes(routes!(by_identity))
+        .routes(routes!(summary))
+        .routes(routes!(export))
+        .routes(routes!(verify_chain))
 }
+
+#[derive(OpenApi)]
+#[openapi(paths(by_secret))]
+struct SecretAuditDoc;
 
 /// One row as the API shows it.
 pub fn row_view(r: &AuditRow) -> Value {
@@ -131,6 +145,23 @@ async fn page(st: &AppState, mut q: AuditQuery) -> Result<(Vec<Value>, Option<St
     Ok((rows.iter().map(row_view).collect(), cursor))
 }
 
+/// Audit rows, newest first.
+#[utoipa::path(get, path = "/v1/audit/logs", tag = "audit", operation_id = "audit_logs",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or after"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows before"),
+        ("action" = Option<String>, Query, description = "Comma-separated actions"),
+        ("identity_id" = Option<String>, Query),
+        ("identity_type" = Option<String>, Query, description = "`user`, `service_account` or `system`"),
+        ("path_prefix" = Option<String>, Query),
+        ("success" = Option<bool>, Query),
+        ("source_ip" = Option<String>, Query),
+        ("request_id" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of rows", body = schema::AuditLogs)),
+    security(("bearer" = ["audit:read"])))]
 async fn logs(
     State(st): State<AppState>,
     caller: Caller,
@@ -167,6 +198,24 @@ async fn period_summary(st: &AppState, mut q: AuditQuery) -> Result<Value, ApiEr
     }))
 }
 
+/// One secret's audit rows with a 30-day summary.
+#[utoipa::path(get, path = "/v1/audit/secrets/{path}", tag = "audit", operation_id = "audit_secret",
+    params(
+        ("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", description = "The secret path; it may contain `/` (raw or as `%2F`)"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or after"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows before"),
+        ("action" = Option<String>, Query, description = "Comma-separated actions"),
+        ("identity_id" = Option<String>, Query),
+        ("identity_type" = Option<String>, Query, description = "`user`, `service_account` or `system`"),
+        ("path_prefix" = Option<String>, Query),
+        ("success" = Option<bool>, Query),
+        ("source_ip" = Option<String>, Query),
+        ("request_id" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "Summary and a page of rows", body = schema::SecretAudit)),
+    security(("bearer" = ["audit:read"])))]
 async fn by_secret(
     State(st): State<AppState>,
     caller: Caller,
@@ -185,6 +234,24 @@ async fn by_secret(
     Ok(Json(json!({ "secret_path": path.as_str(), "summary": summary, "logs": logs, "has_more": cursor.is_some(), "cursor": cursor })).into_response())
 }
 
+/// One identity's audit rows with a 30-day summary.
+#[utoipa::path(get, path = "/v1/audit/identities/{identity_id}", tag = "audit", operation_id = "audit_identity",
+    params(
+        ("identity_id" = String, Path, min_length = 1, description = "e.g. `user:alice`, `sa:deployer`"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or after"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows before"),
+        ("action" = Option<String>, Query, description = "Comma-separated actions"),
+        ("identity_id" = Option<String>, Query),
+        ("identity_type" = Option<String>, Query, description = "`user`, `service_account` or `system`"),
+        ("path_prefix" = Option<String>, Query),
+        ("success" = Option<bool>, Query),
+        ("source_ip" = Option<String>, Query),
+        ("request_id" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "Summary and a page of rows", body = schema::IdentityAudit)),
+    security(("bearer" = ["audit:read"])))]
 async fn by_identity(
     State(st): State<AppState>,
     caller: Caller,
@@ -199,6 +266,23 @@ async fn by_identity(
     Ok(Json(json!({ "identity_id": identity, "summary": summary, "logs": logs, "has_more": cursor.is_some(), "cursor": cursor })).into_response())
 }
 
+/// Counts of audit rows by outcome and action.
+#[utoipa::path(get, path = "/v1/audit/summary", tag = "audit", operation_id = "audit_summary",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or after"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows before"),
+        ("action" = Option<String>, Query, description = "Comma-separated actions"),
+        ("identity_id" = Option<String>, Query),
+        ("identity_type" = Option<String>, Query, description = "`user`, `service_account` or `system`"),
+        ("path_prefix" = Option<String>, Query),
+        ("success" = Option<bool>, Query),
+        ("source_ip" = Option<String>, Query),
+        ("request_id" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "Counts", body = schema::AuditSummary)),
+    security(("bearer" = ["audit:read"])))]
 async fn summary(
     State(st): State<AppState>,
     caller: Caller,
@@ -224,6 +308,11 @@ async fn summary(
     .into_response())
 }
 
+/// Verifies the audit hash chain.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", operation_id = "audit_verify",
+    params(("from_seq" = Option<i64>, Query, minimum = 1, description = "Start here instead of the beginning")),
+    responses((status = 200, description = "The verdict", body = schema::ChainVerdict)),
+    security(("bearer" = ["audit:read"])))]
 async fn verify_chain(
     State(st): State<AppState>,
     caller: Caller,
@@ -286,6 +375,14 @@ fn csv_line(v: &Value) -> String {
     line
 }
 
+/// Streams the matching rows as a file (JSON Lines or CSV); the export is itself audited.
+#[utoipa::path(post, path = "/v1/audit/export", tag = "audit", operation_id = "audit_export",
+    request_body(content = Option<schema::ExportRequest>, description = "Optional; without it, every row as JSON Lines"),
+    responses((status = 200, description = "The file, streamed", content(
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+    ))),
+    security(("bearer" = ["audit:export"])))]
 async fn export(
     State(st): State<AppState>,
     ctx: RequestContext,

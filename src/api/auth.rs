@@ -19,18 +19,26 @@ use crate::store::TokenRow;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/whoami", get(whoami))
-        .route("/v1/auth/introspect", post(introspect))
-        .route("/v1/auth/tokens", post(create).get(list))
-        .route("/v1/auth/tokens/{id}", delete(revoke))
+use super::registry::ApiRouter;
+use super::schemas::auth as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(introspect))
+        .routes(routes!(create, list))
+        .routes(routes!(revoke))
 }
+
+/// The caller's identity, tenant, scopes and path rules.
+#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth", operation_id = "whoami",
+    responses((status = 200, description = "The caller", body = schema::Whoami)),
+    security(("bearer" = [])))]
 
 async fn whoami(caller: Caller) -> Json<Value> {
     Json(json!({
@@ -71,6 +79,11 @@ fn token_view(t: &TokenRow, now_us: i64) -> Value {
     })
 }
 
+/// Whether a token is active, and its fields if so.
+#[utoipa::path(post, path = "/v1/auth/introspect", tag = "auth", operation_id = "introspect",
+    request_body = schema::IntrospectRequest,
+    responses((status = 200, description = "`active` and, when active, the token", body = schema::Introspection)),
+    security(("bearer" = ["admin"])))]
 async fn introspect(
     State(st): State<AppState>,
     caller: Caller,
@@ -197,6 +210,11 @@ fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, Api
     })
 }
 
+/// Creates a token; its value is in the answer, once.
+#[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", operation_id = "create_token",
+    request_body = schema::TokenCreate,
+    responses((status = 201, description = "Created; `token` is shown only now", body = schema::NewToken)),
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -256,6 +274,14 @@ async fn create(
     }
 }
 
+/// Lists the tenant's tokens (never their values).
+#[utoipa::path(get, path = "/v1/auth/tokens", tag = "auth", operation_id = "list_tokens",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of tokens", body = schema::TokenList)),
+    security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -278,6 +304,14 @@ async fn list(
     )
 }
 
+/// Revokes a token, effective on the next request on every replica.
+#[utoipa::path(delete, path = "/v1/auth/tokens/{id}", tag = "auth", operation_id = "revoke_token",
+    params(("id" = String, Path, min_length = 1, description = "`tok_…`")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "`token_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn revoke(
     State(st): State<AppState>,
     ctx: RequestContext,

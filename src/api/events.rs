@@ -12,17 +12,32 @@ use crate::server::AppState;
 use crate::store::EventListQuery;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use std::time::Duration;
+use utoipa_axum::routes;
+
+use super::registry::ApiRouter;
+use super::schemas::webhooks as schema;
 
 /// Longest accepted long-poll.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/events", get(feed))
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(feed))
 }
+
+/// The tenant's events after `after`, oldest first; with `wait`, long-polls until one exists.
+#[utoipa::path(get, path = "/v1/events", tag = "events", operation_id = "events",
+    params(
+        ("after" = Option<String>, Query, description = "Resume after this `evt_…` id (the previous `cursor`)"),
+        ("types" = Option<String>, Query, description = "Comma-separated event types"),
+        ("path_prefix" = Option<String>, Query, description = "Only events of paths with this prefix"),
+        ("wait" = Option<String>, Query, description = "Long-poll up to this duration (at most 60s), e.g. `30s`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+    ),
+    responses((status = 200, description = "Events and the cursor to resume from", body = schema::EventFeed)),
+    security(("bearer" = ["admin"]), ("bearer" = ["audit:read"])))]
 
 async fn feed(
     State(st): State<AppState>,

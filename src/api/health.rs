@@ -5,21 +5,34 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/health/ready", get(ready))
-        .route("/v1/version", get(version))
+use super::registry::ApiRouter;
+use super::schemas::auth as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(version))
 }
+
+/// Liveness: the process is up.
+#[utoipa::path(get, path = "/v1/health", tag = "health", operation_id = "health",
+    responses((status = 200, description = "The process is up", body = schema::Health)))]
 
 async fn health(State(st): State<AppState>) -> Json<Value> {
     Json(json!({ "status": "healthy", "timestamp": rfc3339_micros(st.clock.now()) }))
 }
 
+/// Readiness: the store answers, migrations are applied and the master key opens a probe.
+#[utoipa::path(get, path = "/v1/health/ready", tag = "health", operation_id = "ready",
+    responses(
+        (status = 200, description = "Ready", body = schema::Readiness),
+        (status = 503, description = "Not ready: `status` is `not_ready`, `errors` says why", body = schema::Readiness),
+    ))]
 async fn ready(State(st): State<AppState>) -> Response {
     let mut checks = Map::new();
     let mut errors = Map::new();
@@ -56,6 +69,9 @@ async fn ready(State(st): State<AppState>) -> Response {
     }
 }
 
+/// The server version and commit.
+#[utoipa::path(get, path = "/v1/version", tag = "health", operation_id = "version",
+    responses((status = 200, description = "Version", body = schema::Version)))]
 async fn version() -> Json<Value> {
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),

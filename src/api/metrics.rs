@@ -8,25 +8,49 @@ use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/metrics", get(with_admin_token))
+use super::registry::ApiRouter;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(with_admin_token))
 }
 
-/// The router of the separate metrics listener: no auth, nothing but the exposition.
+/// The router of the separate metrics listener: no auth, nothing but the exposition at
+/// `GET /metrics` and `GET /v1/metrics` (not part of the API, so not in the OpenAPI registry).
 pub fn public_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(exposition))
-        .route("/v1/metrics", get(exposition))
-        .fallback(|| async { StatusCode::NOT_FOUND })
+        .fallback(public_exposition)
         .with_state(state)
         .layer(axum::middleware::from_fn(
             crate::http::context::request_context,
         ))
 }
 
+async fn public_exposition(
+    State(st): State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    if !matches!(uri.path(), "/metrics" | "/v1/metrics") {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    }
+    if method != axum::http::Method::GET {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    }
+    exposition(State(st)).await
+}
+
+/// Prometheus/OpenMetrics text of SPEC §8 (scope admin).
+#[utoipa::path(
+    get,
+    path = "/v1/metrics",
+    tag = "meta",
+    operation_id = "metrics",
+    responses((status = 200, description = "Metrics in the OpenMetrics text format", content_type = "application/openmetrics-text", body = String)),
+    security(("bearer" = ["admin"]))
+)]
 async fn with_admin_token(
     State(st): State<AppState>,
     caller: Caller,

@@ -1,14 +1,35 @@
-//! HTTP handlers, one module per resource, each exposing `router()`.
+//! HTTP handlers, one module per resource, each exposing `router()` (an [`ApiRouter`] that
+//! serves and documents its routes); [`routes`] puts them together.
 
 pub mod audit;
 pub mod auth;
 pub mod events;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
+mod openapi_links;
 mod pagination;
+pub mod registry;
 pub mod rotation;
+pub mod schemas;
 mod secret_body;
 mod secret_views;
 pub mod secrets;
 mod webhook_body;
 pub mod webhooks;
+
+pub use registry::ApiRouter;
+
+/// Every route of the API with its OpenAPI description. Add a resource's router here.
+pub fn routes() -> ApiRouter {
+    ApiRouter::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(secrets::router())
+        .merge(webhooks::router())
+        .merge(events::router())
+        .merge(audit::router())
+        .merge(rotation::router())
+        .merge(openapi::router())
+        .merge(metrics::router())
+}

@@ -18,28 +18,35 @@ use crate::store::{HistoryRow, PolicyRow, StoreError};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/rotation/policies", get(list).post(create))
-        .route(
-            "/v1/rotation/policies/{id}",
-            get(show).patch(update).delete(remove),
-        )
-        .route("/v1/rotation/policies/{id}/enable", post(enable))
-        .route("/v1/rotation/policies/{id}/disable", post(disable))
-        .route("/v1/rotation/policies/{id}/secrets", post(attach))
-        .route(
+use super::registry::ApiRouter;
+use super::schemas::rotation as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(attach))
+        // A secret path has slashes: one catch-all serves the documented `{secret_path}` template.
+        .catch_all(
             "/v1/rotation/policies/{id}/secrets/{*path}",
             axum::routing::delete(detach),
+            DetachDoc::openapi(),
         )
-        .route("/v1/rotation/policies/{id}/rotate", post(rotate))
-        .route("/v1/rotation/policies/{id}/history", get(history))
-        .route("/v1/rotation/due", get(due))
+        .routes(routes!(rotate))
+        .routes(routes!(history))
+        .routes(routes!(due))
 }
+
+#[derive(OpenApi)]
+#[openapi(paths(detach))]
+struct DetachDoc;
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(
@@ -237,6 +244,15 @@ async fn apply_body(
     }
 }
 
+/// Creates a rotation policy.
+#[utoipa::path(post, path = "/v1/rotation/policies", tag = "rotation", operation_id = "create_policy",
+    request_body = schema::PolicyCreate,
+    responses(
+        (status = 201, description = "Created", body = schema::Policy),
+        (status = 404, description = "`webhook_not_found` (a `webhook_ids` entry)"),
+        (status = 409, description = "`name_conflict`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -286,6 +302,15 @@ async fn create(
     })
 }
 
+/// Lists rotation policies.
+#[utoipa::path(get, path = "/v1/rotation/policies", tag = "rotation", operation_id = "list_policies",
+    params(
+        ("active_only" = Option<bool>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of policies", body = schema::PolicyList)),
+    security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -317,6 +342,14 @@ async fn list(
     )
 }
 
+/// A rotation policy.
+#[utoipa::path(get, path = "/v1/rotation/policies/{id}", tag = "rotation", operation_id = "get_policy",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    responses(
+        (status = 200, description = "The policy", body = schema::Policy),
+        (status = 404, description = "`rotation_policy_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn show(
     State(st): State<AppState>,
     caller: Caller,
@@ -350,6 +383,15 @@ async fn save_and_reschedule(
     Ok(())
 }
 
+/// Changes a policy and reschedules its secrets.
+#[utoipa::path(patch, path = "/v1/rotation/policies/{id}", tag = "rotation", operation_id = "update_policy",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    request_body(content = Option<schema::PolicyPatch>, description = "Fields to change; an empty body changes nothing"),
+    responses(
+        (status = 200, description = "The changed policy", body = schema::Policy),
+        (status = 404, description = "`rotation_policy_not_found`, `webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn update(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -418,6 +460,14 @@ async fn set_active(
     Ok(Json(view(&p, n)).into_response())
 }
 
+/// Resumes the schedule; anything already due fires at once.
+#[utoipa::path(post, path = "/v1/rotation/policies/{id}/enable", tag = "rotation", operation_id = "enable_policy",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    responses(
+        (status = 200, description = "The policy", body = schema::Policy),
+        (status = 404, description = "`rotation_policy_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn enable(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -428,6 +478,14 @@ async fn enable(
     audited!(g, "rotation_policy_update", set_active(&st, &g, &id, true))
 }
 
+/// Pauses the schedule.
+#[utoipa::path(post, path = "/v1/rotation/policies/{id}/disable", tag = "rotation", operation_id = "disable_policy",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    responses(
+        (status = 200, description = "The policy", body = schema::Policy),
+        (status = 404, description = "`rotation_policy_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn disable(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -438,6 +496,14 @@ async fn disable(
     audited!(g, "rotation_policy_update", set_active(&st, &g, &id, false))
 }
 
+/// Deletes a policy; its secrets are detached.
+#[utoipa::path(delete, path = "/v1/rotation/policies/{id}", tag = "rotation", operation_id = "delete_policy",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`rotation_policy_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn remove(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -464,6 +530,15 @@ async fn remove(
     })
 }
 
+/// Attaches a secret (moving it from any other policy).
+#[utoipa::path(post, path = "/v1/rotation/policies/{id}/secrets", tag = "rotation", operation_id = "attach_secret",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    request_body = schema::AttachRequest,
+    responses(
+        (status = 201, description = "Attached", body = schema::Attachment),
+        (status = 404, description = "`rotation_policy_not_found`, `secret_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn attach(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -520,6 +595,17 @@ async fn attach(
     })
 }
 
+/// Detaches a secret.
+#[utoipa::path(delete, path = "/v1/rotation/policies/{id}/secrets/{secret_path}", tag = "rotation", operation_id = "detach_secret",
+    params(
+        ("id" = String, Path, min_length = 1, description = "`rot_<name>`"),
+        ("secret_path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", description = "The secret path; it may contain `/` (raw or as `%2F`)"),
+    ),
+    responses(
+        (status = 204, description = "Detached"),
+        (status = 404, description = "`rotation_policy_not_found`, `secret_not_found` (also when not attached to this policy)"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn detach(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -564,6 +650,15 @@ async fn detach(
     })
 }
 
+/// Forces a rotation of the given (or all attached) secrets; a pending one is returned as is.
+#[utoipa::path(post, path = "/v1/rotation/policies/{id}/rotate", tag = "rotation", operation_id = "rotate",
+    params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
+    request_body(content = Option<schema::RotateRequest>, description = "Optional; without it, every attached secret"),
+    responses(
+        (status = 200, description = "One history item per secret", body = Vec<schema::RotationHistoryItem>),
+        (status = 404, description = "`rotation_policy_not_found`, `secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:rotate"])))]
 async fn rotate(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -696,6 +791,19 @@ async fn rotate_inner(
     Ok(Json(Value::Array(out)).into_response())
 }
 
+/// A policy's rotation history, newest first.
+#[utoipa::path(get, path = "/v1/rotation/policies/{id}/history", tag = "rotation", operation_id = "rotation_history",
+    params(
+        ("id" = String, Path, min_length = 1, description = "`rot_<name>`"),
+        ("status" = Option<schema::RotationStatus>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of history items", body = schema::HistoryList),
+        (status = 404, description = "`rotation_policy_not_found`"),
+    ),
+    security(("bearer" = ["audit:read"])))]
 async fn history(
     State(st): State<AppState>,
     caller: Caller,
@@ -736,6 +844,15 @@ async fn history(
     )
 }
 
+/// Secrets due for rotation within the window (and overdue ones).
+#[utoipa::path(get, path = "/v1/rotation/due", tag = "rotation", operation_id = "rotation_due",
+    params(
+        ("within_hours" = Option<i64>, Query, minimum = 0, maximum = 8784, description = "Default 24"),
+        ("include_overdue" = Option<bool>, Query, description = "Default true"),
+        ("policy_id" = Option<String>, Query),
+    ),
+    responses((status = 200, description = "Due secrets", body = schema::DueList)),
+    security(("bearer" = ["secrets:rotate"])))]
 async fn due(
     State(st): State<AppState>,
     caller: Caller,

@@ -18,23 +18,36 @@ use crate::store::SecretListQuery;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/secrets", get(list))
-        .route("/v1/secrets/batch", post(batch))
-        .route(
+use super::registry::ApiRouter;
+use super::schemas::secrets as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(batch))
+        // A secret path has slashes: one catch-all serves every documented `{path}…` template,
+        // dispatching on the last segment (`versions`, `metadata`, `restore` are reserved).
+        .catch_all(
             "/v1/secrets/{*rest}",
             get(get_any)
                 .put(put)
                 .delete(delete)
                 .patch(patch_any)
                 .post(post_any),
+            PathDocs::openapi(),
         )
 }
+
+/// The operations the catch-all serves.
+#[derive(OpenApi)]
+#[openapi(paths(get_any, put, delete, versions, get_metadata, patch_any, post_any))]
+struct PathDocs;
 
 impl From<SecretError> for ApiError {
     fn from(e: SecretError) -> Self {
@@ -93,6 +106,18 @@ fn audit_path(raw: &str) -> Option<&str> {
     Some(&raw[..end])
 }
 
+/// Writes a new version (the first creates the secret).
+#[utoipa::path(put, path = "/v1/secrets/{path}", tag = "secrets", operation_id = "write_secret",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`"),
+        ("If-Match" = Option<String>, Header, description = "`\"<version>\"`: the same as `options.cas`")),
+    request_body = schema::SecretWrite,
+    responses(
+        (status = 200, description = "A new version", body = schema::SecretWritten, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 201, description = "Created (version 1)", body = schema::SecretWritten, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 404, description = "`rotation_policy_not_found` (`options.rotation_policy_id`)"),
+        (status = 409, description = "`version_conflict` (check-and-set failed), `secret_exists` (soft-deleted: restore it first)"),
+    ),
+    security(("bearer" = ["secrets:write"])))]
 async fn put(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -158,12 +183,41 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         .ok_or_else(|| ApiError::invalid_request("If-Match must be a version number such as \"3\""))
 }
 
+/// 405 with the `Allow` header (RFC 9110) of what `raw` names: a sub-resource or the secret.
+fn method_not_allowed(raw: &str, message: &str) -> Response {
+    let allow = if raw.ends_with("/versions") {
+        "GET"
+    } else if raw.ends_with("/metadata") {
+        "GET, PATCH"
+    } else if raw.ends_with("/restore") {
+        "POST"
+    } else {
+        "GET, PUT, DELETE"
+    };
+    let err = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        message,
+    );
+    ([(axum::http::header::ALLOW, allow)], err).into_response()
+}
+
 fn set_etag(res: &mut Response, version: i64) {
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(axum::http::header::ETAG, v);
     }
 }
 
+/// Reads the current version, or `version`.
+#[utoipa::path(get, path = "/v1/secrets/{path}", tag = "secrets", operation_id = "read_secret",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`"),
+        ("version" = Option<i64>, Query, minimum = 1, description = "Read this version instead of the current one")),
+    responses(
+        (status = 200, description = "The value and its metadata", body = schema::SecretRead, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 404, description = "`secret_not_found`, `version_not_found`"),
+        (status = 410, description = "`secret_expired`: the version's grace period after a rotation has ended"),
+    ),
+    security(("bearer" = ["secrets:read"])))]
 async fn get_any(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -220,6 +274,14 @@ async fn get_any(
     }
 }
 
+/// Lists the versions, newest first.
+#[utoipa::path(get, path = "/v1/secrets/{path}/versions", tag = "secrets", operation_id = "secret_versions",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    responses(
+        (status = 200, description = "The versions", body = schema::VersionList),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:read"]), ("bearer" = ["secrets:list"])))]
 async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     let res = async {
         let path = parse_path(raw)?;
@@ -254,6 +316,14 @@ async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     }
 }
 
+/// Everything about the secret but its value.
+#[utoipa::path(get, path = "/v1/secrets/{path}/metadata", tag = "secrets", operation_id = "secret_metadata",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    responses(
+        (status = 200, description = "The metadata", body = schema::SecretInfo),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:list"])))]
 async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     let res = async {
         let path = parse_path(raw)?;
@@ -287,6 +357,15 @@ async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     }
 }
 
+/// Changes metadata (and expiry, `max_versions`) without a new version.
+#[utoipa::path(patch, path = "/v1/secrets/{path}/metadata", tag = "secrets", operation_id = "patch_secret_metadata",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    request_body = schema::MetadataPatch,
+    responses(
+        (status = 200, description = "The changed metadata", body = schema::SecretInfo),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:write"])))]
 async fn patch_any(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -296,9 +375,8 @@ async fn patch_any(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/metadata") else {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+        return Ok(method_not_allowed(
+            &raw,
             "PATCH is only for /v1/secrets/{path}/metadata",
         ));
     };
@@ -327,6 +405,14 @@ async fn patch_any(
     }
 }
 
+/// Undoes a soft delete.
+#[utoipa::path(post, path = "/v1/secrets/{path}/restore", tag = "secrets", operation_id = "restore_secret",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    responses(
+        (status = 200, description = "Restored", body = schema::SecretRestored),
+        (status = 404, description = "`secret_not_found` (nothing restorable)"),
+    ),
+    security(("bearer" = ["secrets:delete"])))]
 async fn post_any(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -335,9 +421,8 @@ async fn post_any(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/restore") else {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+        return Ok(method_not_allowed(
+            &raw,
             "POST is only for /v1/secrets/batch and /v1/secrets/{path}/restore",
         ));
     };
@@ -361,6 +446,15 @@ async fn post_any(
     }
 }
 
+/// Soft-deletes (restorable for 30 days), or with `permanent=true` destroys every version now.
+#[utoipa::path(delete, path = "/v1/secrets/{path}", tag = "secrets", operation_id = "delete_secret",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`"),
+        ("permanent" = Option<bool>, Query, description = "Destroy all versions now")),
+    responses(
+        (status = 200, description = "Deleted", body = schema::SecretDeleted),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:delete"])))]
 async fn delete(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -408,6 +502,17 @@ async fn delete(
     }
 }
 
+/// Lists secrets (never their values), by path.
+#[utoipa::path(get, path = "/v1/secrets", tag = "secrets", operation_id = "list_secrets",
+    params(
+        ("prefix" = Option<String>, Query, description = "Only paths starting with this"),
+        ("tag" = Option<String>, Query, description = "Only secrets with this tag"),
+        ("secret_type" = Option<super::schemas::common::SecretTypeName>, Query),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of secrets", body = schema::SecretList)),
+    security(("bearer" = ["secrets:list"])))]
 async fn list(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -476,6 +581,11 @@ async fn list(
     }
 }
 
+/// Reads up to 100 secrets; each path is authorized and audited on its own.
+#[utoipa::path(post, path = "/v1/secrets/batch", tag = "secrets", operation_id = "batch_read",
+    request_body = schema::BatchRead,
+    responses((status = 200, description = "Per path, the secret or the error", body = schema::BatchResult)),
+    security(("bearer" = ["secrets:read"])))]
 async fn batch(
     State(st): State<AppState>,
     ctx: RequestContext,

@@ -19,20 +19,20 @@ use crate::store::{StoreError, WebhookRow};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks", get(list).post(create))
-        .route("/v1/webhooks/{id}", get(show).patch(update).delete(remove))
-        .route("/v1/webhooks/{id}/test", post(test))
-        .route("/v1/webhooks/{id}/deliveries", get(deliveries))
-        .route(
-            "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-            post(redeliver),
-        )
+use super::registry::ApiRouter;
+use super::schemas::webhooks as schema;
+
+pub fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(test))
+        .routes(routes!(deliveries))
+        .routes(routes!(redeliver))
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -104,6 +104,14 @@ fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
     w.secret_key_id = sealed.key_id;
 }
 
+/// Creates a webhook.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", operation_id = "create_webhook",
+    request_body = schema::WebhookCreate,
+    responses(
+        (status = 201, description = "Created", body = schema::Webhook),
+        (status = 409, description = "`name_conflict`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -221,6 +229,14 @@ fn apply(st: &AppState, w: &mut WebhookRow, f: WebhookFields, now: i64) {
     w.updated_at = now;
 }
 
+/// Lists the tenant's webhooks.
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", operation_id = "list_webhooks",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of webhooks", body = schema::WebhookList)),
+    security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -242,6 +258,14 @@ async fn list(
     )
 }
 
+/// A webhook with its delivery statistics.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    responses(
+        (status = 200, description = "The webhook", body = schema::WebhookDetail),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn show(
     State(st): State<AppState>,
     caller: Caller,
@@ -266,6 +290,16 @@ async fn show(
     Ok(Json(v).into_response())
 }
 
+/// Changes a webhook; a new `secret` rotates the signing secret.
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "update_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    request_body(content = Option<schema::WebhookPatch>, description = "Fields to change; an empty body changes nothing"),
+    responses(
+        (status = 200, description = "The changed webhook", body = schema::Webhook),
+        (status = 404, description = "`webhook_not_found`"),
+        (status = 409, description = "`name_conflict`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn update(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -309,6 +343,14 @@ async fn update(
     })
 }
 
+/// Deletes a webhook; its pending deliveries are cancelled.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn remove(
     State(st): State<AppState>,
     ctx: RequestContext,
@@ -337,6 +379,14 @@ async fn remove(
     })
 }
 
+/// Sends a `webhook.test` event now, one attempt, and reports the outcome.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "webhooks", operation_id = "test_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    responses(
+        (status = 200, description = "The attempt's outcome", body = schema::TestDelivery),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn test(
     State(st): State<AppState>,
     caller: Caller,
@@ -389,6 +439,19 @@ async fn test(
     .into_response())
 }
 
+/// A webhook's deliveries, newest first.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "list_deliveries",
+    params(
+        ("id" = String, Path, min_length = 1, description = "`wh_…`"),
+        ("status" = Option<schema::DeliveryStatus>, Query, description = "Only deliveries in this state"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries", body = schema::DeliveryList),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn deliveries(
     State(st): State<AppState>,
     caller: Caller,
@@ -426,6 +489,14 @@ async fn deliveries(
     )
 }
 
+/// Queues a new delivery of the same event.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliver",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`"), ("delivery_id" = String, Path, min_length = 1, description = "`del_…`")),
+    responses(
+        (status = 202, description = "Queued", body = schema::Redelivery),
+        (status = 404, description = "`webhook_not_found`, `delivery_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
 async fn redeliver(
     State(st): State<AppState>,
     caller: Caller,

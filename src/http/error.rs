@@ -6,6 +6,80 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+/// Every code an [`ApiError`] can carry, with its HTTP status and meaning (SPEC §0 plus the
+/// router's own fallbacks). The OpenAPI document's `ErrorCode` enum is built from this list,
+/// and a test checks that every code used in the source is listed here.
+pub const ERROR_CODES: &[(u16, &str, &str)] = &[
+    (400, "invalid_request", "malformed JSON or wrong shape"),
+    (
+        400,
+        "invalid_path",
+        "a secret path or prefix breaks the path rules",
+    ),
+    (
+        400,
+        "invalid_duration",
+        "a duration is not <int><s|m|h|d|w>",
+    ),
+    (
+        400,
+        "invalid_cursor",
+        "the cursor is not valid for this listing",
+    ),
+    (400, "invalid_secret_type", "unknown secret_type"),
+    (
+        401,
+        "authentication_required",
+        "Authorization header missing or malformed",
+    ),
+    (401, "token_invalid", "unknown token"),
+    (401, "token_expired", "the token has expired"),
+    (401, "token_revoked", "the token has been revoked"),
+    (403, "insufficient_scope", "the token lacks the scope"),
+    (403, "access_denied", "a path rule of the token says no"),
+    (404, "not_found", "no such endpoint"),
+    (404, "secret_not_found", "no secret at that path"),
+    (404, "version_not_found", "no such version"),
+    (404, "rotation_policy_not_found", "no such rotation policy"),
+    (404, "webhook_not_found", "no such webhook"),
+    (404, "delivery_not_found", "no such delivery"),
+    (404, "token_not_found", "no such active token"),
+    (
+        405,
+        "method_not_allowed",
+        "the endpoint does not accept that method",
+    ),
+    (
+        409,
+        "version_conflict",
+        "check-and-set failed or a concurrent write won",
+    ),
+    (409, "name_conflict", "duplicate policy or webhook name"),
+    (
+        409,
+        "secret_exists",
+        "the path is soft-deleted and still restorable",
+    ),
+    (
+        410,
+        "secret_expired",
+        "the version's grace period has ended",
+    ),
+    (
+        413,
+        "payload_too_large",
+        "body over 1 MiB or value over 512 KiB",
+    ),
+    (
+        422,
+        "validation_error",
+        "field-level errors in details.fields",
+    ),
+    (429, "rate_limited", "too many requests; see Retry-After"),
+    (500, "internal_error", "a bug"),
+    (503, "service_unavailable", "the store is unreachable"),
+];
+
 /// An API error: HTTP status, stable code, human message, optional details.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -16,16 +16,9 @@ use error::ApiError;
 
 /// The whole API: every resource's routes, the fallback, and the layers around them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(crate::api::health::router())
-        .merge(crate::api::auth::router())
-        .merge(crate::api::secrets::router())
-        .merge(crate::api::webhooks::router())
-        .merge(crate::api::events::router())
-        .merge(crate::api::audit::router())
-        .merge(crate::api::rotation::router())
-        .merge(crate::api::metrics::router())
-        .fallback(not_found)
+    // Routes are registered (and documented) in `crate::api::routes`, not here.
+    let (api, _openapi) = crate::api::routes().into_parts();
+    api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -87,7 +87,7 @@ fn dockerfile_builds_with_the_readme_command() {
     // `--locked` fails on a stale Cargo.lock: check it is current, without building.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args(["metadata", "--locked", "--format-version", "1"])
         .current_dir(ROOT)
         .output()
         .unwrap();

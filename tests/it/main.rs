@@ -14,6 +14,8 @@ mod foundation;
 mod keys;
 mod metrics;
 mod metrics_binary;
+mod openapi;
+mod openapi_source;
 mod rate_limits;
 mod rotation;
 mod secrets_api;

@@ -1,0 +1,114 @@
+//! `/v1/audit` bodies (SPEC §7). Rows never hold a secret value or token.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// One audit row.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub timestamp: String,
+    pub action: String,
+    /// `user`, `service_account` or `system`.
+    pub identity_type: String,
+    pub identity_id: String,
+    pub secret_path: Option<String>,
+    pub version: Option<i64>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub success: bool,
+    pub status_code: i64,
+    pub duration_ms: i64,
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub extra_data: serde_json::Value,
+    /// Position in the hash chain (null until sealed).
+    pub seq: Option<i64>,
+}
+
+/// `GET /v1/audit/logs`.
+#[derive(Serialize, ToSchema)]
+pub struct AuditLogs {
+    pub logs: Vec<AuditEntry>,
+    pub has_more: bool,
+    pub cursor: Option<String>,
+}
+
+/// Counts over the last 30 days.
+#[derive(Serialize, ToSchema)]
+pub struct PeriodSummary {
+    pub period_days: i64,
+    pub reads: i64,
+    pub writes: i64,
+    pub rotations: i64,
+    pub unique_identities: i64,
+}
+
+/// `GET /v1/audit/secrets/{path}`.
+#[derive(Serialize, ToSchema)]
+pub struct SecretAudit {
+    pub secret_path: String,
+    pub summary: PeriodSummary,
+    pub logs: Vec<AuditEntry>,
+    pub has_more: bool,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/audit/identities/{identity_id}`.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityAudit {
+    pub identity_id: String,
+    pub summary: PeriodSummary,
+    pub logs: Vec<AuditEntry>,
+    pub has_more: bool,
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/audit/summary`.
+#[derive(Serialize, ToSchema)]
+pub struct AuditSummary {
+    pub total_events: i64,
+    pub successful_events: i64,
+    pub failed_events: i64,
+    pub unique_identities: i64,
+    pub by_action: BTreeMap<String, i64>,
+}
+
+/// `GET /v1/audit/verify`: `ok` with the head of the chain, or the first bad row.
+#[derive(Serialize, ToSchema)]
+pub struct ChainVerdict {
+    pub ok: bool,
+    pub checked: i64,
+    /// Rows not yet sealed into the chain.
+    pub unsealed: i64,
+    #[schema(nullable = false)]
+    pub head_seq: Option<i64>,
+    #[schema(nullable = false)]
+    pub head_hash: Option<String>,
+    #[schema(nullable = false)]
+    pub first_bad_seq: Option<i64>,
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/audit/export` body.
+#[derive(Serialize, ToSchema)]
+pub struct ExportRequest {
+    pub format: Option<ExportFormat>,
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    #[schema(format = DateTime)]
+    pub to: Option<String>,
+    /// Any `GET /v1/audit/logs` query parameter (`action`, `identity_id`, `path_prefix`, …).
+    #[schema(value_type = Option<Object>)]
+    pub filters: Option<serde_json::Value>,
+}
+
+/// Export file format.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}

@@ -1,0 +1,108 @@
+//! Shapes shared by every resource: the error envelope and its code list, scope and secret
+//! type names, timestamps.
+
+use crate::domain::events::ALL_TYPES;
+use crate::http::error::ERROR_CODES;
+use serde::Serialize;
+use std::borrow::Cow;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+/// The one error shape (SPEC §0).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// The body of an error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// Human-readable; never contains a secret value or token.
+    pub message: String,
+    /// Extra facts; for `validation_error`, `fields`: `[{"field","message"}]`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// The request id, also in the `X-Request-ID` header.
+    pub request_id: String,
+}
+
+/// A stable error code (the list is `http::error::ERROR_CODES`).
+#[derive(Serialize)]
+pub struct ErrorCode(pub String);
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        let described: Vec<String> = ERROR_CODES
+            .iter()
+            .map(|(status, code, meaning)| format!("`{code}` ({status}): {meaning}"))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ERROR_CODES.iter().map(|(_, code, _)| *code)))
+            .description(Some(format!(
+                "A stable error code.\n\n{}",
+                described.join("\n\n")
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ErrorCode")
+    }
+}
+
+/// An event type, or `*` for every type (webhook subscriptions).
+#[derive(Serialize)]
+pub struct EventTypeName(pub String);
+
+impl PartialSchema for EventTypeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(std::iter::once("*").chain(ALL_TYPES)))
+            .description(Some("An event type (SPEC §6), or `*` for all"))
+            .into()
+    }
+}
+
+impl ToSchema for EventTypeName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("EventTypeName")
+    }
+}
+
+/// A token scope; `admin` implies every other scope.
+#[derive(Serialize, ToSchema)]
+pub enum ScopeName {
+    #[serde(rename = "secrets:read")]
+    SecretsRead,
+    #[serde(rename = "secrets:write")]
+    SecretsWrite,
+    #[serde(rename = "secrets:delete")]
+    SecretsDelete,
+    #[serde(rename = "secrets:list")]
+    SecretsList,
+    #[serde(rename = "secrets:rotate")]
+    SecretsRotate,
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    #[serde(rename = "audit:export")]
+    AuditExport,
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+/// The kind of a secret.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretTypeName {
+    Kv,
+    Json,
+    Certificate,
+    SshKey,
+    ApiKey,
+}
