@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::domain::master_keys::rotate;
 use crate::domain::rewrap::{rewrap_all, RewrapProgress};
-use crate::store::{AuditRow, SqlStore, Store};
+use crate::store::{SqlStore, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
@@ -77,25 +77,15 @@ async fn audit(
     now: DateTime<Utc>,
     extra: Value,
 ) -> anyhow::Result<()> {
-    let row = AuditRow {
-        id: crate::domain::ids::new_id("log_"),
-        tenant_id: crate::domain::token::DEFAULT_TENANT.to_string(),
-        ts: crate::clock::to_micros(now),
-        action: action.to_string(),
-        identity_type: "system".into(),
-        identity_id: "system:cli".into(),
-        secret_path: None,
-        version: None,
-        source_ip: None,
-        user_agent: None,
-        success: 1,
-        status_code: 200,
-        duration_ms: 0,
-        request_id: None,
-        extra_data: extra.to_string(),
-        seq: None,
-        hash: None,
-    };
+    let row = crate::audit::system_row(
+        crate::domain::token::DEFAULT_TENANT,
+        "system:cli",
+        now,
+        action,
+        None,
+        None,
+        extra,
+    );
     store.insert_audit(&[row]).await?;
     Ok(())
 }

@@ -131,25 +131,15 @@ fn rotate_audit(
     history_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> AuditRow {
-    AuditRow {
-        id: crate::domain::ids::new_id("log_"),
-        tenant_id: tenant.to_string(),
-        ts: to_micros(now),
-        action: "rotate".into(),
-        identity_type: "system".into(),
-        identity_id: SCHEDULER_IDENTITY.into(),
-        secret_path: Some(path.to_string()),
-        version: Some(version),
-        source_ip: None,
-        user_agent: None,
-        success: 1,
-        status_code: 200,
-        duration_ms: 0,
-        request_id: None,
-        extra_data: json!({ "trigger": "schedule", "rotation_policy_id": policy_id, "history_id": history_id }).to_string(),
-        seq: None,
-        hash: None,
-    }
+    crate::audit::system_row(
+        tenant,
+        SCHEDULER_IDENTITY,
+        now,
+        "rotate",
+        Some(path),
+        Some(version),
+        json!({ "trigger": "schedule", "rotation_policy_id": policy_id, "history_id": history_id }),
+    )
 }
 
 /// Writes a generated value (same keys, new random strings); the write completes the rotation.
@@ -179,25 +169,15 @@ pub async fn auto_rotate(st: &AppState, tenant: &str, path: &str) -> Result<(), 
         actor: SCHEDULER_IDENTITY.into(),
         auto_generated: true,
     };
-    let audit = AuditRow {
-        id: crate::domain::ids::new_id("log_"),
-        tenant_id: tenant.to_string(),
-        ts: to_micros(st.clock.now()),
-        action: "write".into(),
-        identity_type: "system".into(),
-        identity_id: SCHEDULER_IDENTITY.into(),
-        secret_path: Some(path.to_string()),
-        version: None,
-        source_ip: None,
-        user_agent: None,
-        success: 1,
-        status_code: 200,
-        duration_ms: 0,
-        request_id: None,
-        extra_data: json!({ "auto_generated": true }).to_string(),
-        seq: None,
-        hash: None,
-    };
+    let audit = crate::audit::system_row(
+        tenant,
+        SCHEDULER_IDENTITY,
+        st.clock.now(),
+        "write",
+        Some(path.as_str()),
+        None,
+        json!({ "auto_generated": true }),
+    );
     ops.write(&req, audit)
         .await
         .map(|_| ())

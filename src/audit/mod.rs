@@ -81,3 +81,35 @@ pub fn row(
         hash: None,
     }
 }
+
+/// Builds the audit row of background or command-line work (no request): a success with
+/// status 200 unless the caller overrides fields.
+pub fn system_row(
+    tenant_id: &str,
+    identity_id: &str,
+    now: DateTime<Utc>,
+    action: &str,
+    path: Option<&str>,
+    version: Option<i64>,
+    extra: Value,
+) -> AuditRow {
+    AuditRow {
+        id: new_id("log_"),
+        tenant_id: tenant_id.to_string(),
+        ts: to_micros(now),
+        action: action.to_string(),
+        identity_type: "system".into(),
+        identity_id: identity_id.to_string(),
+        secret_path: path.map(str::to_string),
+        version,
+        source_ip: None,
+        user_agent: None,
+        success: 1,
+        status_code: 200,
+        duration_ms: 0,
+        request_id: None,
+        extra_data: extra.to_string(),
+        seq: None,
+        hash: None,
+    }
+}

@@ -293,32 +293,28 @@ pub fn delivery_audit(
     rec: &AttemptRecord,
     now: DateTime<Utc>,
 ) -> AuditRow {
+    let extra = json!({
+        "delivery_id": d.id,
+        "webhook_id": d.webhook_id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "attempt": rec.attempts,
+        "outcome": rec.status,
+        "error": r.error,
+    });
     AuditRow {
-        id: crate::domain::ids::new_id("log_"),
-        tenant_id: d.tenant_id.clone(),
-        ts: to_micros(now),
-        action: "webhook_delivery".into(),
-        identity_type: "system".into(),
-        identity_id: WORKER_IDENTITY.into(),
-        secret_path: event.and_then(|e| e.path.clone()),
-        version: None,
-        source_ip: None,
-        user_agent: None,
         success: i64::from(r.success),
         status_code: r.response_code.map_or(0, i64::from),
         duration_ms: r.duration_ms,
         request_id: event.and_then(|e| e.request_id.clone()),
-        extra_data: json!({
-            "delivery_id": d.id,
-            "webhook_id": d.webhook_id,
-            "event_id": d.event_id,
-            "event_type": d.event_type,
-            "attempt": rec.attempts,
-            "outcome": rec.status,
-            "error": r.error,
-        })
-        .to_string(),
-        seq: None,
-        hash: None,
+        ..crate::audit::system_row(
+            &d.tenant_id,
+            WORKER_IDENTITY,
+            now,
+            "webhook_delivery",
+            event.and_then(|e| e.path.as_deref()),
+            None,
+            extra,
+        )
     }
 }
