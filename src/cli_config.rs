@@ -106,6 +106,7 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
             })),
         ),
         ("webhook_concurrency", c.webhook_concurrency.to_string()),
+        ("read_cache_entries", c.read_cache_entries.to_string()),
         (
             "audit_retention",
             optional(c.audit_retention.as_ref().map(|d| quoted(d.as_str()))),

@@ -57,6 +57,7 @@ const KNOWN_KEYS: &[&str] = &[
     "tls_key",
     "log_format",
     "webhook_concurrency",
+    "read_cache_entries",
     "audit_retention",
     "audit_reads",
     "metrics_listen",
@@ -85,6 +86,7 @@ struct RawConfig {
     tls_key: Option<String>,
     log_format: Option<String>,
     webhook_concurrency: usize,
+    read_cache_entries: usize,
     audit_retention: Option<String>,
     audit_reads: bool,
     metrics_listen: Option<String>,
@@ -112,6 +114,7 @@ impl Default for RawConfig {
             tls_key: None,
             log_format: None,
             webhook_concurrency: 64,
+            read_cache_entries: 10_000,
             audit_retention: None,
             audit_reads: true,
             metrics_listen: None,
@@ -144,6 +147,8 @@ pub struct Config {
     pub dev: bool,
     /// Most webhook attempts in flight at once.
     pub webhook_concurrency: usize,
+    /// Secrets (and as many tokens) the in-process read cache holds; 0 turns it off.
+    pub read_cache_entries: usize,
     /// Write audit rows for reads, listings and denials (group commit). Off only to measure
     /// what auditing costs: it breaks the audit guarantee of SPEC §7.
     pub audit_reads: bool,
@@ -319,6 +324,12 @@ impl Config {
                 ))
             }
         };
+        if raw.read_cache_entries > 10_000_000 {
+            return Err(ConfigError::new(
+                "read_cache_entries",
+                "must be at most 10000000 (0 turns the cache off)",
+            ));
+        }
         if raw.webhook_concurrency == 0 || raw.webhook_concurrency > 4096 {
             return Err(ConfigError::new(
                 "webhook_concurrency",
@@ -365,6 +376,7 @@ impl Config {
             log_format,
             dev,
             webhook_concurrency: raw.webhook_concurrency,
+            read_cache_entries: raw.read_cache_entries,
             audit_reads: raw.audit_reads,
             audit_retention: match non_empty(raw.audit_retention) {
                 None => None,

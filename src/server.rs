@@ -61,9 +61,12 @@ pub struct InitialToken {
 impl App {
     /// Connects, migrates, loads the master key and bootstraps tokens.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let store =
+        let mut store =
             SqlStore::connect(&config.database_url, config.database_max_connections).await?;
         store.migrate().await?;
+        store
+            .start_read_cache(&config.database_url, config.read_cache_entries)
+            .await;
         let keys = crate::bootstrap::load_master_key(&config)?;
         crate::domain::master_keys::refresh(&store, &keys)
             .await

@@ -7,6 +7,7 @@
 //! one writer connection, so there one batch is in flight at a time.
 
 use crate::store::{AuditRow, Store, StoreError};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -17,7 +18,23 @@ const MAX_BATCH_ROWS: usize = 1000;
 /// Batches committing at the same time on PostgreSQL.
 const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 
-type Job = (Vec<AuditRow>, oneshot::Sender<Result<(), String>>);
+/// One request's rows, the token to check again if it came from the read cache, and the
+/// request waiting for the commit.
+struct Job {
+    rows: Vec<AuditRow>,
+    recheck_token: Option<String>,
+    done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// Why rows were not written.
+#[derive(Debug, Clone)]
+pub enum AuditError {
+    /// The store failed (the request fails closed with 503).
+    Unavailable(String),
+    /// The request's token was revoked or deleted after the read cache loaded it; a denial row
+    /// was written instead (401).
+    TokenRevoked,
+}
 
 /// Batch statistics (exposed in metrics and benchmarks).
 #[derive(Debug)]
@@ -77,22 +94,32 @@ impl AuditWriter {
     }
 
     /// Returns once `rows` are committed.
-    pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), StoreError> {
+    pub async fn record(&self, rows: Vec<AuditRow>) -> Result<(), AuditError> {
+        self.record_checked(rows, None).await
+    }
+
+    /// Returns once `rows` are committed, in a transaction that first checks `recheck_token`
+    /// (a token id the read cache served) is still valid; if it is not, one denial row is
+    /// written in their place and the result is `TokenRevoked`.
+    pub async fn record_checked(
+        &self,
+        rows: Vec<AuditRow>,
+        recheck_token: Option<String>,
+    ) -> Result<(), AuditError> {
         if rows.is_empty() || !self.enabled {
             return Ok(());
         }
+        let stopped = || AuditError::Unavailable("the audit writer has stopped".into());
         let (done, wait) = oneshot::channel();
         self.tx
-            .send((rows, done))
+            .send(Job {
+                rows,
+                recheck_token,
+                done,
+            })
             .await
-            .map_err(|_| StoreError::Unavailable("the audit writer has stopped".into()))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Unavailable(e)),
-            Err(_) => Err(StoreError::Unavailable(
-                "the audit writer has stopped".into(),
-            )),
-        }
+            .map_err(|_| stopped())?;
+        wait.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
@@ -108,32 +135,79 @@ async fn run(
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut rows = first.0;
-        let mut waiters = vec![first.1];
-        while rows.len() < MAX_BATCH_ROWS {
+        let mut jobs = vec![first];
+        let mut queued = jobs[0].rows.len();
+        while queued < MAX_BATCH_ROWS {
             match rx.try_recv() {
-                Ok((more, w)) => {
-                    rows.extend(more);
-                    waiters.push(w);
+                Ok(job) => {
+                    queued += job.rows.len();
+                    jobs.push(job);
                 }
                 Err(_) => break,
             }
         }
         let (store, stats) = (store.clone(), stats.clone());
         tokio::spawn(async move {
-            let result = store.insert_audit(&rows).await.map_err(|e| e.to_string());
+            let (result, revoked, written) = commit_batch(store.as_ref(), &jobs).await;
             drop(slot);
             if result.is_ok() {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                stats.rows.fetch_add(written as u64, Ordering::Relaxed);
                 stats
                     .last_batch_rows
-                    .store(rows.len() as u64, Ordering::Relaxed);
-                stats.batch_size.observe(rows.len() as f64);
+                    .store(written as u64, Ordering::Relaxed);
+                stats.batch_size.observe(written as f64);
             }
-            for w in waiters {
-                let _ = w.send(result.clone());
+            for job in jobs {
+                let outcome = match (&result, &job.recheck_token) {
+                    (Err(e), _) => Err(AuditError::Unavailable(e.to_string())),
+                    (Ok(()), Some(t)) if revoked.contains(t) => Err(AuditError::TokenRevoked),
+                    (Ok(()), _) => Ok(()),
+                };
+                let _ = job.done.send(outcome);
             }
         });
     }
+}
+
+/// Writes the jobs' rows in one transaction that checks the cached tokens. A job whose token
+/// turns out revoked gets one denial row instead of its rows, and the batch is written again.
+/// Returns the outcome, the revoked token ids and the number of rows written.
+async fn commit_batch(
+    store: &dyn Store,
+    jobs: &[Job],
+) -> (Result<(), StoreError>, HashSet<String>, usize) {
+    let mut revoked: HashSet<String> = HashSet::new();
+    loop {
+        let mut check: Vec<String> = Vec::new();
+        let mut rows: Vec<AuditRow> = Vec::new();
+        for job in jobs {
+            match &job.recheck_token {
+                Some(t) if revoked.contains(t) => {
+                    if let Some(first) = job.rows.first() {
+                        rows.push(denial(first.clone()));
+                    }
+                    continue;
+                }
+                Some(t) if !check.contains(t) => check.push(t.clone()),
+                _ => {}
+            }
+            rows.extend(job.rows.iter().cloned());
+        }
+        match store.insert_audit_checked(&rows, &check).await {
+            Ok(bad) if bad.is_empty() => return (Ok(()), revoked, rows.len()),
+            Ok(bad) => revoked.extend(bad),
+            Err(e) => return (Err(e), revoked, 0),
+        }
+    }
+}
+
+/// The row recorded in place of a request whose cached token was revoked meanwhile.
+fn denial(mut row: AuditRow) -> AuditRow {
+    row.action = super::action::AUTH_FAILED.to_string();
+    row.version = None;
+    row.success = 0;
+    row.status_code = 401;
+    row.extra_data = serde_json::json!({ "reason": "token_revoked" }).to_string();
+    row
 }

@@ -72,6 +72,9 @@ pub struct Caller {
     pub scopes: ScopeSet,
     pub path_prefixes: Vec<String>,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The token row came from the read cache: the audit writer checks it is still valid in
+    /// the transaction that commits this request's audit row.
+    pub recheck_token: bool,
 }
 
 impl Caller {

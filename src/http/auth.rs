@@ -25,7 +25,9 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        match authenticate(state, header).await {
+        let cacheable = parts.method == axum::http::Method::GET
+            && (parts.uri.path() == "/v1/secrets" || parts.uri.path().starts_with("/v1/secrets/"));
+        match authenticate(state, header, cacheable).await {
             Ok(caller) => {
                 ctx.set_identity(&caller.identity_id);
                 super::rate_limit::check(state, parts, &caller.token_id)?;
@@ -54,7 +56,14 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, ApiError> {
+/// Looks the bearer token up. `cacheable` requests (secret reads, which all commit an audit row
+/// through the writer) may be served from the read cache; their caller is marked so the writer
+/// checks the token again in the audit transaction.
+async fn authenticate(
+    state: &AppState,
+    header: Option<&str>,
+    cacheable: bool,
+) -> Result<Caller, ApiError> {
     let header = header
         .ok_or_else(|| ApiError::authentication_required("send 'Authorization: Bearer <token>'"))?;
     let token = header
@@ -65,17 +74,23 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, 
         .ok_or_else(|| {
             ApiError::authentication_required("the Authorization header must be 'Bearer <token>'")
         })?;
-    let row = state
-        .store
-        .find_token_by_hash(&token_hash(token))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token_invalid",
-                "the token is not valid",
-            )
-        })?;
+    let hash = token_hash(token);
+    let found = if cacheable {
+        state.store.find_token_cached(&hash).await?
+    } else {
+        state
+            .store
+            .find_token_by_hash(&hash)
+            .await?
+            .map(|row| (std::sync::Arc::new(row), false))
+    };
+    let (row, from_cache) = found.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+            "the token is not valid",
+        )
+    })?;
     let now = to_micros(state.clock.now());
     if row.revoked_at.is_some() {
         return Err(ApiError::new(
@@ -91,7 +106,9 @@ async fn authenticate(state: &AppState, header: Option<&str>) -> Result<Caller, 
             "the token has expired",
         ));
     }
-    caller_from_row(&row)
+    let mut caller = caller_from_row(&row)?;
+    caller.recheck_token = from_cache;
+    Ok(caller)
 }
 
 /// Builds the caller a stored token row describes.
@@ -110,6 +127,7 @@ pub fn caller_from_row(row: &crate::store::TokenRow) -> Result<Caller, ApiError>
         scopes,
         path_prefixes,
         expires_at: row.expires_at.map(from_micros),
+        recheck_token: false,
     })
 }
 

@@ -237,6 +237,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::audit::writer::AuditError> for ApiError {
+    fn from(e: crate::audit::writer::AuditError) -> Self {
+        match e {
+            crate::audit::writer::AuditError::Unavailable(cause) => {
+                ApiError::from(StoreError::Unavailable(cause))
+            }
+            crate::audit::writer::AuditError::TokenRevoked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_revoked",
+                "the token has been revoked",
+            ),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();

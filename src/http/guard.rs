@@ -65,9 +65,13 @@ impl<'a> Guard<'a> {
 
     /// Writes a row now (reads and other non-transactional actions); fails closed with 503.
     pub async fn record(&self, rows: &[AuditRow]) -> Result<(), ApiError> {
+        let recheck = self
+            .caller
+            .recheck_token
+            .then(|| self.caller.token_id.clone());
         self.st
             .audit
-            .record(rows.to_vec())
+            .record_checked(rows.to_vec(), recheck)
             .await
             .map_err(ApiError::from)
     }

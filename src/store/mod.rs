@@ -4,10 +4,12 @@
 //! row locking.
 
 mod backend;
+mod cache_listener;
 mod errors;
 mod key_sql;
 mod postgres;
 mod queries;
+pub mod read_cache;
 mod rotation_sql;
 pub mod rows;
 mod sql_store;
@@ -15,10 +17,12 @@ mod sqlite;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
+pub use read_cache::{ReadCache, SecretEntry};
 pub use rows::*;
 pub use sql_store::SqlStore;
 
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Filters of a secret listing, all optional; `path_rules` are the caller's token rules.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +86,10 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
 
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// A token by hash through the read cache: `(row, true)` when the row came from the cache,
+    /// so its validity must be checked again where the request's audit row is committed
+    /// (`insert_audit_checked`).
+    async fn find_token_cached(&self, hash: &str) -> StoreResult<Option<(Arc<TokenRow>, bool)>>;
     async fn get_token(&self, tenant_id: &str, id: &str) -> StoreResult<Option<TokenRow>>;
     async fn list_tokens(
         &self,
@@ -96,6 +104,14 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>>;
     /// One version of a secret (by secret id).
     async fn get_version(&self, secret_id: &str, version: i64) -> StoreResult<Option<VersionRow>>;
+    /// A live secret with its current version (`version: None`) or version `n`, through the
+    /// read cache. None when the secret or that version does not exist.
+    async fn read_secret_cached(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Option<SecretEntry>>;
     /// A live secret and its current version in one round trip.
     async fn get_secret_with_current(
         &self,
@@ -181,6 +197,13 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
 
     /// Inserts audit rows outside any other transaction (reads, denials).
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()>;
+    /// Inserts `rows` in one transaction that first checks the `tokens` (ids) still exist and
+    /// are not revoked. If some are not, nothing is written and their ids are returned.
+    async fn insert_audit_checked(
+        &self,
+        rows: &[AuditRow],
+        tokens: &[String],
+    ) -> StoreResult<Vec<String>>;
     /// Audit rows matching `q`, newest first.
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// Counts over the rows matching `q` (limit and cursor ignored).

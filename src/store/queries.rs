@@ -119,8 +119,9 @@ pub const AUDIT_UNSEALED: &str = concat!(
     audit_cols!(),
     ", seq, hash FROM audit_log WHERE seq IS NULL ORDER BY ts, id LIMIT $1"
 );
-pub const AUDIT_SEAL_ROW: &str =
-    "UPDATE audit_log SET seq = $2, hash = $3 WHERE id = $1 AND seq IS NULL";
+/// Follows `WITH v(id, seq, hash) AS (VALUES …)`: seals each listed row still unsealed.
+pub const AUDIT_SEAL_ROWS: &str = "UPDATE audit_log SET seq = v.seq, hash = v.hash FROM v \
+     WHERE audit_log.id = v.id AND audit_log.seq IS NULL";
 pub const AUDIT_CHAIN_PAGE: &str = concat!(
     "SELECT ",
     audit_cols!(),

@@ -3,12 +3,14 @@
 
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
+use super::read_cache::{Group, ReadCache};
 use super::rotation_sql as rs;
 use super::rows::ExpiryRow;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog,
     SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
 };
+use super::SecretEntry;
 use super::{
     postgres, sqlite, AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery,
     SecretListQuery, Store, StoreTx,
@@ -17,6 +19,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::AnyPool;
 use sqlx::{Any, Row, Transaction};
+use std::sync::Arc;
 
 /// A store on PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -26,6 +29,8 @@ pub struct SqlStore {
     writer: AnyPool,
     /// Reads (on PostgreSQL the same pool as `writer`).
     reader: AnyPool,
+    /// Token and secret reads of the hot path (off until `start_read_cache`).
+    cache: Arc<ReadCache>,
 }
 
 impl SqlStore {
@@ -68,7 +73,29 @@ impl SqlStore {
             backend,
             writer,
             reader,
+            cache: Arc::new(ReadCache::new(1)),
         })
+    }
+
+    /// Turns on the read cache with room for `capacity` secrets (0: stays off). On SQLite it
+    /// is on at once (this process is the only writer). On PostgreSQL it is on while a
+    /// listener for other replicas' commits is connected (`cache_listener`).
+    pub async fn start_read_cache(&mut self, url: &str, capacity: usize) {
+        if capacity == 0 {
+            return;
+        }
+        self.cache = Arc::new(ReadCache::new(capacity));
+        match self.backend {
+            Backend::Sqlite => self.cache.set_enabled(true),
+            Backend::Postgres => {
+                super::cache_listener::start(url.to_string(), Arc::downgrade(&self.cache)).await
+            }
+        }
+    }
+
+    /// The read cache (for its statistics).
+    pub fn read_cache(&self) -> &Arc<ReadCache> {
+        &self.cache
     }
 
     fn dialect(&self) -> &'static Dialect {
@@ -122,6 +149,8 @@ impl Store for SqlStore {
         Ok(Box::new(SqlTx {
             tx,
             dialect: self.dialect(),
+            cache: self.cache.clone(),
+            touched: Vec::new(),
         }))
     }
 
@@ -165,6 +194,43 @@ impl Store for SqlStore {
         Ok(sqlx::query_scalar(q::COUNT_TOKENS)
             .fetch_one(&self.writer)
             .await?)
+    }
+
+    async fn find_token_cached(&self, hash: &str) -> StoreResult<Option<(Arc<TokenRow>, bool)>> {
+        if let Some(row) = self.cache.token(hash) {
+            return Ok(Some((row, true)));
+        }
+        let gen = self.cache.generation(Group::Tokens);
+        let Some(row) = self.find_token_by_hash(hash).await? else {
+            return Ok(None);
+        };
+        let row = Arc::new(row);
+        self.cache.put_token(hash, gen, row.clone());
+        Ok(Some((row, false)))
+    }
+
+    async fn read_secret_cached(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Option<SecretEntry>> {
+        if let Some(hit) = self.cache.secret(tenant_id, path, version) {
+            return Ok(Some(hit));
+        }
+        let gen = self.cache.generation(Group::Secrets);
+        let found = match version {
+            None => self.get_secret_with_current(tenant_id, path).await?,
+            Some(n) => match self.get_secret(tenant_id, path).await? {
+                None => None,
+                Some(secret) => self.get_version(&secret.id, n).await?.map(|v| (secret, v)),
+            },
+        };
+        let Some(found) = found else { return Ok(None) };
+        let entry = Arc::new(found);
+        self.cache
+            .put_secret(tenant_id, path, version, gen, entry.clone());
+        Ok(Some(entry))
     }
 
     async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
@@ -566,10 +632,41 @@ impl Store for SqlStore {
     }
 
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {
+        self.insert_audit_checked(rows, &[]).await.map(|_| ())
+    }
+
+    async fn insert_audit_checked(
+        &self,
+        rows: &[AuditRow],
+        tokens: &[String],
+    ) -> StoreResult<Vec<String>> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut tx = self.writer.begin().await?;
+        if !tokens.is_empty() {
+            let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
+            for chunk in tokens.chunks(500) {
+                let sql = format!(
+                    "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ({})",
+                    placeholders(1, chunk.len())
+                );
+                let mut qry = sqlx::query_scalar::<_, String>(&sql);
+                for id in chunk {
+                    qry = qry.bind(id);
+                }
+                valid.extend(qry.fetch_all(&mut *tx).await?);
+            }
+            let invalid: Vec<String> = tokens
+                .iter()
+                .filter(|t| !valid.contains(t))
+                .cloned()
+                .collect();
+            if !invalid.is_empty() {
+                self.cache.invalidate(Group::Tokens);
+                return Ok(invalid);
+            }
+        }
         // Multi-row inserts, 60 rows (900 parameters) per statement.
         for chunk in rows.chunks(60) {
             let mut sql = String::from(q::AUDIT_INSERT_HEAD);
@@ -591,7 +688,7 @@ impl Store for SqlStore {
             qry.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(Vec::new())
     }
 
     async fn list_audit(&self, aq: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
@@ -679,16 +776,28 @@ impl Store for SqlStore {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
+        let mut sealed: Vec<(&str, i64, String)> = Vec::with_capacity(rows.len());
         for r in &rows {
             seq += 1;
             let hash = crate::audit::chain::row_hash(&prev, r, seq);
-            sqlx::query(q::AUDIT_SEAL_ROW)
-                .bind(&r.id)
-                .bind(seq)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-            prev = hash;
+            prev = hash.clone();
+            sealed.push((&r.id, seq, hash));
+        }
+        // One statement per 300 rows (a row-by-row UPDATE was most of the sealer's cost).
+        for chunk in sealed.chunks(300) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            let sql = format!(
+                "WITH v(id, seq, hash) AS (VALUES {}) {}",
+                values.join(", "),
+                q::AUDIT_SEAL_ROWS
+            );
+            let mut qry = sqlx::query(&sql);
+            for (id, n, hash) in chunk {
+                qry = qry.bind(*id).bind(*n).bind(hash.as_str());
+            }
+            qry.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(rows.len())
@@ -959,12 +1068,28 @@ fn bind_webhook<'q>(qry: AnyQuery<'q>, w: &'q WebhookRow, with_tenant: bool) -> 
 struct SqlTx {
     tx: Transaction<'static, Any>,
     dialect: &'static Dialect,
+    cache: Arc<ReadCache>,
+    /// Cached table groups this transaction changed: invalidated when it commits.
+    touched: Vec<Group>,
+}
+
+impl SqlTx {
+    fn touch(&mut self, group: Group) {
+        if !self.touched.contains(&group) {
+            self.touched.push(group);
+        }
+    }
 }
 
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await?;
+        let result = self.tx.commit().await;
+        // Even a failed commit may have landed: drop cached rows either way.
+        for group in &self.touched {
+            self.cache.invalidate(*group);
+        }
+        result?;
         Ok(())
     }
 
@@ -998,6 +1123,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn revoke_token(&mut self, tenant_id: &str, id: &str, now_us: i64) -> StoreResult<bool> {
+        self.touch(Group::Tokens);
         let r = sqlx::query(q::REVOKE_TOKEN)
             .bind(tenant_id)
             .bind(id)
@@ -1008,6 +1134,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64> {
+        self.touch(Group::Tokens);
         let r = sqlx::query(q::REVOKE_TOKENS_OF_KIND)
             .bind(kind)
             .bind(now_us)
@@ -1017,6 +1144,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()> {
+        self.touch(Group::Tokens);
         sqlx::query(q::DELETE_TOKEN_BY_HASH)
             .bind(hash)
             .execute(&mut *self.tx)
@@ -1034,6 +1162,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_secret(&mut self, s: &SecretRow) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         sqlx::query(q::INSERT_SECRET)
             .bind(&s.id)
             .bind(&s.tenant_id)
@@ -1059,6 +1188,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn update_secret(&mut self, s: &SecretRow) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         sqlx::query(q::UPDATE_SECRET)
             .bind(&s.id)
             .bind(&s.secret_type)
@@ -1080,6 +1210,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn replace_tags(&mut self, secret_id: &str, tags: &[String]) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         sqlx::query(q::DELETE_TAGS)
             .bind(secret_id)
             .execute(&mut *self.tx)
@@ -1095,6 +1226,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_version(&mut self, v: &VersionRow) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         sqlx::query(q::INSERT_VERSION)
             .bind(&v.secret_id)
             .bind(v.version)
@@ -1116,6 +1248,7 @@ impl StoreTx for SqlTx {
         floor: i64,
         now_us: i64,
     ) -> StoreResult<u64> {
+        self.touch(Group::Secrets);
         let r = sqlx::query(q::PRUNE_VERSIONS)
             .bind(secret_id)
             .bind(floor)
@@ -1133,6 +1266,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_secret(&mut self, secret_id: &str) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         // Children first: SQLite only cascades with foreign_keys on, and we don't rely on it.
         sqlx::query(q::DELETE_VERSIONS)
             .bind(secret_id)
@@ -1258,6 +1392,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn delete_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        self.touch(Group::Secrets);
         rs::delete_policy(&mut self.tx, tenant_id, id).await
     }
 
@@ -1308,6 +1443,7 @@ impl StoreTx for SqlTx {
         is_rotation: Option<bool>,
         readable_until: Option<i64>,
     ) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         rs::set_version_flags(
             &mut self.tx,
             secret_id,

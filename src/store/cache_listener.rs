@@ -1,0 +1,84 @@
+//! PostgreSQL: tells a replica's read cache about every other process's commits. Triggers
+//! (migration 0008) run `NOTIFY scaivault_cache, 'secrets' | 'tokens'` on any change to the
+//! cached tables, whoever makes it (another replica, a CLI command, an operator's SQL); this
+//! task listens and bumps the matching generation. The cache is on only while the listener
+//! is connected: a lost connection turns it off (and empties it) until LISTEN is back.
+
+use super::read_cache::{Group, ReadCache};
+use sqlx::postgres::PgListener;
+use std::sync::Weak;
+use std::time::Duration;
+
+/// The channel the triggers notify.
+pub const CHANNEL: &str = "scaivault_cache";
+
+/// How often an idle listener checks that its cache still exists.
+const OWNER_CHECK: Duration = Duration::from_secs(1);
+
+/// Connects once now (so a healthy start has the cache on at once), then keeps listening in
+/// the background for as long as the cache exists.
+pub async fn start(url: String, cache: Weak<ReadCache>) {
+    let first = connect(&url).await;
+    tokio::spawn(run(url, cache, Some(first)));
+}
+
+async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+async fn run(
+    url: String,
+    cache: Weak<ReadCache>,
+    mut first: Option<Result<PgListener, sqlx::Error>>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let attempt = match first.take() {
+            Some(a) => a,
+            None => connect(&url).await,
+        };
+        let mut listener = match attempt {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error.cause = %e, "read cache off: cannot listen for changes");
+                if cache.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        match cache.upgrade() {
+            Some(c) => c.set_enabled(true),
+            None => return,
+        }
+        loop {
+            match tokio::time::timeout(OWNER_CHECK, listener.try_recv()).await {
+                Err(_idle) if cache.strong_count() == 0 => return,
+                Err(_idle) => {}
+                Ok(Ok(Some(note))) => {
+                    let Some(c) = cache.upgrade() else { return };
+                    match note.payload() {
+                        "tokens" => c.invalidate(Group::Tokens),
+                        "secrets" => c.invalidate(Group::Secrets),
+                        _ => {
+                            c.invalidate(Group::Tokens);
+                            c.invalidate(Group::Secrets);
+                        }
+                    }
+                }
+                Ok(Ok(None)) | Ok(Err(_)) => {
+                    // Notifications sent while disconnected are lost: stop serving from cache.
+                    let Some(c) = cache.upgrade() else { return };
+                    c.set_enabled(false);
+                    tracing::warn!("read cache off: the change listener lost its connection");
+                    break;
+                }
+            }
+        }
+    }
+}
