@@ -22,8 +22,16 @@ const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
 /// request waiting for the commit.
 struct Job {
     rows: Vec<AuditRow>,
-    recheck_token: Option<String>,
+    recheck: Option<Recheck>,
     done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+/// A token the read cache served, to be checked where the request's rows commit.
+#[derive(Debug, Clone)]
+pub struct Recheck {
+    pub token_id: String,
+    /// The request's URI path, for the denial row written if the token is no longer valid.
+    pub request_path: String,
 }
 
 /// Why rows were not written.
@@ -98,13 +106,13 @@ impl AuditWriter {
         self.record_checked(rows, None).await
     }
 
-    /// Returns once `rows` are committed, in a transaction that first checks `recheck_token`
-    /// (a token id the read cache served) is still valid; if it is not, one denial row is
+    /// Returns once `rows` are committed, in a transaction that first checks the token of
+    /// `recheck` (one the read cache served) is still valid; if it is not, one denial row is
     /// written in their place and the result is `TokenRevoked`.
     pub async fn record_checked(
         &self,
         rows: Vec<AuditRow>,
-        recheck_token: Option<String>,
+        recheck: Option<Recheck>,
     ) -> Result<(), AuditError> {
         if rows.is_empty() || !self.enabled {
             return Ok(());
@@ -114,7 +122,7 @@ impl AuditWriter {
         self.tx
             .send(Job {
                 rows,
-                recheck_token,
+                recheck,
                 done,
             })
             .await
@@ -159,9 +167,11 @@ async fn run(
                 stats.batch_size.observe(written as f64);
             }
             for job in jobs {
-                let outcome = match (&result, &job.recheck_token) {
+                let outcome = match (&result, &job.recheck) {
                     (Err(e), _) => Err(AuditError::Unavailable(e.to_string())),
-                    (Ok(()), Some(t)) if revoked.contains(t) => Err(AuditError::TokenRevoked),
+                    (Ok(()), Some(r)) if revoked.contains(&r.token_id) => {
+                        Err(AuditError::TokenRevoked)
+                    }
                     (Ok(()), _) => Ok(()),
                 };
                 let _ = job.done.send(outcome);
@@ -182,14 +192,14 @@ async fn commit_batch(
         let mut check: Vec<String> = Vec::new();
         let mut rows: Vec<AuditRow> = Vec::new();
         for job in jobs {
-            match &job.recheck_token {
-                Some(t) if revoked.contains(t) => {
+            match &job.recheck {
+                Some(r) if revoked.contains(&r.token_id) => {
                     if let Some(first) = job.rows.first() {
-                        rows.push(denial(first.clone()));
+                        rows.push(denial(first.clone(), &r.request_path));
                     }
                     continue;
                 }
-                Some(t) if !check.contains(t) => check.push(t.clone()),
+                Some(r) if !check.contains(&r.token_id) => check.push(r.token_id.clone()),
                 _ => {}
             }
             rows.extend(job.rows.iter().cloned());
@@ -202,12 +212,15 @@ async fn commit_batch(
     }
 }
 
-/// The row recorded in place of a request whose cached token was revoked meanwhile.
-fn denial(mut row: AuditRow) -> AuditRow {
+/// The row recorded in place of a request whose cached token was revoked meanwhile: the same
+/// row the auth check writes when it finds the token revoked.
+fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
     row.action = super::action::AUTH_FAILED.to_string();
+    row.secret_path = None;
     row.version = None;
     row.success = 0;
     row.status_code = 401;
-    row.extra_data = serde_json::json!({ "reason": "token_revoked" }).to_string();
+    row.extra_data =
+        serde_json::json!({ "reason": "token_revoked", "path": request_path }).to_string();
     row
 }

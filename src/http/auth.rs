@@ -9,10 +9,12 @@ use crate::crypto::token_hash;
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{Caller, DEFAULT_TENANT};
 use crate::server::AppState;
+use crate::store::TokenRow;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde_json::json;
+use std::sync::Arc;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -33,14 +35,23 @@ impl FromRequestParts<AppState> for Caller {
                 super::rate_limit::check(state, parts, &caller.token_id)?;
                 Ok(caller)
             }
-            Err(err) if err.status == StatusCode::UNAUTHORIZED => {
-                let row = audit::row(
-                    &ctx,
-                    Actor {
+            Err((err, known)) if err.status == StatusCode::UNAUTHORIZED => {
+                // A revoked or expired token still says whose it was; an unknown one does not.
+                let actor = match &known {
+                    Some(t) => Actor {
+                        tenant_id: &t.tenant_id,
+                        identity_id: &t.identity_id,
+                        identity_type: &t.identity_type,
+                    },
+                    None => Actor {
                         tenant_id: DEFAULT_TENANT,
                         identity_id: "anonymous",
                         identity_type: "user",
                     },
+                };
+                let row = audit::row(
+                    &ctx,
+                    actor,
                     state.clock.now(),
                     audit::action::AUTH_FAILED,
                     None,
@@ -51,19 +62,55 @@ impl FromRequestParts<AppState> for Caller {
                 state.audit.record(vec![row]).await?;
                 Err(err)
             }
-            Err(err) => Err(err),
+            Err((err, _)) => Err(err),
         }
     }
 }
 
 /// Looks the bearer token up. `cacheable` requests (secret reads, which all commit an audit row
 /// through the writer) may be served from the read cache; their caller is marked so the writer
-/// checks the token again in the audit transaction.
+/// checks the token again in the audit transaction. A failure carries the token row when the
+/// token exists (revoked or expired), for the audit row.
 async fn authenticate(
     state: &AppState,
     header: Option<&str>,
     cacheable: bool,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, (ApiError, Option<Arc<TokenRow>>)> {
+    let (row, from_cache) = find_token(state, header, cacheable)
+        .await
+        .map_err(|e| (e, None))?;
+    let now = to_micros(state.clock.now());
+    if row.revoked_at.is_some() {
+        return Err((
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_revoked",
+                "the token has been revoked",
+            ),
+            Some(row),
+        ));
+    }
+    if row.expires_at.is_some_and(|e| e <= now) {
+        return Err((
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_expired",
+                "the token has expired",
+            ),
+            Some(row),
+        ));
+    }
+    let mut caller = caller_from_row(&row).map_err(|e| (e, None))?;
+    caller.recheck_token = from_cache;
+    Ok(caller)
+}
+
+/// The stored token the `Authorization` header names, and whether it came from the cache.
+async fn find_token(
+    state: &AppState,
+    header: Option<&str>,
+    cacheable: bool,
+) -> Result<(Arc<TokenRow>, bool), ApiError> {
     let header = header
         .ok_or_else(|| ApiError::authentication_required("send 'Authorization: Bearer <token>'"))?;
     let token = header
@@ -82,37 +129,19 @@ async fn authenticate(
             .store
             .find_token_by_hash(&hash)
             .await?
-            .map(|row| (std::sync::Arc::new(row), false))
+            .map(|row| (Arc::new(row), false))
     };
-    let (row, from_cache) = found.ok_or_else(|| {
+    found.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_invalid",
             "the token is not valid",
         )
-    })?;
-    let now = to_micros(state.clock.now());
-    if row.revoked_at.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "token_revoked",
-            "the token has been revoked",
-        ));
-    }
-    if row.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "token_expired",
-            "the token has expired",
-        ));
-    }
-    let mut caller = caller_from_row(&row)?;
-    caller.recheck_token = from_cache;
-    Ok(caller)
+    })
 }
 
 /// Builds the caller a stored token row describes.
-pub fn caller_from_row(row: &crate::store::TokenRow) -> Result<Caller, ApiError> {
+pub fn caller_from_row(row: &TokenRow) -> Result<Caller, ApiError> {
     let scope_names: Vec<String> = serde_json::from_str(&row.scopes)
         .map_err(|_| ApiError::internal("a stored token has unreadable scopes"))?;
     let scopes = ScopeSet::parse(scope_names.iter().map(String::as_str))

@@ -21,6 +21,8 @@ pub struct RequestContext {
     pub request_id: Arc<str>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The request's URI path (for audit rows of denied requests).
+    pub path: Arc<str>,
     pub started: Instant,
     identity: Arc<OnceLock<String>>,
 }
@@ -47,6 +49,7 @@ impl RequestContext {
             request_id,
             source_ip,
             user_agent,
+            path: Arc::from(req.uri().path()),
             started: Instant::now(),
             identity: Arc::new(OnceLock::new()),
         }
@@ -83,6 +86,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
                 request_id: Arc::from(crate::domain::ids::new_id("req_")),
                 source_ip: None,
                 user_agent: None,
+                path: Arc::from(parts.uri.path()),
                 started: Instant::now(),
                 identity: Arc::new(OnceLock::new()),
             }))

@@ -3,6 +3,7 @@
 
 use super::context::RequestContext;
 use super::error::ApiError;
+use crate::audit::writer::Recheck;
 use crate::audit::{self, Actor};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
@@ -65,10 +66,10 @@ impl<'a> Guard<'a> {
 
     /// Writes a row now (reads and other non-transactional actions); fails closed with 503.
     pub async fn record(&self, rows: &[AuditRow]) -> Result<(), ApiError> {
-        let recheck = self
-            .caller
-            .recheck_token
-            .then(|| self.caller.token_id.clone());
+        let recheck = self.caller.recheck_token.then(|| Recheck {
+            token_id: self.caller.token_id.clone(),
+            request_path: self.ctx.path.to_string(),
+        });
         self.st
             .audit
             .record_checked(rows.to_vec(), recheck)
@@ -78,6 +79,10 @@ impl<'a> Guard<'a> {
 
     /// Records a failed attempt, then hands back the error to return.
     pub async fn fail(&self, action: &str, path: Option<&str>, err: ApiError) -> ApiError {
+        if err.code == "token_revoked" {
+            // Only the audit writer's token check fails a handler so, and it wrote the row.
+            return err;
+        }
         let row = self.row(
             action,
             path,

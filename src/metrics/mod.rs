@@ -83,8 +83,18 @@ pub struct Metrics {
 
 impl Metrics {
     /// Registers every series; `audit_batch_size` is the audit writer's own histogram.
-    pub fn new(audit_batch_size: Histogram) -> Self {
+    pub fn new(audit_batch_size: Histogram, read_cache: &crate::store::CacheStats) -> Self {
         let mut registry = Registry::default();
+        registry.register(
+            "scaivault_read_cache_hits",
+            "Token and secret lookups of secret reads answered from the in-process read cache",
+            read_cache.hits.clone(),
+        );
+        registry.register(
+            "scaivault_read_cache_misses",
+            "Token and secret lookups of secret reads that went to the database",
+            read_cache.misses.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "scaivault_requests",

@@ -17,7 +17,7 @@ mod sqlite;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
-pub use read_cache::{ReadCache, SecretEntry};
+pub use read_cache::{CacheStats, ReadCache, SecretEntry};
 pub use rows::*;
 pub use sql_store::SqlStore;
 

@@ -12,6 +12,7 @@
 //! makes the read's audit row durable, so a revocation made anywhere applies to the next read.
 
 use super::rows::{SecretRow, TokenRow, VersionRow};
+use prometheus_client::metrics::counter::Counter;
 use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,11 +31,12 @@ pub type SecretEntry = Arc<(SecretRow, VersionRow)>;
 
 type SecretKey = (String, String, Option<i64>);
 
-/// Hit and miss counts (for metrics and benchmarks).
-#[derive(Debug, Default)]
+/// Hit and miss counts, shared with the metrics registry
+/// (`scaivault_read_cache_hits_total`, `scaivault_read_cache_misses_total`).
+#[derive(Debug, Default, Clone)]
 pub struct CacheStats {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
+    pub hits: Counter,
+    pub misses: Counter,
 }
 
 /// The cache; one per store handle.
@@ -60,8 +62,9 @@ impl std::fmt::Debug for ReadCache {
 }
 
 impl ReadCache {
-    /// A cache of at most `capacity` secrets and as many tokens; it starts off.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` secrets and as many tokens, counting into `stats`; it
+    /// starts off.
+    pub fn new(capacity: usize, stats: CacheStats) -> Self {
         let capacity = capacity.max(1);
         Self {
             tokens: Cache::new(capacity),
@@ -69,7 +72,7 @@ impl ReadCache {
             token_gen: AtomicU64::new(0),
             secret_gen: AtomicU64::new(0),
             enabled: AtomicBool::new(false),
-            stats: CacheStats::default(),
+            stats,
         }
     }
 
@@ -109,7 +112,7 @@ impl ReadCache {
         } else {
             &self.stats.misses
         };
-        c.fetch_add(1, Ordering::Relaxed);
+        c.inc();
     }
 
     /// The token row stored under its hash, if loaded in the current generation.
@@ -182,7 +185,7 @@ mod tests {
 
     #[test]
     fn an_entry_loaded_before_a_change_is_a_miss() {
-        let c = ReadCache::new(10);
+        let c = ReadCache::new(10, CacheStats::default());
         c.set_enabled(true);
         let gen = c.generation(Group::Tokens);
         c.put_token("h", gen, token());
@@ -195,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_load_that_raced_a_change_is_never_served() {
-        let c = ReadCache::new(10);
+        let c = ReadCache::new(10, CacheStats::default());
         c.set_enabled(true);
         let gen = c.generation(Group::Tokens);
         c.invalidate(Group::Tokens); // a commit lands while the query runs
@@ -205,7 +208,7 @@ mod tests {
 
     #[test]
     fn a_disabled_cache_holds_nothing() {
-        let c = ReadCache::new(10);
+        let c = ReadCache::new(10, CacheStats::default());
         c.put_token("h", 0, token());
         assert!(c.token("h").is_none());
         c.set_enabled(true);

@@ -73,7 +73,7 @@ impl SqlStore {
             backend,
             writer,
             reader,
-            cache: Arc::new(ReadCache::new(1)),
+            cache: Arc::new(ReadCache::new(1, Default::default())),
         })
     }
 
@@ -84,7 +84,7 @@ impl SqlStore {
         if capacity == 0 {
             return;
         }
-        self.cache = Arc::new(ReadCache::new(capacity));
+        self.cache = Arc::new(ReadCache::new(capacity, self.cache.stats.clone()));
         match self.backend {
             Backend::Sqlite => self.cache.set_enabled(true),
             Backend::Postgres => {

@@ -17,6 +17,7 @@ mod metrics_binary;
 mod openapi;
 mod openapi_source;
 mod rate_limits;
+mod read_cache;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
