@@ -110,7 +110,8 @@ pub const INSERT_AUDIT: &str = concat!(
 );
 /// Every audit column including the chain fields, for reads.
 pub const AUDIT_SELECT_COLS: &str = concat!(audit_cols!(), ", seq, hash");
-pub const AUDIT_INSERT_HEAD: &str = concat!("INSERT INTO audit_log (", audit_cols!(), ") VALUES ");
+/// Followed by ` VALUES (…), …` or by a `SELECT` of such values.
+pub const AUDIT_INSERT_HEAD: &str = concat!("INSERT INTO audit_log (", audit_cols!(), ")");
 pub const AUDIT_COL_COUNT: usize = 15;
 pub const AUDIT_CHAIN_HEAD: &str =
     "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1";

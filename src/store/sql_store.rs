@@ -643,6 +643,31 @@ impl Store for SqlStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        if rows.len() <= AUDIT_ROWS_PER_STATEMENT && tokens.len() <= 500 {
+            // The common case: one autocommit statement that inserts only if every token
+            // is still valid (one round trip instead of begin, check, insert, commit).
+            let mut sql = audit_values_sql(rows.len(), " SELECT * FROM (VALUES ", ") AS v");
+            if !tokens.is_empty() {
+                sql.push_str(&format!(
+                    " WHERE (SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL AND id IN ({})) = {}",
+                    placeholders(rows.len() * q::AUDIT_COL_COUNT + 1, tokens.len()),
+                    tokens.len()
+                ));
+            }
+            let mut qry = sqlx::query(&sql);
+            for r in rows {
+                qry = bind_audit(qry, r);
+            }
+            for t in tokens {
+                qry = qry.bind(t);
+            }
+            let done = qry.execute(&self.writer).await?;
+            if done.rows_affected() == rows.len() as u64 {
+                return Ok(Vec::new());
+            }
+            // Nothing was written: some token is no longer valid (or the batch is checked
+            // again below, in a transaction, if it became valid meanwhile).
+        }
         let mut tx = self.writer.begin().await?;
         if !tokens.is_empty() {
             let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
@@ -667,20 +692,8 @@ impl Store for SqlStore {
                 return Ok(invalid);
             }
         }
-        // Multi-row inserts, 60 rows (900 parameters) per statement.
-        for chunk in rows.chunks(60) {
-            let mut sql = String::from(q::AUDIT_INSERT_HEAD);
-            for (i, _) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                sql.push_str(&placeholders(
-                    i * q::AUDIT_COL_COUNT + 1,
-                    q::AUDIT_COL_COUNT,
-                ));
-                sql.push(')');
-            }
+        for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            let sql = audit_values_sql(chunk.len(), " VALUES ", "");
             let mut qry = sqlx::query(&sql);
             for r in chunk {
                 qry = bind_audit(qry, r);
@@ -1031,6 +1044,28 @@ static SQLITE: Dialect = Dialect {
 };
 
 /// `$first, $first+1, …` placeholders for an IN list of `n` values.
+/// Audit rows per multi-row insert (900 parameters).
+const AUDIT_ROWS_PER_STATEMENT: usize = 60;
+
+/// `INSERT INTO audit_log (…)` + `before` + `($1, …), (…)` for `n` rows + `after`.
+fn audit_values_sql(n: usize, before: &str, after: &str) -> String {
+    let mut sql = String::from(q::AUDIT_INSERT_HEAD);
+    sql.push_str(before);
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        sql.push_str(&placeholders(
+            i * q::AUDIT_COL_COUNT + 1,
+            q::AUDIT_COL_COUNT,
+        ));
+        sql.push(')');
+    }
+    sql.push_str(after);
+    sql
+}
+
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
