@@ -7,13 +7,17 @@ use crate::store::StoreResult;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Rows sealed per transaction: small enough that SQLite's single writer is never held for
+/// long (each read's audit batch queues behind a sealing transaction).
+const SEAL_BATCH: i64 = 250;
+
 /// Seals everything unsealed now (in batches); returns how many rows were sealed.
 pub async fn seal_all(st: &AppState) -> StoreResult<usize> {
     let mut total = 0;
     loop {
-        let n = st.store.seal_audit(1000).await?;
+        let n = st.store.seal_audit(SEAL_BATCH).await?;
         total += n;
-        if n < 1000 {
+        if n < SEAL_BATCH as usize {
             return Ok(total);
         }
     }

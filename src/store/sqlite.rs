@@ -25,15 +25,38 @@ pub const CLAIM_DELIVERIES: &str = concat!(
     super::queries::delivery_cols!()
 );
 
+/// `wal_autocheckpoint` is only a backstop (40 MB of WAL): checkpoints normally run in the
+/// background (`checkpoint_loop`), so a request's commit never pays for copying the WAL.
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Opens the writer pool (one connection) and the reader pool over the same file.
 pub async fn connect(url: &str, readers: u32) -> StoreResult<(AnyPool, AnyPool)> {
     let url = prepare_url(url)?;
     let writer = options(1).connect(&url).await?;
     let reader = options(readers).connect(&url).await?;
+    tokio::spawn(checkpoint_loop(reader.clone()));
     Ok((writer, reader))
+}
+
+/// Copies committed WAL frames into the database file from a reader connection (PASSIVE:
+/// never waits for or blocks the writer), until the pool is closed.
+async fn checkpoint_loop(pool: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error.cause = %e, "background WAL checkpoint failed");
+        }
+    }
 }
 
 fn options(max: u32) -> AnyPoolOptions {
