@@ -145,13 +145,20 @@ async fn run(
         };
         let mut jobs = vec![first];
         let mut queued = jobs[0].rows.len();
-        while queued < MAX_BATCH_ROWS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    queued += job.rows.len();
-                    jobs.push(job);
+        // Take what is queued; then let the runtime run once more (requests just answered by
+        // the previous commit are about to hand over their next rows) and take those too.
+        for pass in 0..2 {
+            while queued < MAX_BATCH_ROWS {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        queued += job.rows.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
+            }
+            if pass == 0 && queued < MAX_BATCH_ROWS {
+                tokio::task::yield_now().await;
             }
         }
         let (store, stats) = (store.clone(), stats.clone());
