@@ -571,7 +571,7 @@ while IFS=$'\t' read -r sc st val unit p50 p99 _ _ _ note ratio _ tg met; do
   [[ $note == - ]] && note=""
   # shellcheck disable=SC2059
   printf "$fmt" "$sc" "$st" "$val" "$unit" "$p50" "$p99" "$ratio" "$tg" "$met" "$note"
-done <"$WORK/final.tsv"
+done <"$WORK/final.tsv" | sed 's/ *$//'
 echo
 echo "ratio: get_*/list vs get_bare req/s; put vs pgbench_insert tps; deliveries vs ${T_DELIV}/s; tick_none_due vs ${T_TICK_MS} ms;"
 echo "rss vs ${T_RSS_MIB} MiB (VmRSS with $NSECRETS secrets after a read pass). Targets from issue 7; met: yes/NO."
