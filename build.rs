@@ -14,6 +14,18 @@ fn main() {
         commit.unwrap_or_else(|| "unknown".into())
     );
     println!("cargo:rerun-if-env-changed=SCAIVAULT_COMMIT");
-    println!("cargo:rerun-if-changed=.git/HEAD");
+    // In a linked worktree `.git` is a file and HEAD lives elsewhere: ask git where. A path
+    // that does not exist would make cargo rerun this script, and rebuild the crate, every time.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--git-path", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|p| std::path::Path::new(p).exists());
+    if let Some(head) = head {
+        println!("cargo:rerun-if-changed={head}");
+    }
     println!("cargo:rerun-if-changed=migrations");
 }

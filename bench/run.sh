@@ -1,112 +1,124 @@
 #!/usr/bin/env bash
-# scaivault HTTP benchmark: bare axum ceiling, scaivault on SQLite and PostgreSQL, pgbench ceiling.
-# Usage: bench/run.sh            (BENCH_SECONDS=5 bench/run.sh for a quicker run)
+# scaivault benchmark suite, one table: HTTP reads/writes vs a bare axum server and pgbench,
+# signed webhook deliveries per second, scheduler tick time and server RSS at 100k secrets, on
+# SQLite and PostgreSQL, each row beside its target.
+# Usage: bench/run.sh      (about 15 minutes from a clean checkout on 2 cores, 4-5 once built)
+#        BENCH_ONLY="deliveries" bench/run.sh      (some sections only: http deliveries scale)
 # See bench/README.md for what each row means.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+LOG_TAG=bench
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
-SECS=${BENCH_SECONDS:-10}
-WARMUP=${BENCH_WARMUP:-1}
+T_START=$SECONDS
+SECS=${BENCH_SECONDS:-5}            # each wrk / pgbench run
+WARMUP=${BENCH_WARMUP:-1}           # unrecorded wrk load before each measured run
+STORES=${BENCH_STORES:-sqlite postgres}
+ONLY=${BENCH_ONLY:-http deliveries scale}
 THREADS=2
 CONNS=16
-STORES=${BENCH_STORES:-sqlite postgres}
-PG="-h 127.0.0.1 -p 5432 -U postgres"
-export PGCONNECT_TIMEOUT=5
-HOST=127.0.0.1
+# deliveries
+DELIVERIES=${BENCH_DELIVERIES:-20000} # deliveries to make per store
+FANOUT=${BENCH_FANOUT:-10}            # webhooks for "*" to the sink: deliveries per event
+WRITERS=${BENCH_WRITERS:-16}          # concurrent PUTs while creating the events
+DWAIT=${BENCH_TIMEOUT:-300}           # most seconds to wait for the deliveries, per store
+STALL=${BENCH_STALL:-30}              # give up after this many seconds without a new delivery
+PERF=${BENCH_PERF:-0}                 # 1: perf record the server while it delivers
+# scale: scheduler ticks and RSS
+NSECRETS=${BENCH_SECRETS:-100000}     # secrets seeded per store
+RSS_SAMPLE=${BENCH_RSS_SAMPLE:-10000} # how many of them the read pass reads
+RSS_SECS=${BENCH_RSS_SECONDS:-6}      # length of the read pass (wrk)
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# Targets (issue 7).
+T_GET_RATIO=0.5 T_GET_P99=5 T_PUT_RATIO=0.5 T_DELIV=2000 T_TICK_MS=10 T_RSS_MIB=200
+
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+for s in $ONLY; do
+  case $s in http | deliveries | scale) ;; *) die "BENCH_ONLY: unknown section $s (http deliveries scale)" ;; esac
+done
 
 # ---------------------------------------------------------------- tools
-need_apt=()
-command -v wrk >/dev/null || need_apt+=(wrk)
-command -v curl >/dev/null || need_apt+=(curl)
-command -v psql >/dev/null || need_apt+=(postgresql-client)
-if ((${#need_apt[@]})); then
-  log "installing ${need_apt[*]} with apt-get"
-  timeout 600 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+need_tools wrk:wrk curl:curl psql:postgresql-client
 if ! command -v pgbench >/dev/null; then
   DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq postgresql-contrib >/dev/null 2>&1 || true
 fi
+curl --help all 2>/dev/null | grep -q -- '--parallel-max' || die "curl 7.66 or later is needed (--parallel)"
+if [[ $PERF == 1 ]] && ! command -v perf >/dev/null; then die "BENCH_PERF=1 needs perf"; fi
+((DELIVERIES > 0 && FANOUT > 0 && WRITERS > 0)) || die "BENCH_DELIVERIES, BENCH_FANOUT and BENCH_WRITERS must be positive"
+((NSECRETS >= 2000 && RSS_SAMPLE > 0 && RSS_SAMPLE <= NSECRETS)) ||
+  die "BENCH_SECRETS must be at least 2,000 and BENCH_RSS_SAMPLE in 1..BENCH_SECRETS"
 
 # ---------------------------------------------------------------- build
 log "building release binaries"
-cargo build --release --bin scaivault --example bare_axum
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
-  sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-BIN="$TARGET_DIR/release/scaivault"
+build_release --bin scaivault --example bare_axum --example webhook_sink --example scheduler_bench
+BIN=${BENCH_BIN:-"$TARGET_DIR/release/scaivault"} # BENCH_BIN: another build of the server, to compare
 BARE="$TARGET_DIR/release/examples/bare_axum"
-[[ -x $BIN && -x $BARE ]] || die "built binaries not found under $TARGET_DIR/release"
+SINK="$TARGET_DIR/release/examples/webhook_sink"
+SCHED="$TARGET_DIR/release/examples/scheduler_bench"
+for b in "$BIN" "$BARE" "$SINK" "$SCHED"; do [[ -x $b ]] || die "$b was not built"; done
+T_BUILD=$((SECONDS - T_START))
 
-# ---------------------------------------------------------------- state and cleanup
+# ---------------------------------------------------------------- state
 TS=$(date -u +%Y%m%dT%H%M%SZ)
-WORK=$(mktemp -d /tmp/scaivault-bench.XXXXXX)
+bench_workdir bench
 RESULTS_DIR="$ROOT/bench/results"
 mkdir -p "$RESULTS_DIR"
-RAW="$RESULTS_DIR/$TS.log"      # raw wrk/pgbench output and server warnings, for digging
-ROWS="$WORK/rows.tsv"           # scenario store rps p50 p99 requests non2xx sockerr note
+RAW="$RESULTS_DIR/$TS.log" # raw wrk/pgbench output, server warnings, perf reports
+# scenario store value unit p50_ms p99_ms count non2xx sockerr note   ("-": none)
+ROWS="$WORK/rows.tsv"
 : >"$ROWS"
 : >"$RAW"
-PIDS=()
-DBS=()
-CUR_DB=""   # the scaivault PostgreSQL database while its scenarios run
+CUR_DB="" # the scaivault PostgreSQL database while wrk runs against it
 
-stop_pid() { # pid: TERM, wait up to 10 s, then KILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.1
-  done
-  log "pid $pid did not stop in 10 s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+TOKEN="skt_bench_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+MASTER_KEY=$(head -c 32 /dev/urandom | base64)
+AUTH="Authorization: Bearer $TOKEN"
+JSON="Content-Type: application/json"
+
+pg_ok=true
+if ! pg_reachable; then
+  log "PostgreSQL on 127.0.0.1:5432 is not reachable; skipping the PostgreSQL rows"
+  pg_ok=false
+fi
+
+# row SCENARIO STORE VALUE UNIT P50 P99 COUNT NON2XX SOCKERR NOTE
+row() {
+  local note=${10:-}
+  [[ -z $note ]] && note=-
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "$note" >>"$ROWS"
 }
 
-drop_db() {
-  timeout 30 psql $PG -d postgres -qAt -v ON_ERROR_STOP=1 \
-    -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 ||
-    log "could not drop database $1"
+# store_db STORE NAME: a fresh store (SQLite file in WORK; PostgreSQL database, dropped on
+# exit): sets STORE_URL, and STORE_DB (the database name, empty for SQLite).
+# Returns 1 for postgres when PostgreSQL is not reachable.
+store_db() {
+  local store=$1 name=$2
+  STORE_DB=""
+  case $store in
+    sqlite)
+      mkdir -p "$WORK/$name"
+      STORE_URL="sqlite://$WORK/$name/scaivault.db" ;;
+    postgres)
+      $pg_ok || return 1
+      STORE_DB="scaivault_bench_$$_$name"
+      create_db "$STORE_DB"
+      STORE_URL="postgres://postgres@127.0.0.1:5432/$STORE_DB" ;;
+    *) die "unknown store $store" ;;
+  esac
 }
 
-cleanup() {
-  local pid db
-  set +e
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  for db in "${DBS[@]}"; do drop_db "$db"; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# ---------------------------------------------------------------- helpers
-free_port() {
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/$HOST/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  die "no free port found"
+# server_log_to_raw STORE LOGFILE: appends what the server logged (warn+) to RAW.
+server_log_to_raw() {
+  [[ -s $2 ]] || return 0
+  { echo "===== scaivault $1 server log (RUST_LOG=warn)"; cat "$2"; } >>"$RAW"
+  log "$1: server logged $(wc -l <"$2") line(s) at warn+ (see $RAW); first ones:"
+  head -n 5 "$2" | cut -c1-400 >&2
 }
 
-wait_http() { # url pid logfile: poll until 200, at most 60 s
-  local url=$1 pid=$2 logf=$3 i
-  for ((i = 0; i < 300; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "server exited during start; its log:"; cat "$logf" >&2 || true
-      die "server did not start"
-    fi
-    curl -fsS --max-time 2 -o /dev/null "$url" 2>/dev/null && return 0
-    sleep 0.2
-  done
-  cat "$logf" >&2 || true
-  die "$url not ready after 60 s"
-}
+# ================================================================ HTTP: reads, writes, ceilings
 
 # wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
 parse_wrk() {
@@ -129,23 +141,28 @@ parse_wrk() {
   ' "$1"
 }
 
-# run_wrk scenario store url [wrk args...]: warm up, measure, record a row
+# run_wrk SCENARIO STORE URL [wrk args...]: warm up, measure, record a row (none for SCENARIO
+# "-"; WRK_RPS, WRK_REQS and WRK_NON2XX are set either way). The measured run is SECS long
+# unless WRK_SECS is set; WRK_SCRIPT_ARGS (words) go after the URL, to the Lua script.
 run_wrk() {
-  local scenario=$1 store=$2 url=$3 out="$WORK/wrk.out" parsed note="-"
+  local scenario=$1 store=$2 url=$3 out="$WORK/wrk.out" parsed note="" secs=${WRK_SECS:-$SECS}
+  local after=()
+  read -r -a after <<<"${WRK_SCRIPT_ARGS:-}"
+  ((${#after[@]})) && after=(-- "${after[@]}")
   shift 3
   if ((WARMUP > 0)); then
-    timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" >/dev/null 2>&1 || true
+    timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" "${after[@]}" >/dev/null 2>&1 || true
   fi
-  log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${SECS}s $url"
-  timeout $((SECS + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 5s --latency "$@" "$url" >"$out" 2>&1 ||
+  log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${secs}s $url"
+  timeout $((secs + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" "$url" "${after[@]}" >"$out" 2>&1 ||
     log "wrk exited non-zero for $scenario/$store"
   local args="$*"
-  [[ -n ${TOKEN:-} ]] && args=${args//$TOKEN/<root token>}
+  args=${args//$TOKEN/<root token>}
   { echo "===== $scenario / $store: wrk $args $url (ended $(date -u +%H:%M:%S.%N | cut -c1-12) UTC)"; cat "$out"; } >>"$RAW"
   parsed=$(parse_wrk "$out")
-  local statuses
+  local statuses rps p50 p99 reqs non2xx sockerr
   statuses=$(sed -n 's/^statuses: //p' "$out")
-  read -r _ _ _ _ non2xx sockerr <<<"$parsed"
+  read -r rps p50 p99 reqs non2xx sockerr <<<"$parsed"
   if ((non2xx > 0)) && [[ -z $statuses ]]; then
     # Which statuses? A short extra run with a status-counting script (it slows wrk a little).
     statuses=$(timeout 60 wrk -t"$THREADS" -c"$CONNS" -d2s --timeout 5s -s "$ROOT/bench/lua/status.lua" "$@" "$url" 2>&1 |
@@ -160,28 +177,31 @@ run_wrk() {
     # cancelled mid-transaction whose connection went back to the pool still in it).
     sleep 1
     local idle_tx
-    idle_tx=$(timeout 15 psql $PG -d postgres -qAt -c "SELECT count(*) FROM pg_stat_activity
+    idle_tx=$(timeout 15 psql "${PG[@]}" -d postgres -qAt -c "SELECT count(*) FROM pg_stat_activity
       WHERE datname = '$CUR_DB' AND state LIKE 'idle in transaction%'" 2>/dev/null || echo '?')
     if [[ $idle_tx != 0 ]]; then
       log "WARNING $scenario/$store: $idle_tx PostgreSQL session(s) idle in transaction after the run"
       { echo "===== $scenario / $store: sessions idle in transaction after the run";
-        timeout 15 psql $PG -d postgres -c "SELECT pid, state, now() - xact_start AS xact_age,
+        timeout 15 psql "${PG[@]}" -d postgres -c "SELECT pid, state, now() - xact_start AS xact_age,
           left(query, 200) AS last_query FROM pg_stat_activity
           WHERE datname = '$CUR_DB' AND state LIKE 'idle in transaction%'" 2>&1; } >>"$RAW" || true
-      note="${note#-} idle_in_tx=$idle_tx"
-      note=${note# }
+      note="${note:+$note }idle_in_tx=$idle_tx"
     fi
   fi
-  printf '%s\t%s\t%s\t%s\n' "$scenario" "$store" "$(tr ' ' '\t' <<<"$parsed")" "$note" >>"$ROWS"
+  WRK_RPS=$rps WRK_REQS=$reqs WRK_NON2XX=$non2xx
+  if [[ $scenario != - ]]; then
+    row "$scenario" "$store" "$rps" req/s "$p50" "$p99" "$reqs" "$non2xx" "$sockerr" "$note"
+  fi
+  return 0
 }
 
-# pgbench output dir -> "tps p50_ms p99_ms transactions failed"
-run_pgbench() { # scenario db [pgbench args...]
-  local scenario=$1 db=$2 out="$WORK/pgbench.out" logdir="$WORK/pglog.$1" tps n failed pct
+# run_pgbench SCENARIO DB [pgbench args...]
+run_pgbench() {
+  local scenario=$1 db=$2 out="$WORK/pgbench.out" logdir="$WORK/pglog.$1" tps p50 p99 n failed pct
   shift 2
   mkdir -p "$logdir"
   log "$scenario: pgbench -c$CONNS -j$THREADS -T$SECS $*"
-  timeout $((SECS + 60)) pgbench $PG -n -M prepared -c"$CONNS" -j"$THREADS" -T"$SECS" \
+  timeout $((SECS + 60)) pgbench "${PG[@]}" -n -M prepared -c"$CONNS" -j"$THREADS" -T"$SECS" \
     -l --log-prefix="$logdir/tx" "$@" "$db" >"$out" 2>&1 || log "pgbench exited non-zero for $scenario"
   { echo "===== $scenario: pgbench $*"; cat "$out"; } >>"$RAW"
   tps=$(awk '/^tps = / { print $3; exit }' "$out")
@@ -194,67 +214,23 @@ run_pgbench() { # scenario db [pgbench args...]
       i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
       printf "%.3f %.3f %d\n", v[i50] / 1000, v[i99] / 1000, NR }')
   read -r p50 p99 n <<<"$pct"
-  local note="-"
+  local note=""
   if [[ -n ${failed:-} && $failed != 0 ]]; then note="failed=$failed"; fi
-  printf '%s\t%s\t%.1f\t%s\t%s\t%s\t0\t0\t%s\n' "$scenario" "postgres" "${tps:-0}" "$p50" "$p99" "$n" "$note" >>"$ROWS"
+  row "$scenario" postgres "$(printf '%.1f' "${tps:-0}")" tps "$p50" "$p99" "$n" 0 0 "$note"
 }
 
 curl_status() { # method url [curl args...] -> prints HTTP status
-  local m=$1 u=$2; shift 2
+  local m=$1 u=$2
+  shift 2
   curl -sS --max-time 10 -o "$WORK/curl.body" -w '%{http_code}' -X "$m" "$@" "$u"
 }
 
-# ---------------------------------------------------------------- bare axum ceiling
-PORT=$(free_port)
-"$BARE" "$HOST:$PORT" >"$WORK/bare.log" 2>&1 &
-BARE_PID=$!
-PIDS+=("$BARE_PID")
-wait_http "http://$HOST:$PORT/v1/secrets/bench/s" "$BARE_PID" "$WORK/bare.log"
-run_wrk get_bare axum "http://$HOST:$PORT/v1/secrets/bench/s"
-stop_pid "$BARE_PID"
-
-# ---------------------------------------------------------------- scaivault per store
-TOKEN="skt_bench_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-MASTER_KEY=$(head -c 32 /dev/urandom | base64)
-AUTH="Authorization: Bearer $TOKEN"
-JSON="Content-Type: application/json"
-
-pg_ok=true
-if ! timeout 15 psql $PG -d postgres -qAt -c 'select 1' >/dev/null 2>&1; then
-  log "PostgreSQL on 127.0.0.1:5432 is not reachable; skipping PostgreSQL rows"
-  pg_ok=false
-fi
-
-start_server() { # store url port audit_reads logfile; sets SERVER_PID
-  local store=$1 url=$2 port=$3 audit=$4 logf=$5
-  # Run from an empty folder so no config/scaivault.toml is picked up.
-  (cd "$WORK/run-$store" && exec env -u DATABASE_URL \
-    SCAIVAULT_LISTEN="$HOST:$port" SCAIVAULT_DATABASE_URL="$url" \
-    SCAIVAULT_DATA_DIR="$WORK/run-$store/data" SCAIVAULT_MASTER_KEY="$MASTER_KEY" \
-    SCAIVAULT_ROOT_TOKEN="$TOKEN" SCAIVAULT_LOG_FORMAT=json SCAIVAULT_AUDIT_READS="$audit" \
-    RUST_LOG=warn,scaivault::server=info \
-    "$BIN" serve) >>"$logf" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  wait_http "http://$HOST:$port/v1/health/ready" "$SERVER_PID" "$logf"
-}
-
-bench_store() { # store
-  local store=$1 url port pid logf="$WORK/$1.server.log" st i db=""
-  case $store in
-    sqlite) url="sqlite://$WORK/sqlite/scaivault.db"; mkdir -p "$WORK/sqlite" ;;
-    postgres)
-      $pg_ok || return 0
-      db="scaivault_bench_$$_store"
-      DBS+=("$db")
-      timeout 30 psql $PG -d postgres -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
-      url="postgres://postgres@127.0.0.1:5432/$db" ;;
-    *) die "unknown store $store" ;;
-  esac
-  port=$(free_port)
-  mkdir -p "$WORK/run-$store"
-  start_server "$store" "$url" "$port" true "$logf"
-  pid=$SERVER_PID
+http_store() { # store
+  local store=$1 logf="$WORK/$1.http.log" st i p
+  store_db "$store" http || return 0
+  start_scaivault "$WORK/run-http-$store" "$STORE_URL" "$logf" \
+    RUST_LOG=warn,scaivault::server=info SCAIVAULT_AUDIT_READS=true
+  local pid=$SERVER_PID port=$SERVER_PORT
   log "$store: scaivault ready on $port; seeding"
 
   local base="http://$HOST:$port/v1/secrets"
@@ -271,102 +247,362 @@ bench_store() { # store
     [[ $st == 200 ]] || { cat "$WORK/curl.body" >&2; die "check GET $u -> $st"; }
   done
 
-  CUR_DB=$db
+  CUR_DB=$STORE_DB
   run_wrk get_current "$store" "$base/bench/s" -H "$AUTH"
   run_wrk get_version "$store" "$base/bench/s?version=1" -H "$AUTH"
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
 
-  if ! kill -0 "$pid" 2>/dev/null; then log "scaivault ($store) died during the run"; fi
+  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
   stop_pid "$pid"
+  local batch
   batch=$(grep -o '"audit.mean_batch_rows":[0-9.]*' "$logf" | tail -n1 | cut -d: -f2 || true)
   [[ -n $batch ]] && log "$store: audit group commit wrote $(printf '%.1f' "$batch") rows per batch on average"
   # The same server with read auditing off: what durable auditing costs.
-  local port2 logf2="$WORK/$store.noaudit.log"
-  port2=$(free_port)
-  start_server "$store" "$url" "$port2" false "$logf2"
-  run_wrk get_noaudit "$store" "http://$HOST:$port2/v1/secrets/bench/s" -H "$AUTH"
+  start_scaivault "$WORK/run-http-$store" "$STORE_URL" "$logf" SCAIVAULT_AUDIT_READS=false
+  run_wrk get_noaudit "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
   stop_pid "$SERVER_PID"
-  cat "$logf2" >>"$logf"
   CUR_DB=""
-  if [[ -s $logf ]]; then
-    { echo "===== scaivault $store server log (RUST_LOG=warn)"; cat "$logf"; } >>"$RAW"
-    log "$store: server logged $(wc -l <"$logf") line(s) at warn+ (see $RAW); first ones:"
-    head -n 5 "$logf" | cut -c1-400 >&2
-  fi
-  [[ -n $db ]] && drop_db "$db"
+  server_log_to_raw "$store" "$logf"
+  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
   return 0
 }
 
-for s in $STORES; do bench_store "$s"; done
+section_http() {
+  # bare axum ceiling
+  local port
+  port=$(free_port)
+  "$BARE" "$HOST:$port" >"$WORK/bare.log" 2>&1 &
+  local bare_pid=$!
+  PIDS+=("$bare_pid")
+  wait_http "http://$HOST:$port/v1/secrets/bench/s" "$bare_pid" "$WORK/bare.log" || die "bare_axum did not start"
+  run_wrk get_bare axum "http://$HOST:$port/v1/secrets/bench/s"
+  stop_pid "$bare_pid"
 
-# ---------------------------------------------------------------- PostgreSQL ceiling
-if $pg_ok && command -v pgbench >/dev/null; then
-  db="scaivault_bench_$$_pgbench"
-  DBS+=("$db")
-  timeout 30 psql $PG -d postgres -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
-  timeout 120 pgbench $PG -i -q -s 1 "$db" >>"$RAW" 2>&1
-  timeout 30 psql $PG -d "$db" -qAt -v ON_ERROR_STOP=1 -c \
-    "CREATE TABLE bench_ins (id bigserial PRIMARY KEY, k bigint NOT NULL, v text NOT NULL,
-       created_at timestamptz NOT NULL DEFAULT now())" >/dev/null
-  cat >"$WORK/insert.sql" <<'SQL'
+  local s
+  for s in $STORES; do http_store "$s"; done
+
+  # PostgreSQL ceiling
+  if $pg_ok && command -v pgbench >/dev/null; then
+    local db="scaivault_bench_$$_pgbench"
+    create_db "$db"
+    timeout 120 pgbench "${PG[@]}" -i -q -s 1 "$db" >>"$RAW" 2>&1
+    timeout 30 psql "${PG[@]}" -d "$db" -qAt -v ON_ERROR_STOP=1 -c \
+      "CREATE TABLE bench_ins (id bigserial PRIMARY KEY, k bigint NOT NULL, v text NOT NULL,
+         created_at timestamptz NOT NULL DEFAULT now())" >/dev/null
+    cat >"$WORK/insert.sql" <<'SQL'
 \set r random(1, 1000000000)
 INSERT INTO bench_ins (k, v) VALUES (:r, '{"client_id":"3MVG9-bench","client_secret":"0123456789abcdef0123456789abcdef"}');
 SQL
-  run_pgbench pgbench_select "$db" -S
-  run_pgbench pgbench_insert "$db" -f "$WORK/insert.sql"
-  drop_db "$db"
-else
-  $pg_ok && log "pgbench not found; skipping the PostgreSQL ceiling"
-fi
+    run_pgbench pgbench_select "$db" -S
+    run_pgbench pgbench_insert "$db" -f "$WORK/insert.sql"
+    drop_db "$db"
+  else
+    $pg_ok && log "pgbench not found; skipping the PostgreSQL ceiling"
+  fi
+}
 
-# ---------------------------------------------------------------- report
+# ================================================================ webhook deliveries
+
+# /count JSON -> "ok bad distinct first_us last_us p50_ms p99_ms" (null -> 0)
+sink_count() {
+  local body
+  body=$(curl -fsS --max-time 5 "http://$HOST:$SINK_PORT/count" 2>/dev/null) || body='{}'
+  awk -v RS=',' -F':' '
+    { gsub(/[{}" \n]/, ""); v[$1] = $2 }
+    END { printf "%d %d %d %.0f %.0f %.3f %.3f\n", v["ok"], v["bad"], v["distinct"],
+          v["first_us"], v["last_us"], v["p50_ms"], v["p99_ms"] }' <<<"${body//null/0}"
+}
+
+now_us() { date +%s%6N; }
+
+deliveries_store() { # store
+  local store=$1 logf="$WORK/$1.deliveries.log" sinklog="$WORK/$1.sink.log" i st
+  local events=$(((DELIVERIES + FANOUT - 1) / FANOUT))
+  local sink_secret
+  sink_secret="whsec_bench_$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  store_db "$store" deliveries || return 0
+
+  # The sink binds any free port and says which. It holds every request until /release.
+  : >"$sinklog"
+  "$SINK" 0 "$sink_secret" hold >>"$sinklog" 2>&1 &
+  local sink_pid=$!
+  PIDS+=("$sink_pid")
+  SINK_PORT=""
+  for ((i = 0; i < 100; i++)); do
+    SINK_PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$sinklog")
+    [[ -n $SINK_PORT ]] && break
+    kill -0 "$sink_pid" 2>/dev/null || { cat "$sinklog" >&2; die "the sink did not start"; }
+    sleep 0.1
+  done
+  [[ -n $SINK_PORT ]] || die "the sink did not report its port"
+  wait_http "http://$HOST:$SINK_PORT/count" "$sink_pid" "$sinklog" || die "the sink did not start"
+
+  # A long attempt timeout: the attempts held by the sink while the backlog is written must
+  # not time out (and be retried a minute later).
+  start_scaivault "$WORK/run-deliveries-$store" "$STORE_URL" "$logf" \
+    SCAIVAULT_WEBHOOK_ALLOW_HTTP=true SCAIVAULT_WEBHOOK_TIMEOUT="$((DWAIT + 60))s"
+  local pid=$SERVER_PID api="http://$HOST:$SERVER_PORT/v1"
+
+  for ((i = 0; i < FANOUT; i++)); do
+    st=$(curl_status POST "$api/webhooks" -H "$AUTH" -H "$JSON" \
+      -d "{\"name\":\"sink-$i\",\"url\":\"http://$HOST:$SINK_PORT/hook\",\"secret\":\"$sink_secret\",\"events\":[\"*\"]}")
+    [[ $st == 201 ]] || { cat "$WORK/curl.body" >&2; die "webhook registration -> $st"; }
+  done
+
+  # One curl config with `events` PUTs to new paths (each one secret.created event, FANOUT
+  # deliveries), sent WRITERS at a time over keep-alive connections.
+  local cfg="$WORK/puts.curl"
+  : >"$cfg"
+  chmod 600 "$cfg"
+  for ((i = 0; i < events; i++)); do
+    ((i == 0)) || echo next >>"$cfg"
+    printf 'url = "%s/secrets/dbench/s%06d"\nrequest = "PUT"\nheader = "%s"\nheader = "%s"\ndata = "{\\"data\\":{\\"client_secret\\":\\"%032d\\"}}"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+      "$api" "$i" "$AUTH" "$JSON" "$i" >>"$cfg"
+  done
+
+  # 1. The backlog: the worker's first attempts hang in the sink, so the rest stays pending.
+  log "deliveries/$store: $events PUTs ($WRITERS at a time) x $FANOUT webhooks = $((events * FANOUT)) deliveries, held"
+  local w0 w1
+  w0=$(now_us)
+  timeout $((DWAIT + 60)) curl -sS --parallel --parallel-max "$WRITERS" --max-time 30 -K "$cfg" \
+    >"$WORK/puts.status" 2>"$WORK/puts.err" || log "$store: curl reported errors: $(head -c 300 "$WORK/puts.err")"
+  w1=$(now_us)
+  local puts_ok puts_bad put_rate
+  puts_ok=$(grep -c '^20[01]$' "$WORK/puts.status" || true)
+  puts_bad=$((events - puts_ok))
+  ((puts_bad == 0)) || log "WARNING $store: $puts_bad PUT(s) did not answer 200/201: $(sort "$WORK/puts.status" | uniq -c | tr '\n' ' ')"
+  put_rate=$(awk -v n="$puts_ok" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", n / ((b - a) / 1e6) }')
+  local want=$((puts_ok * FANOUT))
+  log "deliveries/$store: PUTs done in $(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.2f", (b - a) / 1e6 }') s ($put_rate/s); releasing $want deliveries"
+
+  # 2. Release the sink and time the worker through the whole backlog.
+  local perf_pid=""
+  if [[ $PERF == 1 ]]; then
+    perf record -F 499 -g -p "$pid" -o "$WORK/$store.perf.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    PIDS+=("$perf_pid")
+  fi
+  local pg_pids=() pg1=0 pg2=0
+  if [[ -n $STORE_DB ]]; then
+    mapfile -t pg_pids < <(timeout 15 psql "${PG[@]}" -d postgres -qAt \
+      -c "SELECT pid FROM pg_stat_activity WHERE datname = '$STORE_DB'" 2>/dev/null || true)
+    pg1=$(pids_ticks "${pg_pids[@]}")
+  fi
+  local cpu1 cpu2 w2
+  thread_snap "$pid" >"$WORK/threads1"
+  cpu1=$(cpu_snap "$pid" "$sink_pid")
+  w1=$(now_us)
+  curl -fsS --max-time 5 -X POST -o /dev/null "http://$HOST:$SINK_PORT/release" || die "could not release the sink"
+
+  # Wait for every delivery: bounded by DWAIT, and by STALL seconds without progress. The
+  # rate comes from the sink's own timestamps, so a coarse poll (few processes spawned on the
+  # cores being measured) loses no precision.
+  local ok bad distinct first last p50 p99 prev=-1 last_change deadline
+  last_change=$SECONDS
+  deadline=$((SECONDS + DWAIT))
+  while :; do
+    read -r ok bad distinct first last p50 p99 <<<"$(sink_count)"
+    ((distinct >= want)) && break
+    if ((distinct != prev)); then prev=$distinct; last_change=$SECONDS; fi
+    if ((SECONDS - last_change >= STALL)); then
+      log "WARNING $store: no new delivery for $STALL s; stopping at $distinct of $want"; break
+    fi
+    if ((SECONDS >= deadline)); then
+      log "WARNING $store: $DWAIT s passed; stopping at $distinct of $want"; break
+    fi
+    sleep 0.5
+  done
+  cpu2=$(cpu_snap "$pid" "$sink_pid")
+  thread_snap "$pid" >"$WORK/threads2"
+  [[ -n $STORE_DB ]] && pg2=$(pids_ticks "${pg_pids[@]}")
+  w2=$(now_us)
+  if [[ -n $perf_pid ]]; then
+    stop_pid "$perf_pid" INT
+    { echo "===== deliveries/$store: perf report (server, while delivering the backlog)"
+      timeout 300 perf report -i "$WORK/$store.perf.data" --no-children --stdio \
+        --percent-limit 0.7 --sort dso,sym -g none 2>/dev/null | grep -v '^$' | head -n 80
+    } >>"$RAW" || true
+    log "$store: perf profile summary written to $RAW"
+  fi
+
+  # deliveries/s from the first receipt after the release to the last one.
+  local span rate note busy scpu kcpu dsecs top pgcpu=""
+  span=$(awk -v a="$first" -v b="$last" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+  rate=$(awk -v n="$((ok + bad))" -v s="$span" 'BEGIN { printf "%.1f", (s > 0) ? (n - 1) / s : 0 }')
+  read -r busy scpu kcpu <<<"$(cpu_delta "$cpu1" "$cpu2")"
+  dsecs=$(awk -v a="$w1" -v b="$w2" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+  top=$(top_thread "$WORK/threads1" "$WORK/threads2" "$dsecs")
+  [[ -n $STORE_DB ]] && pgcpu=" pg_backends_cpu=$(awk -v t="$((pg2 - pg1))" -v k="$TICK" 'BEGIN { printf "%.2f", t / k }')s"
+  note="${puts_ok}x$FANOUT in ${span}s cpu=${busy}% server_cpu=${scpu}s sink_cpu=${kcpu}s$pgcpu busiest_thread=$top; backlog written at $put_rate PUT/s"
+  ((bad > 0)) && note+=" bad_signature=$bad"
+  ((ok + bad > distinct)) && note+=" duplicates=$((ok + bad - distinct))"
+  ((distinct < want)) && note+=" missing=$((want - distinct))"
+  ((puts_bad > 0)) && note+=" failed_puts=$puts_bad"
+  log "deliveries/$store: $((ok + bad)) deliveries ($bad bad) in ${span} s: $rate/s"
+  row deliveries "$store" "$rate" deliv/s - - "$((ok + bad))" 0 0 "$note"
+
+  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
+  stop_pid "$pid"
+  stop_pid "$sink_pid"
+  server_log_to_raw "$store" "$logf"
+  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
+  return 0
+}
+
+section_deliveries() {
+  local s
+  for s in $STORES; do deliveries_store "$s"; done
+}
+
+# ================================================================ scale: scheduler ticks, RSS
+
+vm_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+scale_store() { # store
+  local store=$1 logf="$WORK/$1.scale.log" out="$WORK/$1.sched.out"
+  store_db "$store" scale || return 0
+
+  # 1. Seed NSECRETS secrets (sealed version 1, attached to a 90-day policy) and time ticks.
+  log "scale/$store: seeding $NSECRETS secrets and timing scheduler ticks"
+  mkdir -p "$WORK/run-sched-$store"
+  if ! (cd "$WORK/run-sched-$store" && SCAIVAULT_MASTER_KEY="$MASTER_KEY" SCAIVAULT_ROOT_TOKEN="$TOKEN" \
+    RUST_LOG=warn timeout 600 "$SCHED" "$STORE_URL" "$NSECRETS") >"$out" 2>&1; then
+    { echo "===== scale/$store: scheduler_bench failed"; cat "$out"; } >>"$RAW"
+    log "scale/$store: scheduler_bench failed: $(tail -n 3 "$out")"
+    return 0
+  fi
+  { echo "===== scale/$store: scheduler_bench $NSECRETS"; cat "$out"; } >>"$RAW"
+  local res
+  res=$(grep '^RESULT ' "$out" | tail -n1)
+  kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$res"; }
+  local seed_s p50 max due opened
+  seed_s=$(kv seed_s) p50=$(kv tick_none_due_p50_ms) max=$(kv tick_none_due_max_ms)
+  due=$(kv tick_1000_due_ms) opened=$(kv opened)
+  log "scale/$store: seeded in ${seed_s}s; tick with nothing due p50 ${p50} ms (max $max), 1,000 due ${due} ms"
+  row tick_none_due "$store" "$p50" ms "$p50" "$max" 20 0 0 "20 ticks, p99 column = max; $NSECRETS attached secrets seeded in ${seed_s}s"
+  row tick_1k_due "$store" "$due" ms - - 1 0 0 "one tick, opened=$opened rotation.due"
+
+  # 2. RSS of the release server on that database after a read pass over a sample.
+  start_scaivault "$WORK/run-scale-$store" "$STORE_URL" "$logf"
+  local pid=$SERVER_PID rss0
+  rss0=$(vm_kib "$pid" VmRSS)
+  local st
+  st=$(curl_status GET "http://$HOST:$SERVER_PORT/v1/secrets/bench/000001" -H "$AUTH")
+  [[ $st == 200 ]] || { cat "$WORK/curl.body" >&2; die "scale/$store: GET of a seeded secret -> $st"; }
+  WARMUP=0 WRK_SECS=$RSS_SECS WRK_SCRIPT_ARGS="$RSS_SAMPLE $THREADS" run_wrk - "$store" \
+    "http://$HOST:$SERVER_PORT/v1/secrets/bench/000000" -H "$AUTH" -s "$ROOT/bench/lua/read_sample.lua"
+  local rss hwm note
+  rss=$(vm_kib "$pid" VmRSS)
+  hwm=$(vm_kib "$pid" VmHWM)
+  note="$WRK_REQS reads of a $RSS_SAMPLE-secret sample in ${RSS_SECS}s ($WRK_RPS/s); at start $(mib "$rss0") MiB; peak $(mib "$hwm") MiB"
+  ((WRK_NON2XX > 0)) && note+=" non2xx=$WRK_NON2XX"
+  log "scale/$store: VmRSS $(mib "$rss") MiB after $WRK_REQS reads (at start $(mib "$rss0") MiB, peak $(mib "$hwm") MiB)"
+  row rss "$store" "$(mib "$rss")" MiB - - "$NSECRETS" 0 0 "$note"
+  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
+  stop_pid "$pid"
+  server_log_to_raw "$store" "$logf"
+  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
+  return 0
+}
+
+section_scale() {
+  local s
+  for s in $STORES; do scale_store "$s"; done
+}
+
+# ================================================================ run
+declare -A T_SECTION
+for section in http deliveries scale; do
+  want "$section" || continue
+  t0=$SECONDS
+  "section_$section"
+  T_SECTION[$section]=$((SECONDS - t0))
+done
+
+# ================================================================ report
 COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 DIRTY=false
 [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && DIRTY=true
 NPROC=$(nproc)
 OUT="$RESULTS_DIR/$TS.json"
+T_TOTAL=$((SECONDS - T_START))
 
-# Adds the ratio column: GET-type rows vs get_bare req/s, put vs pgbench_insert tps.
-awk -F'\t' -v OFS='\t' '
-  { row[NR] = $0; sc[NR] = $1; st[NR] = $2; rps[NR] = $3
+# Adds: ratio, what it is a ratio to, the target, and whether it is met (yes/NO/-).
+awk -F'\t' -v OFS='\t' -v gr="$T_GET_RATIO" -v gp="$T_GET_P99" -v pr="$T_PUT_RATIO" \
+  -v dt="$T_DELIV" -v tt="$T_TICK_MS" -v rt="$T_RSS_MIB" '
+  { row[NR] = $0; sc[NR] = $1; v[NR] = $3; p99[NR] = $6
     if ($1 == "get_bare") bare = $3
     if ($1 == "pgbench_insert") ins = $3 }
   END {
     for (i = 1; i <= NR; i++) {
-      r = "-"; vs = "-"
-      if (sc[i] ~ /^(get_|list)/ && bare > 0) { r = sprintf("%.3f", rps[i] / bare); vs = "get_bare" }
-      if (sc[i] == "put" && ins > 0) { r = sprintf("%.3f", rps[i] / ins); vs = "pgbench_insert" }
-      print row[i], r, vs
+      r = "-"; vs = "-"; tg = "-"; met = "-"
+      if (sc[i] ~ /^(get_|list)/ && bare > 0) {
+        r = sprintf("%.3f", v[i] / bare); vs = "get_bare" }
+      if (sc[i] == "get_current") {
+        tg = sprintf(">=%sx p99<%sms", gr, gp)
+        met = (r != "-" && r + 0 >= gr && p99[i] + 0 < gp) ? "yes" : "NO" }
+      if (sc[i] == "put") {
+        tg = sprintf(">=%sx", pr)
+        if (ins > 0) { r = sprintf("%.3f", v[i] / ins); vs = "pgbench_insert" }
+        met = (r != "-" && r + 0 >= pr) ? "yes" : "NO" }
+      if (sc[i] == "deliveries") {
+        r = sprintf("%.3f", v[i] / dt); vs = "target_" dt "_per_s"
+        tg = sprintf(">=%d/s", dt); met = (v[i] + 0 >= dt) ? "yes" : "NO" }
+      if (sc[i] == "tick_none_due") {
+        r = sprintf("%.3f", v[i] / tt); vs = "target_" tt "_ms"
+        tg = sprintf("<%dms", tt); met = (v[i] + 0 < tt) ? "yes" : "NO" }
+      if (sc[i] == "rss") {
+        r = sprintf("%.3f", v[i] / rt); vs = "target_" rt "_mib"
+        tg = sprintf("<%dMiB", rt); met = (v[i] + 0 < rt) ? "yes" : "NO" }
+      if (sc[i] == "get_bare" || sc[i] ~ /^pgbench_/) tg = "(ceiling)"
+      print row[i], r, vs, tg, met
     }
   }' "$ROWS" >"$WORK/final.tsv"
 
 echo
-printf '%-15s %-9s %10s %9s %9s %7s  %s\n' scenario store "req/s" "p50 ms" "p99 ms" ratio note
-printf '%-15s %-9s %10s %9s %9s %7s  %s\n' --------------- --------- ---------- --------- --------- ------- ----
-while IFS=$'\t' read -r sc st rps p50 p99 reqs non2xx sockerr note ratio vs; do
+fmt='%-16s %-8s %10s %-7s %8s %8s %7s %-16s %-4s %s\n'
+# shellcheck disable=SC2059
+printf "$fmt" scenario store value unit "p50 ms" "p99 ms" ratio target met note
+# shellcheck disable=SC2059
+printf "$fmt" ---------------- -------- ---------- ------- -------- -------- ------- ---------------- ---- ----
+while IFS=$'\t' read -r sc st val unit p50 p99 _ _ _ note ratio _ tg met; do
   [[ $note == - ]] && note=""
-  printf '%-15s %-9s %10.1f %9.3f %9.3f %7s  %s\n' "$sc" "$st" "$rps" "$p50" "$p99" "$ratio" "$note"
-done <"$WORK/final.tsv"
+  # shellcheck disable=SC2059
+  printf "$fmt" "$sc" "$st" "$val" "$unit" "$p50" "$p99" "$ratio" "$tg" "$met" "$note"
+done <"$WORK/final.tsv" | sed 's/ *$//'
 echo
-echo "ratio: get_*/list vs get_bare req/s; put vs pgbench_insert tps.  nproc=$NPROC  commit=${COMMIT:0:12}$($DIRTY && echo ' (dirty tree)')"
+echo "ratio: get_*/list vs get_bare req/s; put vs pgbench_insert tps; deliveries vs ${T_DELIV}/s; tick_none_due vs ${T_TICK_MS} ms;"
+echo "rss vs ${T_RSS_MIB} MiB (VmRSS with $NSECRETS secrets after a read pass). Targets from issue 7; met: yes/NO."
+echo "nproc=$NPROC  commit=${COMMIT:0:12}$($DIRTY && echo ' (dirty tree)')  took $((T_TOTAL / 60))m$((T_TOTAL % 60))s (build ${T_BUILD}s$(for k in http deliveries scale; do [[ -n ${T_SECTION[$k]:-} ]] && printf ', %s %ss' "$k" "${T_SECTION[$k]}"; done))"
 
-json_str() { printf '"%s"' "$(sed 's/\\/\\\\/g; s/"/\\"/g' <<<"$1")"; }
 {
   printf '{\n  "timestamp": "%s",\n  "git_commit": "%s",\n  "git_dirty": %s,\n  "nproc": %s,\n' \
     "$TS" "$COMMIT" "$DIRTY" "$NPROC"
-  printf '  "bench_seconds": %s,\n  "wrk": {"threads": %s, "connections": %s},\n  "results": [\n' \
-    "$SECS" "$THREADS" "$CONNS"
+  printf '  "duration_s": {"total": %s, "build": %s' "$T_TOTAL" "$T_BUILD"
+  for k in http deliveries scale; do
+    [[ -n ${T_SECTION[$k]:-} ]] && printf ', "%s": %s' "$k" "${T_SECTION[$k]}"
+  done
+  printf '},\n  "settings": {"bench_seconds": %s, "warmup_seconds": %s, "wrk_threads": %s, "wrk_connections": %s, ' \
+    "$SECS" "$WARMUP" "$THREADS" "$CONNS"
+  printf '"deliveries": %s, "fanout": %s, "writers": %s, "secrets": %s, "rss_sample": %s, "rss_read_seconds": %s},\n' \
+    "$DELIVERIES" "$FANOUT" "$WRITERS" "$NSECRETS" "$RSS_SAMPLE" "$RSS_SECS"
+  printf '  "results": [\n'
   first=true
-  while IFS=$'\t' read -r sc st rps p50 p99 reqs non2xx sockerr note ratio vs; do
+  while IFS=$'\t' read -r sc st val unit p50 p99 cnt non2xx sockerr note ratio vs tg met; do
     $first || printf ',\n'
     first=false
     [[ $note == - ]] && note=""
+    [[ $p50 == - ]] && p50=null
+    [[ $p99 == - ]] && p99=null
     [[ $ratio == - ]] && ratio=null
-    [[ $vs == - ]] && vs=null || vs="\"$vs\""
-    printf '    {"scenario": "%s", "store": "%s", "req_per_s": %s, "p50_ms": %s, "p99_ms": %s, "requests": %s, "non_2xx": %s, "socket_errors": %s, "ratio": %s, "ratio_vs": %s, "note": %s}' \
-      "$sc" "$st" "$rps" "$p50" "$p99" "$reqs" "$non2xx" "$sockerr" "$ratio" "$vs" "$(json_str "$note")"
+    if [[ $vs == - ]]; then vs=null; else vs="\"$vs\""; fi
+    if [[ $tg == - ]]; then tg=null; else tg=$(json_str "$tg"); fi
+    case $met in yes) met=true ;; NO) met=false ;; *) met=null ;; esac
+    printf '    {"scenario": "%s", "store": "%s", "value": %s, "unit": "%s", "p50_ms": %s, "p99_ms": %s, "count": %s, "non_2xx": %s, "socket_errors": %s, "ratio": %s, "ratio_vs": %s, "target": %s, "met": %s, "note": %s}' \
+      "$sc" "$st" "$val" "$unit" "$p50" "$p99" "$cnt" "$non2xx" "$sockerr" "$ratio" "$vs" "$tg" "$met" "$(json_str "$note")"
   done <"$WORK/final.tsv"
   printf '\n  ]\n}\n'
 } >"$OUT"
-echo "wrote $OUT (raw output: $RAW)"
+echo "wrote $OUT (raw output and server warnings: $RAW)"

@@ -1,5 +1,5 @@
-//! A minimal webhook receiver for benchmarks (bench/deliveries.sh).
-//! `cargo run --release --example webhook_sink -- PORT SECRET`
+//! A minimal webhook receiver for benchmarks (the deliveries rows of bench/run.sh).
+//! `cargo run --release --example webhook_sink -- PORT SECRET [hold]`
 //!
 //! - `POST /hook`: verifies `X-ScaiVault-Signature` (HMAC-SHA256 with SECRET over
 //!   `"{X-ScaiVault-Timestamp}." ‖ body`, SPEC §5), counts it as ok or bad, answers 200.
@@ -7,6 +7,9 @@
 //!   with a good / bad signature, distinct `X-ScaiVault-Delivery-Id`s, the Unix time in
 //!   microseconds of the first and last request, and the event-to-receipt latency percentiles
 //!   (receipt time minus the envelope's `timestamp`).
+//! - With `hold`, every `POST /hook` waits (its connection open, unanswered) until
+//!   `POST /release`; then all are answered and later ones are not held. Receipt times are taken
+//!   after the wait, so a backlog queued behind held requests can be timed from the release.
 //!
 //! Listens on 127.0.0.1 only (PORT 0: any free port); prints `listening on 127.0.0.1:PORT`
 //! once bound.
@@ -21,6 +24,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 #[derive(Default)]
 struct Counts {
@@ -36,6 +40,8 @@ struct Counts {
 struct Sink {
     secret: Vec<u8>,
     counts: Mutex<Counts>,
+    /// true once requests may be answered (always, without `hold`).
+    open: watch::Sender<bool>,
 }
 
 fn verify(secret: &[u8], ts: &str, body: &[u8], sig: &str) -> bool {
@@ -62,6 +68,8 @@ fn event_time_us(body: &[u8]) -> Option<i64> {
 }
 
 async fn hook(State(s): State<Arc<Sink>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // Fails only if the sender is gone, which it never is (the Sink owns it).
+    let _ = s.open.subscribe().wait_for(|open| *open).await;
     let now_us = chrono::Utc::now().timestamp_micros();
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     let ok = verify(
@@ -112,24 +120,39 @@ async fn count(State(s): State<Arc<Sink>>) -> Json<Value> {
     }))
 }
 
+async fn release(State(s): State<Arc<Sink>>) -> StatusCode {
+    s.open.send_replace(true);
+    StatusCode::OK
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let (Some(port), Some(secret)) = (args.next(), args.next()) else {
-        eprintln!("usage: webhook_sink PORT SECRET");
+        eprintln!("usage: webhook_sink PORT SECRET [hold]");
         std::process::exit(2);
     };
     let port: u16 = port.parse().unwrap_or_else(|_| {
         eprintln!("PORT must be a number");
         std::process::exit(2)
     });
+    let hold = match args.next().as_deref() {
+        None => false,
+        Some("hold") => true,
+        Some(_) => {
+            eprintln!("usage: webhook_sink PORT SECRET [hold]");
+            std::process::exit(2);
+        }
+    };
     let sink = Arc::new(Sink {
         secret: secret.into_bytes(),
         counts: Mutex::new(Counts::default()),
+        open: watch::Sender::new(!hold),
     });
     let app = Router::new()
         .route("/hook", post(hook))
         .route("/count", get(count))
+        .route("/release", post(release))
         .with_state(sink);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?);

@@ -1,6 +1,8 @@
 //! Group commit for delivery outcomes: attempt tasks hand their outcome (and audit row) to one
 //! task that records whatever has queued up in a single transaction, so a burst of deliveries
-//! costs one commit (one fsync on SQLite) per batch instead of one per delivery.
+//! costs one transaction of a few statements (`Store::finish_attempts`), one commit (one fsync
+//! on SQLite), per batch instead of a transaction of three or four statements per delivery.
+//! Used on both backends.
 
 use crate::store::{AttemptRecord, AuditRow, Store};
 use std::sync::Arc;

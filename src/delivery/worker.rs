@@ -21,9 +21,10 @@ pub const WORKER_IDENTITY: &str = "system:delivery-worker";
 /// Sends due deliveries until cancelled.
 pub struct DeliveryWorker {
     st: AppState,
-    /// Group commit of outcomes on SQLite (one writer: batching saves an fsync per delivery);
-    /// on PostgreSQL each attempt task commits its own outcome, in parallel.
-    recorder: Option<super::recorder::OutcomeRecorder>,
+    /// Group commit of outcomes: whatever finished meanwhile is recorded in one transaction
+    /// of a few statements (on SQLite, one writer, it also saves an fsync per delivery; on
+    /// PostgreSQL it saves the statements and commit of one transaction per delivery).
+    recorder: super::recorder::OutcomeRecorder,
     permits: Arc<Semaphore>,
     max_in_flight: usize,
     /// Attempts in flight per webhook: one endpoint may use at most `per_webhook` slots, so a
@@ -36,8 +37,7 @@ impl DeliveryWorker {
     pub fn new(st: AppState) -> Self {
         let max = st.config.webhook_concurrency.max(1);
         Self {
-            recorder: (st.store.backend() == crate::store::Backend::Sqlite)
-                .then(|| super::recorder::OutcomeRecorder::start(st.store.clone())),
+            recorder: super::recorder::OutcomeRecorder::start(st.store.clone()),
             st,
             permits: Arc::new(Semaphore::new(max)),
             max_in_flight: max,
@@ -181,7 +181,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// One claimed delivery: send, then record.
 async fn deliver(
     st: &AppState,
-    recorder: &Option<super::recorder::OutcomeRecorder>,
+    recorder: &super::recorder::OutcomeRecorder,
     d: DeliveryRow,
     event: Option<Arc<EventRow>>,
     webhook: Option<Arc<WebhookRow>>,
@@ -204,14 +204,7 @@ async fn deliver(
     let final_failure = webhook.as_ref().is_none_or(|w| w.enabled == 0);
     let record = outcome(st, &d, &result, st.clock.now(), final_failure);
     let audit = delivery_audit(&d, event.as_deref(), &result, &record, st.clock.now());
-    let recorded = match recorder {
-        Some(r) => r.record(record.clone(), audit).await,
-        None => st
-            .store
-            .finish_attempt(&record, &audit)
-            .await
-            .map_err(|e| e.to_string()),
-    };
+    let recorded = recorder.record(record.clone(), audit).await;
     match recorded {
         Ok(_) => {
             tracing::info!(

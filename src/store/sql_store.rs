@@ -492,11 +492,19 @@ impl Store for SqlStore {
     }
 
     async fn finish_attempts(&self, items: &[(AttemptRecord, AuditRow)]) -> StoreResult<Vec<bool>> {
-        let mut tx = self.writer.begin().await?;
-        let mut out = Vec::with_capacity(items.len());
-        for (o, audit) in items {
-            out.push(record_attempt(&mut tx, o, audit).await?);
+        if items.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut tx = self.writer.begin().await?;
+        let out = if needs_one_by_one(items) {
+            let mut out = Vec::with_capacity(items.len());
+            for (o, audit) in items {
+                out.push(record_attempt(&mut tx, o, audit).await?);
+            }
+            out
+        } else {
+            record_attempts_bulk(&mut tx, items).await?
+        };
         tx.commit().await?;
         Ok(out)
     }
@@ -897,6 +905,106 @@ async fn record_attempt(
         .execute(&mut **tx)
         .await?;
     Ok(true)
+}
+
+/// Outcomes per statement in [`record_attempts_bulk`]: 8 parameters each, far below both
+/// backends' limits on bound parameters.
+const ATTEMPTS_PER_STATEMENT: usize = 250;
+
+/// True when a batch must be recorded one outcome after the other: one of them disables its
+/// webhook (which cancels that webhook's other pending deliveries, perhaps some of this very
+/// batch), or a delivery appears twice (only its first outcome may be recorded).
+fn needs_one_by_one(items: &[(AttemptRecord, AuditRow)]) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .any(|(o, _)| o.disable_reason.is_some() || !seen.insert(o.delivery_id.as_str()))
+}
+
+/// Records a batch of outcomes (distinct deliveries, none disabling its webhook) with a few
+/// statements instead of three per outcome: one UPDATE … FROM (VALUES …) for the deliveries
+/// (RETURNING those still pending), one for the webhooks whose health changes, and multi-row
+/// INSERTs of the recorded outcomes' audit rows. Same result as [`record_attempt`] for each
+/// in turn: an outcome whose delivery is no longer pending writes nothing and yields false, and
+/// a webhook ends with the health of its last recorded outcome that sets one.
+async fn record_attempts_bulk(
+    tx: &mut Transaction<'static, Any>,
+    items: &[(AttemptRecord, AuditRow)],
+) -> StoreResult<Vec<bool>> {
+    let mut recorded = std::collections::HashSet::with_capacity(items.len());
+    for chunk in items.chunks(ATTEMPTS_PER_STATEMENT) {
+        // VALUES columns are column1…column8 on both backends.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * 8 + 1, 8)))
+            .collect();
+        let sql = format!(
+            "UPDATE deliveries SET status = v.column2, attempts = v.column3, \
+             next_attempt_at = v.column4, lease_until = NULL, response_code = v.column5, \
+             duration_ms = v.column6, last_error = v.column7, updated_at = v.column8 \
+             FROM (VALUES {}) AS v WHERE deliveries.id = v.column1 \
+             AND deliveries.status = 'pending' RETURNING deliveries.id",
+            rows.join(", ")
+        );
+        let mut qry = sqlx::query_scalar::<_, String>(&sql);
+        for (o, _) in chunk {
+            qry = qry
+                .bind(&o.delivery_id)
+                .bind(&o.status)
+                .bind(o.attempts)
+                .bind(o.next_attempt_at)
+                .bind(o.response_code)
+                .bind(o.duration_ms)
+                .bind(&o.last_error)
+                .bind(o.now_us);
+        }
+        recorded.extend(qry.fetch_all(&mut **tx).await?);
+    }
+    let out: Vec<bool> = items
+        .iter()
+        .map(|(o, _)| recorded.contains(&o.delivery_id))
+        .collect();
+
+    // The last health each webhook is given, in batch order; unchanged rows are not written.
+    let mut health: Vec<(&str, &str)> = Vec::new();
+    for ((o, _), ok) in items.iter().zip(&out) {
+        if let (true, Some(h)) = (*ok, &o.webhook_health) {
+            match health.iter_mut().find(|(w, _)| *w == o.webhook_id) {
+                Some(e) => e.1 = h,
+                None => health.push((&o.webhook_id, h)),
+            }
+        }
+    }
+    if !health.is_empty() {
+        let rows: Vec<String> = (0..health.len())
+            .map(|i| format!("({})", placeholders(i * 2 + 1, 2)))
+            .collect();
+        let sql = format!(
+            "UPDATE webhooks SET status = v.column2 FROM (VALUES {}) AS v \
+             WHERE webhooks.id = v.column1 AND webhooks.status <> v.column2",
+            rows.join(", ")
+        );
+        let mut qry = sqlx::query(&sql);
+        for (w, h) in &health {
+            qry = qry.bind(*w).bind(*h);
+        }
+        qry.execute(&mut **tx).await?;
+    }
+
+    let audits: Vec<&AuditRow> = items
+        .iter()
+        .zip(&out)
+        .filter(|(_, ok)| **ok)
+        .map(|((_, a), _)| a)
+        .collect();
+    for chunk in audits.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        let sql = audit_values_sql(chunk.len(), " VALUES ", "");
+        let mut qry = sqlx::query(&sql);
+        for a in chunk {
+            qry = bind_audit(qry, a);
+        }
+        qry.execute(&mut **tx).await?;
+    }
+    Ok(out)
 }
 
 /// The WHERE clause of an audit query (tenant, filters and path rules), binding as it goes.
