@@ -145,9 +145,12 @@ async fn run(
         };
         let mut jobs = vec![first];
         let mut queued = jobs[0].rows.len();
-        // Take what is queued; then let the runtime run once more (requests just answered by
-        // the previous commit are about to hand over their next rows) and take those too.
-        for pass in 0..2 {
+        // Take what is queued. With one batch in flight (SQLite), let the runtime run once
+        // more (requests just answered by the previous commit are about to hand over their
+        // next rows) and take those too. PostgreSQL does better with more, smaller commits in
+        // flight (its WAL flush groups them), so there the batch leaves at once.
+        let passes = if in_flight == 1 { 2 } else { 1 };
+        for pass in 0..passes {
             while queued < MAX_BATCH_ROWS {
                 match rx.try_recv() {
                     Ok(job) => {
@@ -157,7 +160,7 @@ async fn run(
                     Err(_) => break,
                 }
             }
-            if pass == 0 && queued < MAX_BATCH_ROWS {
+            if pass + 1 < passes && queued < MAX_BATCH_ROWS {
                 tokio::task::yield_now().await;
             }
         }
