@@ -195,12 +195,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    if let Some(tls) = &tls {
-        tls.clone().reload_on_sighup()?;
+    match &tls {
+        Some(tls) => tls.clone().reload_on_sighup()?,
+        None => ignore_sighup()?,
     }
     tracing::info!(listen = %addr, backend = app.state.store.backend().as_str(), tls = tls.is_some(), "scaivault serving");
     app.serve_with(listener, tls, shutdown_signal()).await?;
     tracing::info!("scaivault stopped");
+    Ok(())
+}
+
+/// Without TLS there is nothing to reload: SIGHUP (which process managers send on "reload")
+/// is logged and ignored instead of ending the process, its default action.
+#[cfg(unix)]
+fn ignore_sighup() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: nothing to reload (no TLS configured)");
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn ignore_sighup() -> std::io::Result<()> {
     Ok(())
 }
 

@@ -339,6 +339,28 @@ async fn sighup_reloads_the_certificate_and_keeps_open_connections() {
 
 type Env<'a> = Vec<(&'a str, &'a str)>;
 
+/// Plain HTTP: SIGHUP (a process manager's "reload") is logged and ignored; the server keeps
+/// serving instead of dying of the signal's default action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_tls_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Proc::start(dir.path(), "http", &[]).await;
+    srv.signal("-HUP");
+    srv.wait_log("nothing to reload", 1).await;
+    srv.signal("-HUP");
+    srv.wait_log("nothing to reload", 2).await;
+    assert!(
+        srv.child.try_wait().unwrap().is_none(),
+        "the server exited on SIGHUP"
+    );
+    let r = reqwest::get(format!("http://{}/v1/health", srv.addr))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    srv.signal("-TERM");
+    assert!(srv.wait_exit().await, "clean exit after SIGTERM");
+}
+
 #[tokio::test]
 async fn bad_certificate_or_key_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
