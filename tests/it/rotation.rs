@@ -523,7 +523,13 @@ async fn policies_api_rules(kind: StoreKind) {
 /// exactly one due event and one history item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_fire_each_due_rotation_once() {
-    let app = TestApp::spawn(StoreKind::Postgres).await;
+    // The app's own background scheduler must not tick while the two ticks below run (it would
+    // open some of the rotations itself, which made the test fail under load): it ticks at
+    // start and then not for an hour.
+    let app = TestApp::spawn_with(StoreKind::Postgres, |c| {
+        c.scheduler_tick = scaivault::domain::duration::ApiDuration::parse("1h").unwrap()
+    })
+    .await;
     app.post(
         "/v1/rotation/policies",
         &json!({"name": "bulk", "interval": "1d", "grace_period": "1h"}),
