@@ -75,11 +75,11 @@ impl From<SecretError> for ApiError {
 async fn schedule_of(
     st: &AppState,
     secret: &crate::store::SecretRow,
-) -> Result<Option<crate::store::ScheduleRow>, ApiError> {
+) -> Result<Option<std::sync::Arc<crate::store::ScheduleRow>>, ApiError> {
     if secret.rotation_policy_id.is_none() {
         return Ok(None);
     }
-    Ok(st.store.get_schedule(&secret.id).await?)
+    Ok(st.store.get_schedule_cached(&secret.id).await?)
 }
 
 fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
@@ -261,7 +261,7 @@ async fn get_any(
             read.version,
             read.version_created_at,
             data,
-            schedule.as_ref(),
+            schedule.as_deref(),
         ))
         .into_response();
         set_etag(&mut res, read.version);
@@ -346,7 +346,7 @@ async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
         Ok(Json(view::secret_metadata(
             &secret,
             Some(count),
-            schedule.as_ref(),
+            schedule.as_deref(),
         ))
         .into_response())
     }
@@ -396,7 +396,7 @@ async fn patch_any(
             .patch_metadata(&caller.tenant_id, &path, &patch, &options, row)
             .await?;
         let schedule = schedule_of(&st, &secret).await?;
-        Ok(Json(view::secret_metadata(&secret, None, schedule.as_ref())).into_response())
+        Ok(Json(view::secret_metadata(&secret, None, schedule.as_deref())).into_response())
     }
     .await;
     match res {

@@ -112,6 +112,8 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         path: &str,
         version: Option<i64>,
     ) -> StoreResult<Option<SecretEntry>>;
+    /// A secret's rotation schedule through the read cache.
+    async fn get_schedule_cached(&self, secret_id: &str) -> StoreResult<Option<Arc<ScheduleRow>>>;
     /// A live secret and its current version in one round trip.
     async fn get_secret_with_current(
         &self,

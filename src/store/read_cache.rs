@@ -11,7 +11,7 @@
 //! Tokens served from here are checked again by the audit writer inside the transaction that
 //! makes the read's audit row durable, so a revocation made anywhere applies to the next read.
 
-use super::rows::{SecretRow, TokenRow, VersionRow};
+use super::rows::{ScheduleRow, SecretRow, TokenRow, VersionRow};
 use prometheus_client::metrics::counter::Counter;
 use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// Which group of tables a change touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// `secrets`, `secret_versions`, `secret_tags`.
+    /// `secrets`, `secret_versions`, `secret_tags`, `rotation_schedule`: what a read shows.
     Secrets,
     /// `api_tokens`.
     Tokens,
@@ -43,6 +43,8 @@ pub struct CacheStats {
 pub struct ReadCache {
     tokens: Cache<String, (u64, Arc<TokenRow>)>,
     secrets: Cache<SecretKey, (u64, SecretEntry)>,
+    /// Rotation schedules by secret id (None: the secret has none).
+    schedules: Cache<String, (u64, Option<Arc<ScheduleRow>>)>,
     token_gen: AtomicU64,
     secret_gen: AtomicU64,
     /// False while the cache cannot learn of other processes' commits (PostgreSQL listener
@@ -69,6 +71,7 @@ impl ReadCache {
         Self {
             tokens: Cache::new(capacity),
             secrets: Cache::new(capacity),
+            schedules: Cache::new(capacity),
             token_gen: AtomicU64::new(0),
             secret_gen: AtomicU64::new(0),
             enabled: AtomicBool::new(false),
@@ -157,6 +160,27 @@ impl ReadCache {
         if self.is_enabled() {
             let key = (tenant.to_string(), path.to_string(), version);
             self.secrets.insert(key, (gen, e));
+        }
+    }
+}
+
+impl ReadCache {
+    /// A secret's rotation schedule (or the fact it has none), if loaded in the current
+    /// generation.
+    pub fn schedule(&self, secret_id: &str) -> Option<Option<Arc<ScheduleRow>>> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let now = self.generation(Group::Secrets);
+        let hit = self.schedules.get(secret_id).filter(|(g, _)| *g == now);
+        self.count(hit.is_some());
+        hit.map(|(_, s)| s)
+    }
+
+    /// Stores a schedule lookup made by a query that started in generation `gen`.
+    pub fn put_schedule(&self, secret_id: &str, gen: u64, s: Option<Arc<ScheduleRow>>) {
+        if self.is_enabled() {
+            self.schedules.insert(secret_id.to_string(), (gen, s));
         }
     }
 }

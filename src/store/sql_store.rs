@@ -233,6 +233,16 @@ impl Store for SqlStore {
         Ok(Some(entry))
     }
 
+    async fn get_schedule_cached(&self, secret_id: &str) -> StoreResult<Option<Arc<ScheduleRow>>> {
+        if let Some(hit) = self.cache.schedule(secret_id) {
+            return Ok(hit);
+        }
+        let gen = self.cache.generation(Group::Secrets);
+        let found = self.get_schedule(secret_id).await?.map(Arc::new);
+        self.cache.put_schedule(secret_id, gen, found.clone());
+        Ok(found)
+    }
+
     async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
         Ok(sqlx::query_as(q::GET_LIVE_SECRET)
             .bind(tenant_id)
@@ -1552,10 +1562,12 @@ impl StoreTx for SqlTx {
     }
 
     async fn upsert_schedule(&mut self, s: &ScheduleRow) -> StoreResult<()> {
+        self.touch(Group::Secrets);
         rs::upsert_schedule(&mut self.tx, s).await
     }
 
     async fn delete_schedule(&mut self, secret_id: &str) -> StoreResult<bool> {
+        self.touch(Group::Secrets);
         rs::delete_schedule(&mut self.tx, secret_id).await
     }
 

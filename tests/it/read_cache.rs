@@ -14,6 +14,7 @@ both_stores!(
     a_read_after_a_change_sees_the_change,
     a_token_revoked_behind_the_servers_back_fails_its_next_read,
     repeated_reads_are_served_from_the_cache_unless_it_is_off,
+    a_read_shows_the_rotation_state_after_a_scheduler_tick,
 );
 
 /// `scaivault_read_cache_{hits,misses}_total` as (hits, misses).
@@ -174,6 +175,53 @@ async fn repeated_reads_are_served_from_the_cache_unless_it_is_off(kind: StoreKi
             );
         }
     }
+}
+
+async fn a_read_shows_the_rotation_state_after_a_scheduler_tick(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |c| {
+        c.scheduler_tick = scaivault::domain::duration::ApiDuration::parse("1h").unwrap()
+    })
+    .await;
+    let r = app
+        .post(
+            "/v1/rotation/policies",
+            &json!({"name": "daily", "interval": "1d", "grace_period": "1h"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = app
+        .put(
+            "/v1/secrets/cache/rot",
+            &json!({"data": {"v": 1}, "options": {"rotation_policy_id": "rot_daily"}}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let (hits0, _) = cache_counts(&app).await;
+    for _ in 0..3 {
+        let r = app.get("/v1/secrets/cache/rot").await;
+        assert_eq!(r.body["rotation"]["status"], "scheduled", "{}", r.body);
+    }
+    let (hits, _) = cache_counts(&app).await;
+    assert!(
+        hits - hits0 >= 6.0,
+        "token, secret and schedule served from the cache"
+    );
+    // The scheduler opens the due rotation: the next read shows it.
+    app.clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let report = scaivault::scheduler::tick(&app.state).await.unwrap();
+    assert_eq!(report.opened, 1, "{report:?}");
+    let db = app.db().await;
+    let stored: String = sqlx::query_scalar(
+        "SELECT r.status FROM rotation_schedule r JOIN secrets s ON s.id = r.secret_id \
+         WHERE s.path = 'cache/rot'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_ne!(stored, "scheduled");
+    let r = app.get("/v1/secrets/cache/rot").await;
+    assert_eq!(r.body["rotation"]["status"], stored.as_str(), "{}", r.body);
 }
 
 /// Two replicas on one PostgreSQL: a write on one reaches the other's cache through
