@@ -279,3 +279,67 @@ async fn replicas_learn_of_each_others_writes() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"]["code"], "token_revoked", "{body}");
 }
+
+/// PostgreSQL: while the change listener is disconnected the cache must not serve what it
+/// cannot know is current. A change made with SQL right after the listener's connection is
+/// killed (its notification is lost) still reaches the next reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listener_connection_never_leaves_stale_reads() {
+    let app = TestApp::spawn(StoreKind::Postgres).await;
+    app.put_secret("cache/l", json!({"v": 1})).await;
+    for _ in 0..2 {
+        let r = app.get("/v1/secrets/cache/l").await;
+        assert_eq!(r.body["metadata"]["description"], Value::Null, "{}", r.body);
+    }
+    // One transaction changes the row and kills the listener's connection before it
+    // commits: the notification goes out while nobody listens, so it is lost.
+    let db = app.db().await;
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE secrets SET description = 'changed behind its back' WHERE path = 'cache/l'",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%') t",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(killed, 1, "one listener connection per server");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = app.get("/v1/secrets/cache/l").await;
+        if r.body["metadata"]["description"] == "changed behind its back" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stale read: {}",
+            r.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // And the listener is back: a later SQL change arrives by notification again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND query LIKE 'LISTEN%'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if n == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never reconnected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
