@@ -206,17 +206,18 @@ fn parse_options(
             )),
         },
     }
+    // A check-and-set applies to a metadata patch as well as to a write.
+    match o.get("cas") {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => out.cas = Some(n),
+            _ => errors.push(FieldError::new(
+                "options.cas",
+                "must be a non-negative integer",
+            )),
+        },
+    }
     if allow_write_only {
-        match o.get("cas") {
-            None | Some(Value::Null) => {}
-            Some(v) => match v.as_i64() {
-                Some(n) if n >= 0 => out.cas = Some(n),
-                _ => errors.push(FieldError::new(
-                    "options.cas",
-                    "must be a non-negative integer",
-                )),
-            },
-        }
         match o.get("rotation_policy_id") {
             None | Some(Value::Null) => {}
             Some(Value::String(id)) => out.rotation_policy_id = Some(id.clone()),

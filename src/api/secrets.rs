@@ -359,11 +359,13 @@ async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
 
 /// Changes metadata (and expiry, `max_versions`) without a new version.
 #[utoipa::path(patch, path = "/v1/secrets/{path}/metadata", tag = "secrets", operation_id = "patch_secret_metadata",
-    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`"),
+        ("If-Match" = Option<String>, Header, description = "`\"<version>\"`: the same as `options.cas`")),
     request_body = schema::MetadataPatch,
     responses(
         (status = 200, description = "The changed metadata", body = schema::SecretInfo),
         (status = 404, description = "`secret_not_found`"),
+        (status = 409, description = "`version_conflict`: `options.cas` (or `If-Match`) is not the current version"),
     ),
     security(("bearer" = ["secrets:write"])))]
 async fn patch_any(
@@ -371,6 +373,7 @@ async fn patch_any(
     ctx: RequestContext,
     caller: Caller,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     body: Result<JsonObject, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
@@ -384,7 +387,10 @@ async fn patch_any(
         let path = parse_path(p)?;
         g.check(Scope::SecretsWrite, Some(path.as_str()))?;
         let JsonObject(body) = body?;
-        let (patch, options) = parse_patch(body, st.clock.now())?;
+        let (patch, mut options) = parse_patch(body, st.clock.now())?;
+        if options.cas.is_none() {
+            options.cas = if_match(&headers)?;
+        }
         let row = g.row(
             action::WRITE,
             Some(path.as_str()),

@@ -362,6 +362,14 @@ impl Ops<'_> {
         let now = to_micros(self.now);
         let mut tx = self.store.begin().await?;
         let mut row = live(&mut *tx, tenant, path).await?;
+        if let Some(expected) = options.cas {
+            if expected != row.current_version {
+                return Err(SecretError::VersionConflict {
+                    expected,
+                    current: row.current_version,
+                });
+            }
+        }
         let old_tags = row.tags.clone();
         let merged = patch.apply(&metadata_of(&row));
         set_metadata(&mut row, &merged);

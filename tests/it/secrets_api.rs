@@ -17,6 +17,7 @@ both_stores!(
     get_current_and_explicit_versions,
     versions_and_metadata_views,
     patch_metadata_changes_no_version,
+    patch_metadata_honours_cas_and_if_match,
     list_filters_by_prefix_tag_and_type,
     list_paginates_with_cursor,
     soft_delete_then_restore,
@@ -1409,4 +1410,49 @@ async fn every_operation_leaves_its_audit_row(kind: StoreKind) {
     let g = app.get("/v1/secrets/au/t").await;
     assert_eq!(g.body["version"], 1);
     assert_eq!(g.body["data"], json!({"a": 1}));
+}
+
+/// A metadata patch with `options.cas` or `If-Match` applies only at that current version:
+/// otherwise 409 `version_conflict` and nothing changes.
+async fn patch_metadata_honours_cas_and_if_match(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    app.put_secret("pc/s", json!({"k": 1})).await;
+    app.put_secret("pc/s", json!({"k": 2})).await;
+    let patch = |body: Value, if_match: Option<&'static str>| {
+        let mut rb = app
+            .client
+            .patch(app.url("/v1/secrets/pc/s/metadata"))
+            .bearer_auth(&app.root_token)
+            .json(&body);
+        if let Some(v) = if_match {
+            rb = rb.header("If-Match", v);
+        }
+        async move { TestApp::into_resp(rb.send().await.expect("sent")).await }
+    };
+    for (body, if_match) in [
+        (json!({"description": "stale", "options": {"cas": 1}}), None),
+        (json!({"description": "stale"}), Some("\"1\"")),
+        (json!({"description": "stale", "options": {"cas": 0}}), None),
+    ] {
+        let r = patch(body.clone(), if_match).await;
+        assert_eq!(
+            r.status,
+            StatusCode::CONFLICT,
+            "{body} {if_match:?}: {}",
+            r.body
+        );
+        assert_eq!(r.code(), "version_conflict");
+    }
+    let g = app.get("/v1/secrets/pc/s/metadata").await;
+    assert_eq!(g.body["metadata"]["description"], Value::Null, "{}", g.body);
+    let r = patch(json!({"description": "fresh", "options": {"cas": 2}}), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = patch(json!({"owner": "team"}), Some("\"2\"")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let g = app.get("/v1/secrets/pc/s").await;
+    assert_eq!(g.body["metadata"]["description"], "fresh", "{}", g.body);
+    assert_eq!(g.body["metadata"]["owner"], "team", "{}", g.body);
+    assert_eq!(g.body["version"], 2);
+    let r = patch(json!({"options": {"cas": -1}}), None).await;
+    assert_eq!(r.status.as_u16() / 100, 4, "{}", r.body);
 }

@@ -68,6 +68,9 @@ pub struct MetadataPatch {
 /// Options a metadata patch may change.
 #[derive(Serialize, ToSchema)]
 pub struct PatchOptions {
+    /// Change only if the current version is this one (else 409 `version_conflict`).
+    #[schema(minimum = 0)]
+    pub cas: Option<i64>,
     #[schema(minimum = 1, maximum = 100)]
     pub max_versions: Option<i64>,
     #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
