@@ -2,7 +2,43 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+/// The filters every audit listing takes (SPEC §7), as query parameters. Only describes the
+/// query string for the OpenAPI document; the handlers parse it themselves.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "read by the OpenAPI derive only")]
+pub struct AuditFilters {
+    /// RFC 3339; rows at or after
+    #[param(format = DateTime, nullable = false)]
+    from: Option<String>,
+    /// RFC 3339; rows before
+    #[param(format = DateTime, nullable = false)]
+    to: Option<String>,
+    /// Comma-separated actions
+    #[param(nullable = false)]
+    action: Option<String>,
+    #[param(nullable = false)]
+    identity_id: Option<String>,
+    /// `user`, `service_account` or `system`
+    #[param(nullable = false)]
+    identity_type: Option<String>,
+    #[param(nullable = false)]
+    path_prefix: Option<String>,
+    #[param(nullable = false)]
+    success: Option<bool>,
+    #[param(nullable = false)]
+    source_ip: Option<String>,
+    #[param(nullable = false)]
+    request_id: Option<String>,
+    /// Page size (default 100)
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
+    limit: Option<i64>,
+    /// From the previous page
+    #[param(nullable = false)]
+    cursor: Option<String>,
+}
 
 /// One audit row.
 #[derive(Serialize, ToSchema)]
