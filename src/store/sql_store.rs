@@ -710,14 +710,7 @@ impl Store for SqlStore {
                 return Ok(invalid);
             }
         }
-        for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-            let sql = audit_values_sql(chunk.len(), " VALUES ", "");
-            let mut qry = sqlx::query(&sql);
-            for r in chunk {
-                qry = bind_audit(qry, r);
-            }
-            qry.execute(&mut *tx).await?;
-        }
+        insert_audit_rows(&mut tx, rows).await?;
         tx.commit().await?;
         Ok(Vec::new())
     }
@@ -816,12 +809,9 @@ impl Store for SqlStore {
         }
         // One statement per 300 rows (a row-by-row UPDATE was most of the sealer's cost).
         for chunk in sealed.chunks(300) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                .collect();
             let sql = format!(
                 "WITH v(id, seq, hash) AS (VALUES {}) {}",
-                values.join(", "),
+                value_rows(chunk.len(), 3),
                 q::AUDIT_SEAL_ROWS
             );
             let mut qry = sqlx::query(&sql);
@@ -944,16 +934,13 @@ async fn record_attempts_bulk(
     let mut recorded = std::collections::HashSet::with_capacity(items.len());
     for chunk in items.chunks(ATTEMPTS_PER_STATEMENT) {
         // VALUES columns are column1…column8 on both backends.
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 8 + 1, 8)))
-            .collect();
         let sql = format!(
             "UPDATE deliveries SET status = v.column2, attempts = v.column3, \
              next_attempt_at = v.column4, lease_until = NULL, response_code = v.column5, \
              duration_ms = v.column6, last_error = v.column7, updated_at = v.column8 \
              FROM (VALUES {}) AS v WHERE deliveries.id = v.column1 \
              AND deliveries.status = 'pending' RETURNING deliveries.id",
-            rows.join(", ")
+            value_rows(chunk.len(), 8)
         );
         let mut qry = sqlx::query_scalar::<_, String>(&sql);
         for (o, _) in chunk {
@@ -985,13 +972,10 @@ async fn record_attempts_bulk(
         }
     }
     if !health.is_empty() {
-        let rows: Vec<String> = (0..health.len())
-            .map(|i| format!("({})", placeholders(i * 2 + 1, 2)))
-            .collect();
         let sql = format!(
             "UPDATE webhooks SET status = v.column2 FROM (VALUES {}) AS v \
              WHERE webhooks.id = v.column1 AND webhooks.status <> v.column2",
-            rows.join(", ")
+            value_rows(health.len(), 2)
         );
         let mut qry = sqlx::query(&sql);
         for (w, h) in &health {
@@ -1006,15 +990,24 @@ async fn record_attempts_bulk(
         .filter(|(_, ok)| **ok)
         .map(|((_, a), _)| a)
         .collect();
-    for chunk in audits.chunks(AUDIT_ROWS_PER_STATEMENT) {
+    insert_audit_rows(tx, &audits).await?;
+    Ok(out)
+}
+
+/// Inserts audit rows in the transaction, `AUDIT_ROWS_PER_STATEMENT` per multi-row INSERT.
+async fn insert_audit_rows<R: std::borrow::Borrow<AuditRow>>(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[R],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
         let sql = audit_values_sql(chunk.len(), " VALUES ", "");
         let mut qry = sqlx::query(&sql);
-        for a in chunk {
-            qry = bind_audit(qry, a);
+        for r in chunk {
+            qry = bind_audit(qry, r.borrow());
         }
         qry.execute(&mut **tx).await?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The WHERE clause of an audit query (tenant, filters and path rules), binding as it goes.
@@ -1161,29 +1154,27 @@ static SQLITE: Dialect = Dialect {
     claim_deliveries: sqlite::CLAIM_DELIVERIES,
 };
 
-/// `$first, $first+1, …` placeholders for an IN list of `n` values.
 /// Audit rows per multi-row insert (900 parameters).
 const AUDIT_ROWS_PER_STATEMENT: usize = 60;
 
 /// `INSERT INTO audit_log (…)` + `before` + `($1, …), (…)` for `n` rows + `after`.
 fn audit_values_sql(n: usize, before: &str, after: &str) -> String {
-    let mut sql = String::from(q::AUDIT_INSERT_HEAD);
-    sql.push_str(before);
-    for i in 0..n {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        sql.push_str(&placeholders(
-            i * q::AUDIT_COL_COUNT + 1,
-            q::AUDIT_COL_COUNT,
-        ));
-        sql.push(')');
-    }
-    sql.push_str(after);
-    sql
+    format!(
+        "{}{before}{}{after}",
+        q::AUDIT_INSERT_HEAD,
+        value_rows(n, q::AUDIT_COL_COUNT)
+    )
 }
 
+/// `($1, …, $cols), ($cols+1, …)`: `rows` tuples of `cols` placeholders, for a VALUES list.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", placeholders(i * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$first, $first+1, …` placeholders for an IN list of `n` values.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
