@@ -14,6 +14,8 @@
 use super::rows::{ScheduleRow, SecretRow, TokenRow, VersionRow};
 use prometheus_client::metrics::counter::Counter;
 use quick_cache::sync::Cache;
+use quick_cache::Equivalent;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -109,43 +111,49 @@ impl ReadCache {
         }
     }
 
-    fn count(&self, hit: bool) {
-        let c = if hit {
+    /// The entry under `key` if it was loaded in `group`'s current generation, counted as a
+    /// hit or a miss; always a miss while the cache is off.
+    fn fetch<K, Q, V>(&self, cache: &Cache<K, (u64, V)>, group: Group, key: &Q) -> Option<V>
+    where
+        K: Eq + Hash,
+        Q: Hash + Equivalent<K> + ?Sized,
+        V: Clone,
+    {
+        if !self.is_enabled() {
+            return None;
+        }
+        let now = self.generation(group);
+        let hit = cache.get(key).filter(|(g, _)| *g == now).map(|(_, v)| v);
+        let counter = if hit.is_some() {
             &self.stats.hits
         } else {
             &self.stats.misses
         };
-        c.inc();
+        counter.inc();
+        hit
+    }
+
+    /// Stores `value`, loaded by a query that started in generation `gen` (nothing while off).
+    fn keep<K: Eq + Hash, V: Clone>(&self, cache: &Cache<K, (u64, V)>, key: K, gen: u64, value: V) {
+        if self.is_enabled() {
+            cache.insert(key, (gen, value));
+        }
     }
 
     /// The token row stored under its hash, if loaded in the current generation.
     pub fn token(&self, hash: &str) -> Option<Arc<TokenRow>> {
-        if !self.is_enabled() {
-            return None;
-        }
-        let now = self.generation(Group::Tokens);
-        let hit = self.tokens.get(hash).filter(|(g, _)| *g == now);
-        self.count(hit.is_some());
-        hit.map(|(_, row)| row)
+        self.fetch(&self.tokens, Group::Tokens, hash)
     }
 
     /// Stores a token row loaded by a query that started in generation `gen`.
     pub fn put_token(&self, hash: &str, gen: u64, row: Arc<TokenRow>) {
-        if self.is_enabled() {
-            self.tokens.insert(hash.to_string(), (gen, row));
-        }
+        self.keep(&self.tokens, hash.to_string(), gen, row);
     }
 
     /// A secret read, if loaded in the current generation.
     pub fn secret(&self, tenant: &str, path: &str, version: Option<i64>) -> Option<SecretEntry> {
-        if !self.is_enabled() {
-            return None;
-        }
-        let now = self.generation(Group::Secrets);
         let key = (tenant.to_string(), path.to_string(), version);
-        let hit = self.secrets.get(&key).filter(|(g, _)| *g == now);
-        self.count(hit.is_some());
-        hit.map(|(_, e)| e)
+        self.fetch(&self.secrets, Group::Secrets, &key)
     }
 
     /// Stores a secret read loaded by a query that started in generation `gen`.
@@ -157,31 +165,19 @@ impl ReadCache {
         gen: u64,
         e: SecretEntry,
     ) {
-        if self.is_enabled() {
-            let key = (tenant.to_string(), path.to_string(), version);
-            self.secrets.insert(key, (gen, e));
-        }
+        let key = (tenant.to_string(), path.to_string(), version);
+        self.keep(&self.secrets, key, gen, e);
     }
-}
 
-impl ReadCache {
     /// A secret's rotation schedule (or the fact it has none), if loaded in the current
     /// generation.
     pub fn schedule(&self, secret_id: &str) -> Option<Option<Arc<ScheduleRow>>> {
-        if !self.is_enabled() {
-            return None;
-        }
-        let now = self.generation(Group::Secrets);
-        let hit = self.schedules.get(secret_id).filter(|(g, _)| *g == now);
-        self.count(hit.is_some());
-        hit.map(|(_, s)| s)
+        self.fetch(&self.schedules, Group::Secrets, secret_id)
     }
 
     /// Stores a schedule lookup made by a query that started in generation `gen`.
     pub fn put_schedule(&self, secret_id: &str, gen: u64, s: Option<Arc<ScheduleRow>>) {
-        if self.is_enabled() {
-            self.schedules.insert(secret_id.to_string(), (gen, s));
-        }
+        self.keep(&self.schedules, secret_id.to_string(), gen, s);
     }
 }
 
