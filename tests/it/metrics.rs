@@ -22,14 +22,14 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 /// One sample of the exposition: name, labels, value.
 #[derive(Debug)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
 }
 
 /// Parses the text exposition (our label values never hold commas or quotes).
-fn parse(text: &str) -> Vec<Sample> {
+pub(crate) fn parse(text: &str) -> Vec<Sample> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
@@ -70,12 +70,13 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
         .map(|s| s.value)
 }
 
-fn must(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn must(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     value(samples, name, labels)
         .unwrap_or_else(|| panic!("no sample {name}{labels:?} in the exposition"))
 }
 
-async fn scrape(app: &TestApp) -> String {
+/// The exposition `GET /v1/metrics` answers the root token (checks status and content type).
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let r = app
         .client
         .get(app.url("/v1/metrics"))

@@ -19,23 +19,11 @@ both_stores!(
 
 /// `scaivault_read_cache_{hits,misses}_total` as (hits, misses).
 async fn cache_counts(app: &TestApp) -> (f64, f64) {
-    let r = app
-        .client
-        .get(app.url("/v1/metrics"))
-        .bearer_auth(&app.root_token)
-        .send()
-        .await
-        .expect("scrape");
-    let text = r.text().await.expect("metrics text");
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
-    };
+    use crate::metrics::{must, parse, scrape};
+    let samples = parse(&scrape(app).await);
     (
-        value("scaivault_read_cache_hits_total "),
-        value("scaivault_read_cache_misses_total "),
+        must(&samples, "scaivault_read_cache_hits_total", &[]),
+        must(&samples, "scaivault_read_cache_misses_total", &[]),
     )
 }
 
