@@ -8,7 +8,6 @@ use crate::common::{StoreKind, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
-use std::sync::Arc;
 
 both_stores!(
     a_read_after_a_change_sees_the_change,
@@ -217,12 +216,7 @@ async fn a_read_shows_the_rotation_state_after_a_scheduler_tick(kind: StoreKind)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_learn_of_each_others_writes() {
     let a = TestApp::spawn(StoreKind::Postgres).await;
-    let mut config = scaivault::config::Config::with_database(&a.database_url);
-    config.master_key = a.state.config.master_key.clone();
-    config.data_dir = a.state.config.data_dir.clone();
-    let b = scaivault::App::build(config, Arc::new(a.clock.clone()))
-        .await
-        .expect("second replica");
+    let b = a.replica().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let b_base = format!("http://{}", listener.local_addr().unwrap());
     let router = b.router();

@@ -557,12 +557,7 @@ async fn two_replicas_fire_each_due_rotation_once() {
         t.await.unwrap();
     }
     // A second replica: same database, same clock.
-    let mut config = scaivault::config::Config::with_database(&app.database_url);
-    config.master_key = app.state.config.master_key.clone();
-    config.data_dir = app.state.config.data_dir.clone();
-    let replica = scaivault::App::build(config, Arc::new(app.clock.clone()))
-        .await
-        .unwrap();
+    let replica = app.replica().await;
     app.clock.advance(Duration::days(1));
     let (a, b) = tokio::join!(
         scaivault::scheduler::tick(&app.state),

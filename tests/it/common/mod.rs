@@ -185,6 +185,16 @@ impl TestApp {
         }
     }
 
+    /// A second replica on this test's database, master key and clock (built, not serving).
+    pub async fn replica(&self) -> App {
+        let mut config = Config::with_database(&self.database_url);
+        config.master_key = self.state.config.master_key.clone();
+        config.data_dir = self.state.config.data_dir.clone();
+        App::build(config, Arc::new(self.clock.clone()))
+            .await
+            .expect("second replica builds")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
