@@ -110,6 +110,18 @@ store_db() {
   esac
 }
 
+# stop_store_server STORE PID: stops a store's server, noting it if it had died meanwhile.
+stop_store_server() {
+  kill -0 "$2" 2>/dev/null || log "scaivault ($1) died during the run"
+  stop_pid "$2"
+}
+
+# store_done STORE LOGFILE: keeps what the store's servers logged and drops its database.
+store_done() {
+  server_log_to_raw "$1" "$2"
+  if [[ -n $STORE_DB ]]; then drop_db "$STORE_DB"; fi
+}
+
 # server_log_to_raw STORE LOGFILE: appends what the server logged (warn+) to RAW.
 server_log_to_raw() {
   [[ -s $2 ]] || return 0
@@ -253,8 +265,7 @@ http_store() { # store
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
 
-  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
-  stop_pid "$pid"
+  stop_store_server "$store" "$pid"
   local batch
   batch=$(grep -o '"audit.mean_batch_rows":[0-9.]*' "$logf" | tail -n1 | cut -d: -f2 || true)
   [[ -n $batch ]] && log "$store: audit group commit wrote $(printf '%.1f' "$batch") rows per batch on average"
@@ -263,9 +274,7 @@ http_store() { # store
   run_wrk get_noaudit "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
   stop_pid "$SERVER_PID"
   CUR_DB=""
-  server_log_to_raw "$store" "$logf"
-  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
-  return 0
+  store_done "$store" "$logf"
 }
 
 section_http() {
@@ -442,12 +451,9 @@ deliveries_store() { # store
   log "deliveries/$store: $((ok + bad)) deliveries ($bad bad) in ${span} s: $rate/s"
   row deliveries "$store" "$rate" deliv/s - - "$((ok + bad))" 0 0 "$note"
 
-  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
-  stop_pid "$pid"
+  stop_store_server "$store" "$pid"
   stop_pid "$sink_pid"
-  server_log_to_raw "$store" "$logf"
-  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
-  return 0
+  store_done "$store" "$logf"
 }
 
 section_deliveries() {
@@ -500,11 +506,8 @@ scale_store() { # store
   ((WRK_NON2XX > 0)) && note+=" non2xx=$WRK_NON2XX"
   log "scale/$store: VmRSS $(mib "$rss") MiB after $WRK_REQS reads (at start $(mib "$rss0") MiB, peak $(mib "$hwm") MiB)"
   row rss "$store" "$(mib "$rss")" MiB - - "$NSECRETS" 0 0 "$note"
-  kill -0 "$pid" 2>/dev/null || log "scaivault ($store) died during the run"
-  stop_pid "$pid"
-  server_log_to_raw "$store" "$logf"
-  [[ -n $STORE_DB ]] && drop_db "$STORE_DB"
-  return 0
+  stop_store_server "$store" "$pid"
+  store_done "$store" "$logf"
 }
 
 section_scale() {
