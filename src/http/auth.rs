@@ -81,14 +81,7 @@ async fn authenticate(
         .map_err(|e| (e, None))?;
     let now = to_micros(state.clock.now());
     if row.revoked_at.is_some() {
-        return Err((
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token_revoked",
-                "the token has been revoked",
-            ),
-            Some(row),
-        ));
+        return Err((ApiError::token_revoked(), Some(row)));
     }
     if row.expires_at.is_some_and(|e| e <= now) {
         return Err((

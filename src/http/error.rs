@@ -88,6 +88,9 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<Value>,
     pub retry_after: Option<u64>,
+    /// The request's audit row for this outcome is already written: `Guard::fail` must not
+    /// add another.
+    pub audited: bool,
 }
 
 impl ApiError {
@@ -98,6 +101,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
+            audited: false,
         }
     }
 
@@ -124,6 +128,15 @@ impl ApiError {
     }
     pub fn authentication_required(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "authentication_required", msg)
+    }
+    /// 401 `token_revoked` (found by the auth check, or by the audit writer's check of a
+    /// token the read cache served).
+    pub fn token_revoked() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+            "the token has been revoked",
+        )
     }
     pub fn insufficient_scope(scope: &str) -> Self {
         Self::new(
@@ -243,11 +256,11 @@ impl From<crate::audit::writer::AuditError> for ApiError {
             crate::audit::writer::AuditError::Unavailable(cause) => {
                 ApiError::from(StoreError::Unavailable(cause))
             }
-            crate::audit::writer::AuditError::TokenRevoked => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token_revoked",
-                "the token has been revoked",
-            ),
+            // The writer recorded the denial in place of the request's rows.
+            crate::audit::writer::AuditError::TokenRevoked => ApiError {
+                audited: true,
+                ..ApiError::token_revoked()
+            },
         }
     }
 }

@@ -79,8 +79,7 @@ impl<'a> Guard<'a> {
 
     /// Records a failed attempt, then hands back the error to return.
     pub async fn fail(&self, action: &str, path: Option<&str>, err: ApiError) -> ApiError {
-        if err.code == "token_revoked" {
-            // Only the audit writer's token check fails a handler so, and it wrote the row.
+        if err.audited {
             return err;
         }
         let row = self.row(
