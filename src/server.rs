@@ -83,7 +83,7 @@ impl App {
         let cache_stats = store.read_cache().stats.clone();
         let store: Arc<dyn Store> = Arc::new(store);
         let audit = AuditWriter::start(store.clone(), config.audit_reads);
-        let metrics = crate::metrics::Metrics::new(audit.stats.batch_size.clone(), &cache_stats);
+        let metrics = crate::metrics::Metrics::new(&audit.stats, &cache_stats);
         let rate_limits =
             crate::http::rate_limit::RateLimiters::new(config.rate_limits, clock.clone());
         Ok(Self {

@@ -6,7 +6,7 @@ pub mod sealer;
 pub mod writer;
 
 use crate::clock::to_micros;
-use crate::domain::ids::new_id;
+use crate::domain::ids::new_time_ordered_id;
 use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::store::AuditRow;
@@ -58,7 +58,7 @@ pub fn row(
     extra: Value,
 ) -> AuditRow {
     AuditRow {
-        id: new_id("log_"),
+        id: new_time_ordered_id("log_", to_micros(now)),
         tenant_id: actor.tenant_id.to_string(),
         ts: to_micros(now),
         action: action.to_string(),
@@ -94,7 +94,7 @@ pub fn system_row(
     extra: Value,
 ) -> AuditRow {
     AuditRow {
-        id: new_id("log_"),
+        id: new_time_ordered_id("log_", to_micros(now)),
         tenant_id: tenant_id.to_string(),
         ts: to_micros(now),
         action: action.to_string(),

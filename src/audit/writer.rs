@@ -52,6 +52,8 @@ pub struct WriterStats {
     pub last_batch_rows: AtomicU64,
     /// Rows per committed batch (`scaivault_audit_batch_size`).
     pub batch_size: prometheus_client::metrics::histogram::Histogram,
+    /// Seconds each committed batch took in the store (`scaivault_audit_commit_seconds`).
+    pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Default for WriterStats {
@@ -61,6 +63,7 @@ impl Default for WriterStats {
             rows: AtomicU64::default(),
             last_batch_rows: AtomicU64::default(),
             batch_size: crate::metrics::audit_batch_histogram(),
+            commit_seconds: crate::metrics::audit_commit_histogram(),
         }
     }
 }
@@ -166,8 +169,10 @@ async fn run(
         }
         let (store, stats) = (store.clone(), stats.clone());
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let (result, revoked, written) = commit_batch(store.as_ref(), &jobs).await;
             drop(slot);
+            let took = started.elapsed().as_secs_f64();
             if result.is_ok() {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats.rows.fetch_add(written as u64, Ordering::Relaxed);
@@ -175,6 +180,7 @@ async fn run(
                     .last_batch_rows
                     .store(written as u64, Ordering::Relaxed);
                 stats.batch_size.observe(written as f64);
+                stats.commit_seconds.observe(took);
             }
             for job in jobs {
                 let outcome = match (&result, &job.recheck) {

@@ -64,6 +64,14 @@ pub fn audit_batch_histogram() -> Histogram {
     Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0])
 }
 
+/// The audit writer's commit-time histogram (seconds from handing a batch to the store until
+/// it committed): fine buckets, since a group commit normally takes well under a millisecond.
+pub fn audit_commit_histogram() -> Histogram {
+    Histogram::new([
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
+    ])
+}
+
 /// One app's metrics: the registry and a handle per series.
 #[derive(Debug)]
 pub struct Metrics {
@@ -82,8 +90,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every series; `audit_batch_size` is the audit writer's own histogram.
-    pub fn new(audit_batch_size: Histogram, read_cache: &crate::store::CacheStats) -> Self {
+    /// Registers every series; `audit` holds the audit writer's own histograms.
+    pub fn new(
+        audit: &crate::audit::writer::WriterStats,
+        read_cache: &crate::store::CacheStats,
+    ) -> Self {
         let mut registry = Registry::default();
         registry.register(
             "scaivault_read_cache_hits",
@@ -162,7 +173,13 @@ impl Metrics {
         registry.register(
             "scaivault_audit_batch_size",
             "Audit rows written per group commit of the audit writer",
-            audit_batch_size,
+            audit.batch_size.clone(),
+        );
+        registry.register_with_unit(
+            "scaivault_audit_commit",
+            "Time the audit writer's group commits took, from handing the batch to the store until it committed",
+            Unit::Seconds,
+            audit.commit_seconds.clone(),
         );
         Self {
             registry,

@@ -3,6 +3,7 @@
 //! (`queries`), and each backend module holds what differs: connection set-up, migrations,
 //! row locking.
 
+mod audit_sql;
 mod backend;
 mod cache_listener;
 mod errors;

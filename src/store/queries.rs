@@ -112,6 +112,8 @@ pub const INSERT_AUDIT: &str = concat!(
 pub const AUDIT_SELECT_COLS: &str = concat!(audit_cols!(), ", seq, hash");
 /// Followed by ` VALUES (…), …` or by a `SELECT` of such values.
 pub const AUDIT_INSERT_HEAD: &str = concat!("INSERT INTO audit_log (", audit_cols!(), ")");
+pub const AUDIT_INSERT_SEALED_HEAD: &str =
+    concat!("INSERT INTO audit_log (", audit_cols!(), ", seq, hash)");
 pub const AUDIT_COL_COUNT: usize = 15;
 pub const AUDIT_CHAIN_HEAD: &str =
     "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
@@ -129,8 +131,12 @@ pub const AUDIT_CHAIN_PAGE: &str = concat!(
     ", seq, hash FROM audit_log WHERE seq IS NOT NULL AND seq >= $1 ORDER BY seq, id LIMIT $2"
 );
 pub const AUDIT_COUNT_UNSEALED: &str = "SELECT COUNT(*) FROM audit_log WHERE seq IS NULL";
+/// The last row of the chain's longest prefix older than `$1`: retention deletes up to it, so
+/// it never deletes a row younger than the cutoff even where seq order and time order differ (a
+/// row sealed by the sealer can follow younger rows sealed as they were written).
 pub const AUDIT_LAST_BEFORE: &str = "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL \
-     AND ts < $1 ORDER BY seq DESC LIMIT 1";
+     AND seq < COALESCE((SELECT MIN(seq) FROM audit_log WHERE seq IS NOT NULL AND ts >= $1), \
+     9223372036854775807) ORDER BY seq DESC LIMIT 1";
 pub const AUDIT_DELETE_UPTO_SEQ: &str = "DELETE FROM audit_log WHERE seq IS NOT NULL AND seq <= $1";
 pub const PUT_META: &str = "INSERT INTO meta (key, value) VALUES ($1, $2) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value";

@@ -1,6 +1,7 @@
 //! The `Store` implementation over sqlx's `Any` driver: one body of queries for both backends,
 //! with the backend-specific parts (pools, migrations, row locks) from `postgres`/`sqlite`.
 
+use super::audit_sql;
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
 use super::read_cache::{Group, ReadCache};
@@ -31,6 +32,8 @@ pub struct SqlStore {
     reader: AnyPool,
     /// Token and secret reads of the hot path (off until `start_read_cache`).
     cache: Arc<ReadCache>,
+    /// The audit chain's head as this process last appended it (SQLite).
+    chain_head: Arc<audit_sql::ChainHead>,
 }
 
 impl SqlStore {
@@ -74,6 +77,7 @@ impl SqlStore {
             writer,
             reader,
             cache: Arc::new(ReadCache::new(1, Default::default())),
+            chain_head: Arc::default(),
         })
     }
 
@@ -658,61 +662,20 @@ impl Store for SqlStore {
         rows: &[AuditRow],
         tokens: &[String],
     ) -> StoreResult<Vec<String>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
+        let invalid = match self.backend {
+            // One writer connection: this process's batches reach the chain in order, so
+            // they are sealed in the INSERT (no second write per row by the sealer).
+            Backend::Sqlite => {
+                audit_sql::append_sealed_checked(&self.writer, &self.chain_head, rows, tokens)
+                    .await?
+            }
+            // Several batches commit at once (and other replicas write): the sealer chains.
+            Backend::Postgres => audit_sql::append_checked(&self.writer, rows, tokens).await?,
+        };
+        if !invalid.is_empty() {
+            self.cache.invalidate(Group::Tokens);
         }
-        if rows.len() <= AUDIT_ROWS_PER_STATEMENT && tokens.len() <= 500 {
-            // The common case: one autocommit statement that inserts only if every token
-            // is still valid (one round trip instead of begin, check, insert, commit).
-            let mut sql = audit_values_sql(rows.len(), " SELECT * FROM (VALUES ", ") AS v");
-            if !tokens.is_empty() {
-                sql.push_str(&format!(
-                    " WHERE (SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL AND id IN ({})) = {}",
-                    placeholders(rows.len() * q::AUDIT_COL_COUNT + 1, tokens.len()),
-                    tokens.len()
-                ));
-            }
-            let mut qry = sqlx::query(&sql);
-            for r in rows {
-                qry = bind_audit(qry, r);
-            }
-            for t in tokens {
-                qry = qry.bind(t);
-            }
-            let done = qry.execute(&self.writer).await?;
-            if done.rows_affected() == rows.len() as u64 {
-                return Ok(Vec::new());
-            }
-            // Nothing was written: some token is no longer valid (or the batch is checked
-            // again below, in a transaction, if it became valid meanwhile).
-        }
-        let mut tx = self.writer.begin().await?;
-        if !tokens.is_empty() {
-            let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
-            for chunk in tokens.chunks(500) {
-                let sql = format!(
-                    "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ({})",
-                    placeholders(1, chunk.len())
-                );
-                let mut qry = sqlx::query_scalar::<_, String>(&sql);
-                for id in chunk {
-                    qry = qry.bind(id);
-                }
-                valid.extend(qry.fetch_all(&mut *tx).await?);
-            }
-            let invalid: Vec<String> = tokens
-                .iter()
-                .filter(|t| !valid.contains(t))
-                .cloned()
-                .collect();
-            if !invalid.is_empty() {
-                self.cache.invalidate(Group::Tokens);
-                return Ok(invalid);
-            }
-        }
-        insert_audit_rows(&mut tx, rows).await?;
-        tx.commit().await?;
-        Ok(Vec::new())
+        Ok(invalid)
     }
 
     async fn list_audit(&self, aq: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
@@ -772,56 +735,7 @@ impl Store for SqlStore {
     }
 
     async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(lock) = self.dialect().try_lock_sealer {
-            let got: bool = sqlx::query_scalar::<_, bool>(lock)
-                .fetch_one(&mut *tx)
-                .await?;
-            if !got {
-                return Ok(0);
-            }
-        }
-        let head: Option<(i64, String)> = sqlx::query_as(q::AUDIT_CHAIN_HEAD)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (mut seq, mut prev) = match head {
-            Some(h) => h,
-            None => match sqlx::query_scalar::<_, String>(q::GET_META)
-                .bind(crate::audit::chain::ANCHOR_KEY)
-                .fetch_optional(&mut *tx)
-                .await?
-                .and_then(|v| crate::audit::chain::parse_anchor(&v))
-            {
-                Some(a) => a,
-                None => (0, crate::audit::chain::GENESIS.to_string()),
-            },
-        };
-        let rows: Vec<AuditRow> = sqlx::query_as(q::AUDIT_UNSEALED)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut sealed: Vec<(&str, i64, String)> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            seq += 1;
-            let hash = crate::audit::chain::row_hash(&prev, r, seq);
-            prev = hash.clone();
-            sealed.push((&r.id, seq, hash));
-        }
-        // One statement per 300 rows (a row-by-row UPDATE was most of the sealer's cost).
-        for chunk in sealed.chunks(300) {
-            let sql = format!(
-                "WITH v(id, seq, hash) AS (VALUES {}) {}",
-                value_rows(chunk.len(), 3),
-                q::AUDIT_SEAL_ROWS
-            );
-            let mut qry = sqlx::query(&sql);
-            for (id, n, hash) in chunk {
-                qry = qry.bind(*id).bind(*n).bind(hash.as_str());
-            }
-            qry.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(rows.len())
+        audit_sql::seal_unsealed(&self.writer, self.dialect().try_lock_sealer, limit).await
     }
 
     async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
@@ -901,7 +815,7 @@ async fn record_attempt(
             .execute(&mut **tx)
             .await?;
     }
-    bind_audit(sqlx::query(q::INSERT_AUDIT), audit)
+    audit_sql::bind_row(sqlx::query(q::INSERT_AUDIT), audit)
         .execute(&mut **tx)
         .await?;
     Ok(true)
@@ -990,24 +904,8 @@ async fn record_attempts_bulk(
         .filter(|(_, ok)| **ok)
         .map(|((_, a), _)| a)
         .collect();
-    insert_audit_rows(tx, &audits).await?;
+    audit_sql::insert_rows(tx, &audits).await?;
     Ok(out)
-}
-
-/// Inserts audit rows in the transaction, `AUDIT_ROWS_PER_STATEMENT` per multi-row INSERT.
-async fn insert_audit_rows<R: std::borrow::Borrow<AuditRow>>(
-    tx: &mut Transaction<'static, Any>,
-    rows: &[R],
-) -> StoreResult<()> {
-    for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-        let sql = audit_values_sql(chunk.len(), " VALUES ", "");
-        let mut qry = sqlx::query(&sql);
-        for r in chunk {
-            qry = bind_audit(qry, r.borrow());
-        }
-        qry.execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 /// The WHERE clause of an audit query (tenant, filters and path rules), binding as it goes.
@@ -1109,24 +1007,6 @@ impl Bind {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
-fn bind_audit<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
-    qry.bind(&r.id)
-        .bind(&r.tenant_id)
-        .bind(r.ts)
-        .bind(&r.action)
-        .bind(&r.identity_type)
-        .bind(&r.identity_id)
-        .bind(&r.secret_path)
-        .bind(r.version)
-        .bind(&r.source_ip)
-        .bind(&r.user_agent)
-        .bind(r.success)
-        .bind(r.status_code)
-        .bind(r.duration_ms)
-        .bind(&r.request_id)
-        .bind(&r.extra_data)
-}
-
 /// The SQL that differs between the backends.
 struct Dialect {
     lock_row: &'static str,
@@ -1154,20 +1034,8 @@ static SQLITE: Dialect = Dialect {
     claim_deliveries: sqlite::CLAIM_DELIVERIES,
 };
 
-/// Audit rows per multi-row insert (900 parameters).
-const AUDIT_ROWS_PER_STATEMENT: usize = 60;
-
-/// `INSERT INTO audit_log (…)` + `before` + `($1, …), (…)` for `n` rows + `after`.
-fn audit_values_sql(n: usize, before: &str, after: &str) -> String {
-    format!(
-        "{}{before}{}{after}",
-        q::AUDIT_INSERT_HEAD,
-        value_rows(n, q::AUDIT_COL_COUNT)
-    )
-}
-
 /// `($1, …, $cols), ($cols+1, …)`: `rows` tuples of `cols` placeholders, for a VALUES list.
-fn value_rows(rows: usize, cols: usize) -> String {
+pub(super) fn value_rows(rows: usize, cols: usize) -> String {
     (0..rows)
         .map(|i| format!("({})", placeholders(i * cols + 1, cols)))
         .collect::<Vec<_>>()
@@ -1175,7 +1043,7 @@ fn value_rows(rows: usize, cols: usize) -> String {
 }
 
 /// `$first, $first+1, …` placeholders for an IN list of `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -1428,7 +1296,7 @@ impl StoreTx for SqlTx {
     }
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()> {
-        bind_audit(sqlx::query(q::INSERT_AUDIT), row)
+        audit_sql::bind_row(sqlx::query(q::INSERT_AUDIT), row)
             .execute(&mut *self.tx)
             .await?;
         Ok(())

@@ -14,6 +14,8 @@ both_stores!(
     verify_detects_tampering,
     export_streams_jsonl_and_csv,
     retention_keeps_the_chain_verifiable,
+    retention_never_deletes_a_row_younger_than_the_cutoff,
+    reads_and_writes_interleave_into_one_unbroken_chain,
     per_secret_and_identity_views,
 );
 
@@ -374,6 +376,94 @@ async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
     sealed(&app).await;
     let v = verify(&app).await;
     assert_eq!(v["ok"], true, "{v}");
+}
+
+/// Seq order and time order can differ (a write's row is sealed by the sealer after younger
+/// reads were sealed as they were written; on PostgreSQL, a transaction commits late):
+/// retention deletes only a prefix of the chain that is entirely older than the cutoff.
+async fn retention_never_deletes_a_row_younger_than_the_cutoff(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |c| {
+        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
+    })
+    .await;
+    let start = scaivault::clock::Clock::now(&app.clock);
+    app.put_secret("keep/x", json!({"i": 1})).await;
+    sealed(&app).await;
+    // A read at day 40 is chained first, then a write stamped day 0.
+    app.clock.set(start + chrono::Duration::days(40));
+    let read = app.get("/v1/secrets/keep/x").await;
+    assert_eq!(read.status, StatusCode::OK);
+    sealed(&app).await;
+    app.clock.set(start);
+    app.put_secret("keep/y", json!({"i": 2})).await;
+    sealed(&app).await;
+    // Cutoff: day 35. Everything chained before the day-40 read is older: only that goes.
+    app.clock.set(start + chrono::Duration::days(65));
+    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
+        .await
+        .unwrap();
+    let read_row = one_row(&app, &read).await;
+    assert_eq!(read_row["action"], "read");
+    assert!(
+        deleted >= 1,
+        "the day-0 rows chained before the read are deleted"
+    );
+    let r = app
+        .get("/v1/audit/logs?path_prefix=keep/x&action=write")
+        .await;
+    assert_eq!(r.body["logs"], json!([]), "{}", r.body);
+    // The day-0 write chained after the read stays until the rows before it go.
+    let r = app
+        .get("/v1/audit/logs?path_prefix=keep/y&action=write")
+        .await;
+    assert_eq!(r.body["logs"].as_array().unwrap().len(), 1, "{}", r.body);
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// Reads (chained as they are written on SQLite) and writes (chained by the sealer)
+/// alternate; after each sealer pass the chain must go on from the sealer's last row.
+async fn reads_and_writes_interleave_into_one_unbroken_chain(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    for round in 0..4 {
+        app.put_secret(&format!("mix/{round}"), json!({"round": round}))
+            .await;
+        for _ in 0..3 {
+            let r = app.get(&format!("/v1/secrets/mix/{round}")).await;
+            assert_eq!(r.status, StatusCode::OK);
+        }
+        sealed(&app).await;
+    }
+    let db = app.db().await;
+    let (rows, unsealed, distinct, max): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) - COUNT(seq), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) \
+         FROM audit_log",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(rows >= 16, "{rows}");
+    assert_eq!(unsealed, 0);
+    assert_eq!(
+        (distinct, max),
+        (rows, rows),
+        "seq numbers are 1..=rows, each once"
+    );
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["checked"], rows);
+    if kind == StoreKind::Sqlite {
+        // SQLite seals a read's row in its INSERT: no sealer pass needed.
+        let r = app.get("/v1/secrets/mix/0").await;
+        let rid = r.header("x-request-id").unwrap().to_string();
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM audit_log WHERE request_id = $1")
+                .bind(&rid)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(seq, Some(rows + 1));
+    }
 }
 
 async fn per_secret_and_identity_views(kind: StoreKind) {

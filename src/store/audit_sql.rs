@@ -1,0 +1,290 @@
+//! SQL of the audit log's write side: multi-row inserts that first check the tokens the read
+//! cache served, the hash chain's head, the sealer's pass, and (on SQLite) appends that seal
+//! their rows in the INSERT itself, so read auditing costs no second write per row.
+
+use super::errors::StoreResult;
+use super::queries as q;
+use super::rows::AuditRow;
+use crate::audit::chain;
+use sqlx::{Any, AnyPool, Transaction};
+use std::sync::Mutex;
+
+type Tx = Transaction<'static, Any>;
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Audit rows per multi-row INSERT (at most 60 × 17 = 1,020 parameters).
+pub const ROWS_PER_STATEMENT: usize = 60;
+/// Token ids checked per statement.
+const TOKENS_PER_STATEMENT: usize = 500;
+/// Columns of a sealed row: the audit columns, then seq and hash.
+const SEALED_COL_COUNT: usize = q::AUDIT_COL_COUNT + 2;
+
+/// The chain's last link as this process last appended it (SQLite only). The next batch seals
+/// onto it without reading it back; its INSERT checks that nobody appended meanwhile (the
+/// background sealer, another process) and writes nothing if somebody did.
+#[derive(Debug, Default)]
+pub struct ChainHead(Mutex<Option<(i64, String)>>);
+
+impl ChainHead {
+    fn get(&self) -> Option<(i64, String)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, head: Option<(i64, String)>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = head;
+    }
+}
+
+/// Inserts `rows` unsealed (the sealer chains them later) in one autocommit statement that
+/// writes only if every token in `tokens` is still valid; falls back to a transaction for large
+/// batches or when the check failed. Returns the invalid tokens (nothing was written then).
+pub async fn append_checked(
+    writer: &AnyPool,
+    rows: &[AuditRow],
+    tokens: &[String],
+) -> StoreResult<Vec<String>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
+        // The common case: one round trip instead of begin, check, insert, commit.
+        let mut sql = values_sql(rows.len(), false, " SELECT * FROM (VALUES ", ") AS v");
+        if !tokens.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&tokens_valid(
+                rows.len() * q::AUDIT_COL_COUNT + 1,
+                tokens.len(),
+            ));
+        }
+        let mut qry = sqlx::query(&sql);
+        for r in rows {
+            qry = bind_row(qry, r);
+        }
+        for t in tokens {
+            qry = qry.bind(t);
+        }
+        if qry.execute(writer).await?.rows_affected() == rows.len() as u64 {
+            return Ok(Vec::new());
+        }
+        // Nothing was written: some token is no longer valid (checked below, in a transaction,
+        // in case it became valid meanwhile).
+    }
+    let mut tx = writer.begin().await?;
+    let invalid = invalid_tokens(&mut tx, tokens).await?;
+    if !invalid.is_empty() {
+        return Ok(invalid);
+    }
+    insert_rows(&mut tx, rows).await?;
+    tx.commit().await?;
+    Ok(Vec::new())
+}
+
+/// Like `append_checked`, but seals the rows as it inserts them: each gets the next seq and
+/// its chain hash, computed onto `head`. For a database with one writer connection (SQLite),
+/// where this process's batches reach the chain one after another.
+pub async fn append_sealed_checked(
+    writer: &AnyPool,
+    head: &ChainHead,
+    rows: &[AuditRow],
+    tokens: &[String],
+) -> StoreResult<Vec<String>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(known) = head.get() {
+        if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
+            let (links, next) = seal_onto(known.clone(), rows);
+            // Writes only if the chain still ends at `known` and every token is valid.
+            let mut sql = values_sql(rows.len(), true, " SELECT * FROM (VALUES ", ") AS v");
+            let first = rows.len() * SEALED_COL_COUNT + 1;
+            sql.push_str(&format!(
+                " WHERE (SELECT MAX(seq) FROM audit_log WHERE seq IS NOT NULL) = ${first}"
+            ));
+            if !tokens.is_empty() {
+                sql.push_str(" AND ");
+                sql.push_str(&tokens_valid(first + 1, tokens.len()));
+            }
+            let mut qry = sqlx::query(&sql);
+            for (r, (seq, hash)) in rows.iter().zip(&links) {
+                qry = bind_row(qry, r).bind(*seq).bind(hash.as_str());
+            }
+            qry = qry.bind(known.0);
+            for t in tokens {
+                qry = qry.bind(t);
+            }
+            head.set(None);
+            if qry.execute(writer).await?.rows_affected() == rows.len() as u64 {
+                head.set(Some(next));
+                return Ok(Vec::new());
+            }
+            // Nothing was written: somebody appended to the chain, or a token is no longer
+            // valid. The transaction below tells which.
+        }
+    }
+    head.set(None);
+    let mut tx = writer.begin().await?;
+    let invalid = invalid_tokens(&mut tx, tokens).await?;
+    if !invalid.is_empty() {
+        return Ok(invalid);
+    }
+    let (links, next) = seal_onto(chain_head(&mut tx).await?, rows);
+    for (chunk, seals) in rows
+        .chunks(ROWS_PER_STATEMENT)
+        .zip(links.chunks(ROWS_PER_STATEMENT))
+    {
+        let sql = values_sql(chunk.len(), true, " VALUES ", "");
+        let mut qry = sqlx::query(&sql);
+        for (r, (seq, hash)) in chunk.iter().zip(seals) {
+            qry = bind_row(qry, r).bind(*seq).bind(hash.as_str());
+        }
+        qry.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    head.set(Some(next));
+    Ok(Vec::new())
+}
+
+/// Inserts audit rows (unsealed) in the transaction, `ROWS_PER_STATEMENT` per INSERT.
+pub async fn insert_rows<R: std::borrow::Borrow<AuditRow>>(
+    tx: &mut Tx,
+    rows: &[R],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = values_sql(chunk.len(), false, " VALUES ", "");
+        let mut qry = sqlx::query(&sql);
+        for r in chunk {
+            qry = bind_row(qry, r.borrow());
+        }
+        qry.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Seals up to `limit` unsealed rows (oldest first) in one transaction; `try_lock` is the
+/// statement that makes this the only sealer of the database (PostgreSQL), if one is needed.
+/// Returns how many rows were sealed.
+pub async fn seal_unsealed(
+    writer: &AnyPool,
+    try_lock: Option<&str>,
+    limit: i64,
+) -> StoreResult<usize> {
+    let mut tx = writer.begin().await?;
+    if let Some(lock) = try_lock {
+        let got: bool = sqlx::query_scalar::<_, bool>(lock)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !got {
+            return Ok(0);
+        }
+    }
+    let head = chain_head(&mut tx).await?;
+    let rows: Vec<AuditRow> = sqlx::query_as(q::AUDIT_UNSEALED)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    let (links, _) = seal_onto(head, &rows);
+    // One statement per 300 rows (a row-by-row UPDATE was most of the sealer's cost).
+    for (chunk, seals) in rows.chunks(300).zip(links.chunks(300)) {
+        let sql = format!(
+            "WITH v(id, seq, hash) AS (VALUES {}) {}",
+            super::sql_store::value_rows(chunk.len(), 3),
+            q::AUDIT_SEAL_ROWS
+        );
+        let mut qry = sqlx::query(&sql);
+        for (r, (seq, hash)) in chunk.iter().zip(seals) {
+            qry = qry.bind(r.id.as_str()).bind(*seq).bind(hash.as_str());
+        }
+        qry.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
+/// The chain's last link: the last sealed row, else the retention anchor, else genesis.
+async fn chain_head(tx: &mut Tx) -> StoreResult<(i64, String)> {
+    if let Some(h) = sqlx::query_as::<_, (i64, String)>(q::AUDIT_CHAIN_HEAD)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok(h);
+    }
+    Ok(sqlx::query_scalar::<_, String>(q::GET_META)
+        .bind(chain::ANCHOR_KEY)
+        .fetch_optional(&mut **tx)
+        .await?
+        .and_then(|v| chain::parse_anchor(&v))
+        .unwrap_or_else(|| (0, chain::GENESIS.to_string())))
+}
+
+/// Chains `rows` after `head`: each row's (seq, hash), and the new head.
+fn seal_onto(head: (i64, String), rows: &[AuditRow]) -> (Vec<(i64, String)>, (i64, String)) {
+    let (mut seq, mut prev) = head;
+    let mut links = Vec::with_capacity(rows.len());
+    for r in rows {
+        seq += 1;
+        prev = chain::row_hash(&prev, r, seq);
+        links.push((seq, prev.clone()));
+    }
+    (links, (seq, prev))
+}
+
+/// The ids among `tokens` that are revoked or gone, read in the transaction.
+async fn invalid_tokens(tx: &mut Tx, tokens: &[String]) -> StoreResult<Vec<String>> {
+    let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
+    for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ({})",
+            super::sql_store::placeholders(1, chunk.len())
+        );
+        let mut qry = sqlx::query_scalar::<_, String>(&sql);
+        for id in chunk {
+            qry = qry.bind(id);
+        }
+        valid.extend(qry.fetch_all(&mut **tx).await?);
+    }
+    Ok(tokens
+        .iter()
+        .filter(|t| !valid.contains(t))
+        .cloned()
+        .collect())
+}
+
+/// A condition true when the `n` token ids bound from placeholder `first` on are all valid.
+fn tokens_valid(first: usize, n: usize) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL AND id IN ({})) = {n}",
+        super::sql_store::placeholders(first, n)
+    )
+}
+
+/// `INSERT INTO audit_log (…[, seq, hash])` + `before` + `n` rows of placeholders + `after`.
+fn values_sql(n: usize, sealed: bool, before: &str, after: &str) -> String {
+    let (head, cols) = if sealed {
+        (q::AUDIT_INSERT_SEALED_HEAD, SEALED_COL_COUNT)
+    } else {
+        (q::AUDIT_INSERT_HEAD, q::AUDIT_COL_COUNT)
+    };
+    format!(
+        "{head}{before}{}{after}",
+        super::sql_store::value_rows(n, cols)
+    )
+}
+
+/// Binds the `AUDIT_COL_COUNT` audit columns of a row.
+pub fn bind_row<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
+    qry.bind(&r.id)
+        .bind(&r.tenant_id)
+        .bind(r.ts)
+        .bind(&r.action)
+        .bind(&r.identity_type)
+        .bind(&r.identity_id)
+        .bind(&r.secret_path)
+        .bind(r.version)
+        .bind(&r.source_ip)
+        .bind(&r.user_agent)
+        .bind(r.success)
+        .bind(r.status_code)
+        .bind(r.duration_ms)
+        .bind(&r.request_id)
+        .bind(&r.extra_data)
+}
