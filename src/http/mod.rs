@@ -9,7 +9,7 @@ pub mod rate_limit;
 pub mod track;
 
 use crate::server::AppState;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
@@ -33,11 +33,16 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state, track::track))
 }
 
-/// Runs each request on its own task so a client that disconnects cannot cancel it halfway:
-/// a cancelled future could drop a database transaction between BEGIN and COMMIT and hand the
-/// connection back to the pool still inside it (sqlx 0.8), and a write that started finishes
-/// with its audit row and events either way.
+/// Runs each request that may write on its own task, so a client that disconnects cannot cancel
+/// it halfway: a cancelled future could drop a database transaction between BEGIN and COMMIT
+/// and hand the connection back to the pool still inside it (sqlx 0.8), and a write that
+/// started finishes with its audit row and events either way. GET and HEAD handlers open no
+/// transaction (their audit rows are committed by the audit writer's own task whether or not
+/// the request waits), so they run in place and skip the task's spawn and cross-thread wake-up.
 async fn run_to_completion(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
     match tokio::spawn(next.run(req)).await {
         Ok(res) => res,
         Err(_) => panic_response(Box::new("request task failed")),
