@@ -64,7 +64,14 @@ mod tests {
 
     #[test]
     fn time_ordered_ids_sort_by_time_and_stay_unique() {
-        let times = [0_i64, 1, 61, 62, 1_700_000_000_000_000, 1_800_000_000_000_001];
+        let times = [
+            0_i64,
+            1,
+            61,
+            62,
+            1_700_000_000_000_000,
+            1_800_000_000_000_001,
+        ];
         let ids: Vec<String> = times
             .iter()
             .map(|t| new_time_ordered_id("log_", *t))
@@ -77,9 +84,8 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(sorted, ids, "text order is time order");
-        let same: std::collections::HashSet<String> = (0..1000)
-            .map(|_| new_time_ordered_id("log_", 42))
-            .collect();
+        let same: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_time_ordered_id("log_", 42)).collect();
         assert_eq!(same.len(), 1000, "ids of the same microsecond differ");
     }
 }

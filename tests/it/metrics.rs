@@ -246,6 +246,10 @@ async fn series_follow_the_traffic(kind: StoreKind) {
         value(&s, "scaivault_audit_batch_size_bucket", &[("le", "1000.0")]).is_some(),
         "buckets of the batch-size histogram"
     );
+    // Each of those batches is timed too.
+    let commits = must(&s, "scaivault_audit_commit_seconds_count", &[]);
+    assert!((commits - batches).abs() <= 1.0, "{commits} {batches}");
+    assert!(must(&s, "scaivault_audit_commit_seconds_sum", &[]) > 0.0);
     // Only fixed route families, never a path, a token or a value.
     let categories: std::collections::BTreeSet<&str> = s
         .iter()
