@@ -227,9 +227,7 @@ async fn create(
         let JsonObject(body) = body?;
         let b = parse_create(&body)?;
         // A path-restricted admin can only mint tokens inside its own rules.
-        if !caller.path_prefixes.is_empty()
-            && (b.path_prefixes.is_empty() || !b.path_prefixes.iter().all(|p| caller.may_access(p)))
-        {
+        if !caller.covers(&b.path_prefixes) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "access_denied",
@@ -274,7 +272,8 @@ async fn create(
     }
 }
 
-/// Lists the tenant's tokens (never their values).
+/// Lists the tenant's tokens (never their values); a path-restricted admin sees only the
+/// tokens restricted to its own paths.
 #[utoipa::path(get, path = "/v1/auth/tokens", tag = "auth", operation_id = "list_tokens",
     params(
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
@@ -291,10 +290,26 @@ async fn list(
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
-    let rows = st
-        .store
-        .list_tokens(&caller.tenant_id, after.as_deref(), limit + 1)
-        .await?;
+    // A path-restricted admin sees only the tokens inside its own rules: read on past the
+    // others until the page is full.
+    let mut rows = Vec::new();
+    let mut from = after;
+    loop {
+        let batch = st
+            .store
+            .list_tokens(&caller.tenant_id, from.as_deref(), limit + 1)
+            .await?;
+        let exhausted = batch.len() <= limit as usize;
+        from = batch.last().map(|t| t.id.clone());
+        rows.extend(
+            batch
+                .into_iter()
+                .filter(|t| caller.covers_stored(&t.path_prefixes)),
+        );
+        if exhausted || rows.len() > limit as usize {
+            break;
+        }
+    }
     let (rows, cursor) = pagination::page(rows, limit, |t| t.id.clone());
     let now = to_micros(st.clock.now());
     let tokens: Vec<Value> = rows.iter().map(|t| token_view(t, now)).collect();
@@ -309,6 +324,7 @@ async fn list(
     params(("id" = String, Path, min_length = 1, description = "`tok_…`")),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 403, description = "`access_denied`: the caller is path-restricted and the token reaches beyond its paths"),
         (status = 404, description = "`token_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
@@ -321,6 +337,17 @@ async fn revoke(
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         g.check(Scope::Admin, None)?;
+        if !caller.path_prefixes.is_empty() {
+            // A path-restricted admin can't revoke a token that reaches beyond its rules.
+            let target = st.store.get_token(&caller.tenant_id, &id).await?;
+            if target.is_some_and(|t| !caller.covers_stored(&t.path_prefixes)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "access_denied",
+                    "a path-restricted token can only revoke tokens restricted to its own paths",
+                ));
+            }
+        }
         let audit = g.row(
             action::TOKEN_REVOKE,
             None,

@@ -14,6 +14,7 @@ both_stores!(
     other_tenant_sees_nothing,
     other_tenant_writes_its_own_independent_secret,
     path_restricted_admin_cannot_mint_wider_tokens,
+    path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules,
 );
 
 async fn req(app: &TestApp, tok: &str, m: Method, path: &str, body: Option<Value>) -> Resp {
@@ -695,4 +696,97 @@ async fn path_restricted_admin_cannot_mint_wider_tokens(kind: StoreKind) {
         .filter(|r| r.0 == "token_create" && r.2 == 0 && r.3 == 403)
         .count();
     assert_eq!(refused, 5, "{rows:?}");
+}
+
+async fn path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let (wide_id, wide) = app.create_token("wide", &["secrets:read"], &[]).await;
+    let (team_b_id, _) = app
+        .create_token("team-b", &["secrets:read"], &["team-b/"])
+        .await;
+    let (sub_id, sub) = app
+        .create_token("team-a-sub", &["secrets:read"], &["team-a/x/"])
+        .await;
+    let (_, admin_a) = app.create_token("admin-a", &["admin"], &["team-a/"]).await;
+    app.put_secret("team-a/x/s", json!({"v": 1})).await;
+
+    // Its list holds only the tokens inside team-a/, page after page.
+    let mut seen = Vec::new();
+    let mut path = "/v1/auth/tokens?limit=1".to_string();
+    loop {
+        let page = req(&app, &admin_a, Method::GET, &path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let tokens = page.body["tokens"].as_array().unwrap();
+        assert!(tokens.len() <= 1);
+        seen.extend(
+            tokens
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string()),
+        );
+        if page.body["has_more"] != true {
+            break;
+        }
+        path = format!(
+            "/v1/auth/tokens?limit=1&cursor={}",
+            page.body["cursor"].as_str().unwrap()
+        );
+    }
+    seen.sort();
+    assert_eq!(seen, ["admin-a", "team-a-sub"]);
+    // The root token still sees all of them.
+    let all = app.get("/v1/auth/tokens?limit=100").await;
+    assert!(
+        all.body["tokens"].as_array().unwrap().len() >= 5,
+        "{}",
+        all.body
+    );
+
+    // Revoking a token that reaches beyond team-a/ is refused and changes nothing.
+    for id in [&wide_id, &team_b_id] {
+        let r = req(
+            &app,
+            &admin_a,
+            Method::DELETE,
+            &format!("/v1/auth/tokens/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{id}: {}", r.body);
+        assert_eq!(r.code(), "access_denied");
+    }
+    let r = req(&app, &wide, Method::GET, "/v1/secrets/team-a/x/s", None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the wide token still works: {}",
+        r.body
+    );
+    // Inside its rules it may revoke; an unknown id is still 404.
+    let r = req(
+        &app,
+        &admin_a,
+        Method::DELETE,
+        &format!("/v1/auth/tokens/{sub_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let r = req(&app, &sub, Method::GET, "/v1/secrets/team-a/x/s", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = req(
+        &app,
+        &admin_a,
+        Method::DELETE,
+        "/v1/auth/tokens/tok_nope",
+        None,
+    )
+    .await;
+    assert_eq!(r.code(), "token_not_found");
+    // The refused revocations are audited.
+    let rows = audit_of(&app, "sa:admin-a").await;
+    let refused = rows
+        .iter()
+        .filter(|r| r.0 == "token_revoke" && r.2 == 0 && r.3 == 403)
+        .count();
+    assert_eq!(refused, 2, "{rows:?}");
 }
