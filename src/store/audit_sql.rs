@@ -40,6 +40,7 @@ impl ChainHead {
 /// batches or when the check failed. Returns the invalid tokens (nothing was written then).
 pub async fn append_checked(
     writer: &AnyPool,
+    begin: &'static str,
     rows: &[AuditRow],
     tokens: &[String],
 ) -> StoreResult<Vec<String>> {
@@ -69,7 +70,7 @@ pub async fn append_checked(
         // Nothing was written: some token is no longer valid (checked below, in a transaction,
         // in case it became valid meanwhile).
     }
-    let mut tx = writer.begin().await?;
+    let mut tx = writer.begin_with(begin).await?;
     let invalid = invalid_tokens(&mut tx, tokens).await?;
     if !invalid.is_empty() {
         return Ok(invalid);
@@ -80,10 +81,18 @@ pub async fn append_checked(
 }
 
 /// Like `append_checked`, but seals the rows as it inserts them: each gets the next seq and
-/// its chain hash, computed onto `head`. For a database with one writer connection (SQLite),
-/// where this process's batches reach the chain one after another.
+/// its chain hash, computed onto the chain's head. For a database with one writer connection
+/// (SQLite), where this process's batches reach the chain one after another.
+///
+/// Every statement here is a single autocommit statement (a SQLite transaction that reads and
+/// then writes fails at once if another process wrote in between; an INSERT waits for the
+/// lock instead). The INSERT writes only if the chain still ends at the head it was computed
+/// on: first the head this process last wrote, then the head read now. If both miss (somebody
+/// keeps appending) or a token is no longer valid, the rows go in unsealed and the sealer
+/// chains them.
 pub async fn append_sealed_checked(
     writer: &AnyPool,
+    begin: &'static str,
     head: &ChainHead,
     rows: &[AuditRow],
     tokens: &[String],
@@ -91,10 +100,19 @@ pub async fn append_sealed_checked(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    if let Some(known) = head.get() {
-        if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
+    if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
+        for attempt in 0..2 {
+            let known = match head.get().filter(|_| attempt == 0) {
+                Some(h) => h,
+                None => match last_sealed(writer).await? {
+                    Some(h) => h,
+                    // Nothing sealed yet (or all of it removed by retention): the sealer
+                    // starts the chain.
+                    None => break,
+                },
+            };
+            head.set(None);
             let (links, next) = seal_onto(known.clone(), rows);
-            // Writes only if the chain still ends at `known` and every token is valid.
             let mut sql = values_sql(rows.len(), true, " SELECT * FROM (VALUES ", ") AS v");
             let first = rows.len() * SEALED_COL_COUNT + 1;
             sql.push_str(&format!(
@@ -112,36 +130,20 @@ pub async fn append_sealed_checked(
             for t in tokens {
                 qry = qry.bind(t);
             }
-            head.set(None);
             if qry.execute(writer).await?.rows_affected() == rows.len() as u64 {
                 head.set(Some(next));
                 return Ok(Vec::new());
             }
-            // Nothing was written: somebody appended to the chain, or a token is no longer
-            // valid. The transaction below tells which.
         }
     }
-    head.set(None);
-    let mut tx = writer.begin().await?;
-    let invalid = invalid_tokens(&mut tx, tokens).await?;
-    if !invalid.is_empty() {
-        return Ok(invalid);
-    }
-    let (links, next) = seal_onto(chain_head(&mut tx).await?, rows);
-    for (chunk, seals) in rows
-        .chunks(ROWS_PER_STATEMENT)
-        .zip(links.chunks(ROWS_PER_STATEMENT))
-    {
-        let sql = values_sql(chunk.len(), true, " VALUES ", "");
-        let mut qry = sqlx::query(&sql);
-        for (r, (seq, hash)) in chunk.iter().zip(seals) {
-            qry = bind_row(qry, r).bind(*seq).bind(hash.as_str());
-        }
-        qry.execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    head.set(Some(next));
-    Ok(Vec::new())
+    append_checked(writer, begin, rows, tokens).await
+}
+
+/// The last sealed row's (seq, hash), read outside any transaction.
+async fn last_sealed(pool: &AnyPool) -> StoreResult<Option<(i64, String)>> {
+    Ok(sqlx::query_as::<_, (i64, String)>(q::AUDIT_CHAIN_HEAD)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Inserts audit rows (unsealed) in the transaction, `ROWS_PER_STATEMENT` per INSERT.
@@ -165,10 +167,11 @@ pub async fn insert_rows<R: std::borrow::Borrow<AuditRow>>(
 /// Returns how many rows were sealed.
 pub async fn seal_unsealed(
     writer: &AnyPool,
+    begin: &'static str,
     try_lock: Option<&str>,
     limit: i64,
 ) -> StoreResult<usize> {
-    let mut tx = writer.begin().await?;
+    let mut tx = writer.begin_with(begin).await?;
     if let Some(lock) = try_lock {
         let got: bool = sqlx::query_scalar::<_, bool>(lock)
             .fetch_one(&mut *tx)

@@ -149,7 +149,7 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
-        let tx = self.writer.begin().await?;
+        let tx = self.writer.begin_with(self.dialect().begin_write).await?;
         Ok(Box::new(SqlTx {
             tx,
             dialect: self.dialect(),
@@ -499,7 +499,7 @@ impl Store for SqlStore {
     }
 
     async fn finish_attempt(&self, o: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let recorded = record_attempt(&mut tx, o, audit).await?;
         tx.commit().await?;
         Ok(recorded)
@@ -509,7 +509,7 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let out = if needs_one_by_one(items) {
             let mut out = Vec::with_capacity(items.len());
             for (o, audit) in items {
@@ -666,11 +666,20 @@ impl Store for SqlStore {
             // One writer connection: this process's batches reach the chain in order, so
             // they are sealed in the INSERT (no second write per row by the sealer).
             Backend::Sqlite => {
-                audit_sql::append_sealed_checked(&self.writer, &self.chain_head, rows, tokens)
-                    .await?
+                audit_sql::append_sealed_checked(
+                    &self.writer,
+                    self.dialect().begin_write,
+                    &self.chain_head,
+                    rows,
+                    tokens,
+                )
+                .await?
             }
             // Several batches commit at once (and other replicas write): the sealer chains.
-            Backend::Postgres => audit_sql::append_checked(&self.writer, rows, tokens).await?,
+            Backend::Postgres => {
+                audit_sql::append_checked(&self.writer, self.dialect().begin_write, rows, tokens)
+                    .await?
+            }
         };
         if !invalid.is_empty() {
             self.cache.invalidate(Group::Tokens);
@@ -735,7 +744,13 @@ impl Store for SqlStore {
     }
 
     async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
-        audit_sql::seal_unsealed(&self.writer, self.dialect().try_lock_sealer, limit).await
+        audit_sql::seal_unsealed(
+            &self.writer,
+            self.dialect().begin_write,
+            self.dialect().try_lock_sealer,
+            limit,
+        )
+        .await
     }
 
     async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
@@ -753,7 +768,7 @@ impl Store for SqlStore {
     }
 
     async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let last: Option<(i64, String)> = sqlx::query_as(q::AUDIT_LAST_BEFORE)
             .bind(before_us)
             .fetch_optional(&mut *tx)
@@ -1009,6 +1024,10 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 
 /// The SQL that differs between the backends.
 struct Dialect {
+    /// Starts a write transaction. SQLite's `BEGIN IMMEDIATE` takes the write lock at once
+    /// (waiting `busy_timeout` for it): a deferred transaction that has read fails at its first
+    /// write if another process (a CLI command) wrote meanwhile.
+    begin_write: &'static str,
     lock_row: &'static str,
     /// Appended to a claim SELECT so replicas take disjoint rows.
     skip_locked: &'static str,
@@ -1019,6 +1038,7 @@ struct Dialect {
 }
 
 static POSTGRES: Dialect = Dialect {
+    begin_write: "BEGIN",
     lock_row: postgres::LOCK_ROW,
     skip_locked: " FOR UPDATE SKIP LOCKED",
     try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
@@ -1027,6 +1047,7 @@ static POSTGRES: Dialect = Dialect {
 };
 
 static SQLITE: Dialect = Dialect {
+    begin_write: "BEGIN IMMEDIATE",
     lock_row: sqlite::LOCK_ROW,
     skip_locked: "",
     try_lock_sealer: None,

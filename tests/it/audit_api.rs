@@ -16,6 +16,7 @@ both_stores!(
     retention_keeps_the_chain_verifiable,
     retention_never_deletes_a_row_younger_than_the_cutoff,
     reads_and_writes_interleave_into_one_unbroken_chain,
+    another_writer_appending_meanwhile_leaves_one_unbroken_chain,
     per_secret_and_identity_views,
 );
 
@@ -464,6 +465,79 @@ async fn reads_and_writes_interleave_into_one_unbroken_chain(kind: StoreKind) {
                 .unwrap();
         assert_eq!(seq, Some(rows + 1));
     }
+}
+
+/// A second connection to the same database (as a CLI command run beside the server is)
+/// appends audit rows while the server reads and writes. Everything succeeds (on SQLite no
+/// transaction may fail because the other connection wrote after it read), and after a sealer
+/// pass the chain holds every row once, unbroken.
+async fn another_writer_appending_meanwhile_leaves_one_unbroken_chain(kind: StoreKind) {
+    use scaivault::store::Store;
+    let app = TestApp::spawn(kind).await;
+    app.put_secret("cli/x", json!({"v": 1})).await;
+    sealed(&app).await;
+    let other = scaivault::store::SqlStore::connect(&app.database_url, 2)
+        .await
+        .unwrap();
+    // The server's reads and writes, and the other writer's appends, at the same time.
+    let reads = async {
+        for _ in 0..40 {
+            let batch = (0..4).map(|_| app.get("/v1/secrets/cli/x"));
+            for r in futures_util::future::join_all(batch).await {
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            }
+        }
+    };
+    let writes = async {
+        for i in 0..20 {
+            let r = app
+                .put(&format!("/v1/secrets/cli/w{i}"), &json!({"data": {"i": i}}))
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+    };
+    let appends = async {
+        for i in 0..20 {
+            let row = scaivault::audit::system_row(
+                scaivault::domain::token::DEFAULT_TENANT,
+                "cli",
+                scaivault::clock::Clock::now(&app.clock),
+                "key_rotate",
+                None,
+                None,
+                json!({ "i": i }),
+            );
+            other.insert_audit(&[row]).await.unwrap();
+        }
+    };
+    tokio::join!(reads, writes, appends);
+    let r = app.get("/v1/secrets/cli/x").await;
+    assert_eq!(r.status, StatusCode::OK);
+    sealed(&app).await;
+    let db = app.db().await;
+    let (rows, unsealed, distinct, max): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) - COUNT(seq), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) \
+         FROM audit_log",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(unsealed, 0);
+    assert_eq!(
+        (distinct, max),
+        (rows, rows),
+        "seq numbers are 1..=rows, each once"
+    );
+    let cli_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE identity_id = 'cli'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(cli_rows, 20);
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["checked"], rows);
+    other.close().await;
 }
 
 async fn per_secret_and_identity_views(kind: StoreKind) {
