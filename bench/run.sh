@@ -132,6 +132,23 @@ server_log_to_raw() {
 
 # ================================================================ HTTP: reads, writes, ceilings
 
+# audit_snap: "batches rows commit_seconds" from the audit writer's histograms on the server at
+# AUDIT_METRICS (its /v1/metrics URL), "0 0 0" when it can't be read.
+audit_snap() {
+  curl -sS --max-time 5 -H "$AUTH" "$AUDIT_METRICS" 2>/dev/null | awk '
+    $1 == "scaivault_audit_batch_size_count" { c = $2 }
+    $1 == "scaivault_audit_batch_size_sum" { r = $2 }
+    $1 == "scaivault_audit_commit_seconds_sum" { s = $2 }
+    END { printf "%s %s %s\n", c + 0, r + 0, s + 0 }'
+}
+
+# audit_note "SNAP1" "SNAP2" -> "batch=R commit=Ms" (mean rows per group commit and mean commit
+# time between the two snapshots), or nothing when no batch committed.
+audit_note() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[1] - x[1]
+    if (n > 0) printf "batch=%.1f commit=%.2fms", (y[2] - x[2]) / n, 1000 * (y[3] - x[3]) / n }'
+}
+
 # wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
 parse_wrk() {
   awk '
@@ -165,12 +182,15 @@ run_wrk() {
   if ((WARMUP > 0)); then
     timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" "${after[@]}" >/dev/null 2>&1 || true
   fi
+  local snap1="" snap2=""
+  [[ -n ${AUDIT_METRICS:-} ]] && snap1=$(audit_snap)
   log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${secs}s $url"
   timeout $((secs + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" "$url" "${after[@]}" >"$out" 2>&1 ||
     log "wrk exited non-zero for $scenario/$store"
   local args="$*"
   args=${args//$TOKEN/<root token>}
   { echo "===== $scenario / $store: wrk $args $url (ended $(date -u +%H:%M:%S.%N | cut -c1-12) UTC)"; cat "$out"; } >>"$RAW"
+  [[ -n $snap1 ]] && snap2=$(audit_snap)
   parsed=$(parse_wrk "$out")
   local statuses rps p50 p99 reqs non2xx sockerr
   statuses=$(sed -n 's/^statuses: //p' "$out")
@@ -199,6 +219,11 @@ run_wrk() {
           WHERE datname = '$CUR_DB' AND state LIKE 'idle in transaction%'" 2>&1; } >>"$RAW" || true
       note="${note:+$note }idle_in_tx=$idle_tx"
     fi
+  fi
+  if [[ -n $snap2 ]]; then
+    local audited
+    audited=$(audit_note "$snap1" "$snap2")
+    [[ -n $audited ]] && note="${note:+$note }$audited"
   fi
   WRK_RPS=$rps WRK_REQS=$reqs WRK_NON2XX=$non2xx
   if [[ $scenario != - ]]; then
@@ -260,10 +285,13 @@ http_store() { # store
   done
 
   CUR_DB=$STORE_DB
+  # Audited rows note the group commits made during their run (reads; PUTs commit their own).
+  AUDIT_METRICS="http://$HOST:$port/v1/metrics"
   run_wrk get_current "$store" "$base/bench/s" -H "$AUTH"
   run_wrk get_version "$store" "$base/bench/s?version=1" -H "$AUTH"
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
+  AUDIT_METRICS=""
 
   stop_store_server "$store" "$pid"
   local batch
