@@ -49,22 +49,7 @@ pub async fn append_checked(
     }
     if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
         // The common case: one round trip instead of begin, check, insert, commit.
-        let mut sql = values_sql(rows.len(), false, " SELECT * FROM (VALUES ", ") AS v");
-        if !tokens.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&tokens_valid(
-                rows.len() * q::AUDIT_COL_COUNT + 1,
-                tokens.len(),
-            ));
-        }
-        let mut qry = sqlx::query(&sql);
-        for r in rows {
-            qry = bind_row(qry, r);
-        }
-        for t in tokens {
-            qry = qry.bind(t);
-        }
-        if qry.execute(writer).await?.rows_affected() == rows.len() as u64 {
+        if insert_if(writer, rows, None, None, tokens).await? {
             return Ok(Vec::new());
         }
         // Nothing was written: some token is no longer valid (checked below, in a transaction,
@@ -113,30 +98,65 @@ pub async fn append_sealed_checked(
             };
             head.set(None);
             let (links, next) = seal_onto(known.clone(), rows);
-            let mut sql = values_sql(rows.len(), true, " SELECT * FROM (VALUES ", ") AS v");
-            let first = rows.len() * SEALED_COL_COUNT + 1;
-            sql.push_str(&format!(
-                " WHERE (SELECT MAX(seq) FROM audit_log WHERE seq IS NOT NULL) = ${first}"
-            ));
-            if !tokens.is_empty() {
-                sql.push_str(" AND ");
-                sql.push_str(&tokens_valid(first + 1, tokens.len()));
-            }
-            let mut qry = sqlx::query(&sql);
-            for (r, (seq, hash)) in rows.iter().zip(&links) {
-                qry = bind_row(qry, r).bind(*seq).bind(hash.as_str());
-            }
-            qry = qry.bind(known.0);
-            for t in tokens {
-                qry = qry.bind(t);
-            }
-            if qry.execute(writer).await?.rows_affected() == rows.len() as u64 {
+            if insert_if(writer, rows, Some(&links), Some(known.0), tokens).await? {
                 head.set(Some(next));
                 return Ok(Vec::new());
             }
         }
     }
     append_checked(writer, begin, rows, tokens).await
+}
+
+/// One autocommit `INSERT … SELECT * FROM (VALUES …)` of `rows` (with their (seq, hash) from
+/// `seals` when given) that writes only if the chain still ends at seq `chain_ends_at` (when
+/// given) and every token in `tokens` is valid. True when the rows were written.
+async fn insert_if(
+    writer: &AnyPool,
+    rows: &[AuditRow],
+    seals: Option<&[(i64, String)]>,
+    chain_ends_at: Option<i64>,
+    tokens: &[String],
+) -> StoreResult<bool> {
+    let cols = if seals.is_some() {
+        SEALED_COL_COUNT
+    } else {
+        q::AUDIT_COL_COUNT
+    };
+    let mut sql = values_sql(
+        rows.len(),
+        seals.is_some(),
+        " SELECT * FROM (VALUES ",
+        ") AS v",
+    );
+    let mut next = rows.len() * cols + 1;
+    let mut conds = Vec::new();
+    if chain_ends_at.is_some() {
+        conds.push(format!(
+            "(SELECT MAX(seq) FROM audit_log WHERE seq IS NOT NULL) = ${next}"
+        ));
+        next += 1;
+    }
+    if !tokens.is_empty() {
+        conds.push(tokens_valid(next, tokens.len()));
+    }
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    let mut qry = sqlx::query(&sql);
+    for (i, r) in rows.iter().enumerate() {
+        qry = bind_row(qry, r);
+        if let Some((seq, hash)) = seals.and_then(|s| s.get(i)) {
+            qry = qry.bind(*seq).bind(hash.as_str());
+        }
+    }
+    if let Some(seq) = chain_ends_at {
+        qry = qry.bind(seq);
+    }
+    for t in tokens {
+        qry = qry.bind(t);
+    }
+    Ok(qry.execute(writer).await?.rows_affected() == rows.len() as u64)
 }
 
 /// The last sealed row's (seq, hash), read outside any transaction.

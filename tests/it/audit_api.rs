@@ -212,6 +212,28 @@ async fn verify(app: &TestApp) -> Value {
     r.body
 }
 
+/// Checks every audit row is sealed, seq numbers run 1..=rows with each used once, and verify
+/// accepts the chain having checked every row; returns the number of rows.
+async fn whole_chain(app: &TestApp, db: &sqlx::AnyPool) -> i64 {
+    let (rows, unsealed, distinct, max): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) - COUNT(seq), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) \
+         FROM audit_log",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(unsealed, 0);
+    assert_eq!(
+        (distinct, max),
+        (rows, rows),
+        "seq numbers are 1..=rows, each once"
+    );
+    let v = verify(app).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["checked"], rows);
+    rows
+}
+
 async fn verify_detects_tampering(kind: StoreKind) {
     let app = TestApp::spawn(kind).await;
     for i in 0..10 {
@@ -436,23 +458,8 @@ async fn reads_and_writes_interleave_into_one_unbroken_chain(kind: StoreKind) {
         sealed(&app).await;
     }
     let db = app.db().await;
-    let (rows, unsealed, distinct, max): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) - COUNT(seq), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) \
-         FROM audit_log",
-    )
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    let rows = whole_chain(&app, &db).await;
     assert!(rows >= 16, "{rows}");
-    assert_eq!(unsealed, 0);
-    assert_eq!(
-        (distinct, max),
-        (rows, rows),
-        "seq numbers are 1..=rows, each once"
-    );
-    let v = verify(&app).await;
-    assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(v["checked"], rows);
     if kind == StoreKind::Sqlite {
         // SQLite seals a read's row in its INSERT: no sealer pass needed.
         let r = app.get("/v1/secrets/mix/0").await;
@@ -515,28 +522,13 @@ async fn another_writer_appending_meanwhile_leaves_one_unbroken_chain(kind: Stor
     assert_eq!(r.status, StatusCode::OK);
     sealed(&app).await;
     let db = app.db().await;
-    let (rows, unsealed, distinct, max): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(*) - COUNT(seq), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) \
-         FROM audit_log",
-    )
-    .fetch_one(&db)
-    .await
-    .unwrap();
-    assert_eq!(unsealed, 0);
-    assert_eq!(
-        (distinct, max),
-        (rows, rows),
-        "seq numbers are 1..=rows, each once"
-    );
+    whole_chain(&app, &db).await;
     let cli_rows: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE identity_id = 'cli'")
             .fetch_one(&db)
             .await
             .unwrap();
     assert_eq!(cli_rows, 20);
-    let v = verify(&app).await;
-    assert_eq!(v["ok"], true, "{v}");
-    assert_eq!(v["checked"], rows);
     other.close().await;
 }
 
