@@ -3,8 +3,9 @@
 //! Many concurrent reads share one commit (one fsync), and no response goes out before its row
 //! is durable; if the store is down, every waiter gets the error (the request fails closed).
 //! On PostgreSQL a few batches commit at once on separate connections (the server merges their
-//! WAL flushes), so the next batch fills while the previous ones are being flushed; SQLite has
-//! one writer connection, so there one batch is in flight at a time.
+//! WAL flushes), so the next batch fills while the previous ones are being flushed. SQLite has
+//! one writer, so there one batch is written at a time, but a batch is flushed to disk
+//! (`Store::sync_audit`) after it gives up its slot: the next batch is written meanwhile.
 
 use crate::store::{AuditRow, Store, StoreError};
 use std::collections::HashSet;
@@ -171,7 +172,12 @@ async fn run(
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let (result, revoked, written) = commit_batch(store.as_ref(), &jobs).await;
+            // The next batch may be written while this one is being made durable.
             drop(slot);
+            let result = match result {
+                Ok(()) => store.sync_audit().await,
+                Err(e) => Err(e),
+            };
             let took = started.elapsed().as_secs_f64();
             if result.is_ok() {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -196,9 +202,10 @@ async fn run(
     }
 }
 
-/// Writes the jobs' rows in one transaction that checks the cached tokens. A job whose token
-/// turns out revoked gets one denial row instead of its rows, and the batch is written again.
-/// Returns the outcome, the revoked token ids and the number of rows written.
+/// Writes the jobs' rows in one transaction that checks the cached tokens (committed, not yet
+/// synced). A job whose token turns out revoked gets one denial row instead of its rows, and
+/// the batch is written again. Returns the outcome, the revoked token ids and the number of
+/// rows written.
 async fn commit_batch(
     store: &dyn Store,
     jobs: &[Job],
@@ -220,7 +227,7 @@ async fn commit_batch(
             }
             rows.extend(job.rows.iter().cloned());
         }
-        match store.insert_audit_checked(&rows, &check).await {
+        match store.append_audit_checked(&rows, &check).await {
             Ok(bad) if bad.is_empty() => return (Ok(()), revoked, rows.len()),
             Ok(bad) => revoked.extend(bad),
             Err(e) => return (Err(e), revoked, 0),

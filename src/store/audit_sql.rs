@@ -1,13 +1,13 @@
-//! SQL of the audit log's write side: multi-row inserts that first check the tokens the read
-//! cache served, the hash chain's head, the sealer's pass, and (on SQLite) appends that seal
-//! their rows in the INSERT itself, so read auditing costs no second write per row.
+//! SQL of the audit log's write side through the store's pools: multi-row inserts that first
+//! check the tokens the read cache served (PostgreSQL's group-commit batches, and rows written
+//! inside other transactions), the hash chain's head and the sealer's pass. SQLite's batches
+//! go through `sqlite_audit`, which seals them as it inserts them.
 
 use super::errors::StoreResult;
 use super::queries as q;
 use super::rows::AuditRow;
 use crate::audit::chain;
 use sqlx::{Any, AnyPool, Transaction};
-use std::sync::Mutex;
 
 type Tx = Transaction<'static, Any>;
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
@@ -16,24 +16,6 @@ type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
 pub const ROWS_PER_STATEMENT: usize = 60;
 /// Token ids checked per statement.
 const TOKENS_PER_STATEMENT: usize = 500;
-/// Columns of a sealed row: the audit columns, then seq and hash.
-const SEALED_COL_COUNT: usize = q::AUDIT_COL_COUNT + 2;
-
-/// The chain's last link as this process last appended it (SQLite only). The next batch seals
-/// onto it without reading it back; its INSERT checks that nobody appended meanwhile (the
-/// background sealer, another process) and writes nothing if somebody did.
-#[derive(Debug, Default)]
-pub struct ChainHead(Mutex<Option<(i64, String)>>);
-
-impl ChainHead {
-    fn get(&self) -> Option<(i64, String)> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set(&self, head: Option<(i64, String)>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = head;
-    }
-}
 
 /// Inserts `rows` unsealed (the sealer chains them later) in one autocommit statement that
 /// writes only if every token in `tokens` is still valid; falls back to a transaction for large
@@ -49,7 +31,7 @@ pub async fn append_checked(
     }
     if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
         // The common case: one round trip instead of begin, check, insert, commit.
-        if insert_if(writer, rows, None, None, tokens).await? {
+        if insert_if(writer, rows, tokens).await? {
             return Ok(Vec::new());
         }
         // Nothing was written: some token is no longer valid (checked below, in a transaction,
@@ -65,105 +47,25 @@ pub async fn append_checked(
     Ok(Vec::new())
 }
 
-/// Like `append_checked`, but seals the rows as it inserts them: each gets the next seq and
-/// its chain hash, computed onto the chain's head. For a database with one writer connection
-/// (SQLite), where this process's batches reach the chain one after another.
-///
-/// Every statement here is a single autocommit statement (a SQLite transaction that reads and
-/// then writes fails at once if another process wrote in between; an INSERT waits for the
-/// lock instead). The INSERT writes only if the chain still ends at the head it was computed
-/// on: first the head this process last wrote, then the head read now. If both miss (somebody
-/// keeps appending) or a token is no longer valid, the rows go in unsealed and the sealer
-/// chains them.
-pub async fn append_sealed_checked(
-    writer: &AnyPool,
-    begin: &'static str,
-    head: &ChainHead,
-    rows: &[AuditRow],
-    tokens: &[String],
-) -> StoreResult<Vec<String>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    if rows.len() <= ROWS_PER_STATEMENT && tokens.len() <= TOKENS_PER_STATEMENT {
-        for attempt in 0..2 {
-            let known = match head.get().filter(|_| attempt == 0) {
-                Some(h) => h,
-                None => match last_sealed(writer).await? {
-                    Some(h) => h,
-                    // Nothing sealed yet (or all of it removed by retention): the sealer
-                    // starts the chain.
-                    None => break,
-                },
-            };
-            head.set(None);
-            let (links, next) = seal_onto(known.clone(), rows);
-            if insert_if(writer, rows, Some(&links), Some(known.0), tokens).await? {
-                head.set(Some(next));
-                return Ok(Vec::new());
-            }
-        }
-    }
-    append_checked(writer, begin, rows, tokens).await
-}
-
-/// One autocommit `INSERT … SELECT * FROM (VALUES …)` of `rows` (with their (seq, hash) from
-/// `seals` when given) that writes only if the chain still ends at seq `chain_ends_at` (when
-/// given) and every token in `tokens` is valid. True when the rows were written.
-async fn insert_if(
-    writer: &AnyPool,
-    rows: &[AuditRow],
-    seals: Option<&[(i64, String)]>,
-    chain_ends_at: Option<i64>,
-    tokens: &[String],
-) -> StoreResult<bool> {
-    let cols = if seals.is_some() {
-        SEALED_COL_COUNT
-    } else {
-        q::AUDIT_COL_COUNT
-    };
-    let mut sql = values_sql(
-        rows.len(),
-        seals.is_some(),
-        " SELECT * FROM (VALUES ",
-        ") AS v",
-    );
-    let mut next = rows.len() * cols + 1;
-    let mut conds = Vec::new();
-    if chain_ends_at.is_some() {
-        conds.push(format!(
-            "(SELECT MAX(seq) FROM audit_log WHERE seq IS NOT NULL) = ${next}"
-        ));
-        next += 1;
-    }
+/// One autocommit `INSERT … SELECT * FROM (VALUES …)` of `rows` that writes only if every
+/// token in `tokens` is valid. True when the rows were written.
+async fn insert_if(writer: &AnyPool, rows: &[AuditRow], tokens: &[String]) -> StoreResult<bool> {
+    let mut sql = values_sql(rows.len(), " SELECT * FROM (VALUES ", ") AS v");
     if !tokens.is_empty() {
-        conds.push(tokens_valid(next, tokens.len()));
-    }
-    if !conds.is_empty() {
         sql.push_str(" WHERE ");
-        sql.push_str(&conds.join(" AND "));
+        sql.push_str(&tokens_valid(
+            rows.len() * q::AUDIT_COL_COUNT + 1,
+            tokens.len(),
+        ));
     }
     let mut qry = sqlx::query(&sql);
-    for (i, r) in rows.iter().enumerate() {
+    for r in rows {
         qry = bind_row(qry, r);
-        if let Some((seq, hash)) = seals.and_then(|s| s.get(i)) {
-            qry = qry.bind(*seq).bind(hash.as_str());
-        }
-    }
-    if let Some(seq) = chain_ends_at {
-        qry = qry.bind(seq);
     }
     for t in tokens {
         qry = qry.bind(t);
     }
     Ok(qry.execute(writer).await?.rows_affected() == rows.len() as u64)
-}
-
-/// The last sealed row's (seq, hash), read outside any transaction.
-async fn last_sealed(pool: &AnyPool) -> StoreResult<Option<(i64, String)>> {
-    Ok(sqlx::query_as::<_, (i64, String)>(q::AUDIT_CHAIN_HEAD)
-        .fetch_optional(pool)
-        .await?)
 }
 
 /// Inserts audit rows (unsealed) in the transaction, `ROWS_PER_STATEMENT` per INSERT.
@@ -172,7 +74,7 @@ pub async fn insert_rows<R: std::borrow::Borrow<AuditRow>>(
     rows: &[R],
 ) -> StoreResult<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = values_sql(chunk.len(), false, " VALUES ", "");
+        let sql = values_sql(chunk.len(), " VALUES ", "");
         let mut qry = sqlx::query(&sql);
         for r in chunk {
             qry = bind_row(qry, r.borrow());
@@ -280,16 +182,12 @@ fn tokens_valid(first: usize, n: usize) -> String {
     )
 }
 
-/// `INSERT INTO audit_log (…[, seq, hash])` + `before` + `n` rows of placeholders + `after`.
-fn values_sql(n: usize, sealed: bool, before: &str, after: &str) -> String {
-    let (head, cols) = if sealed {
-        (q::AUDIT_INSERT_SEALED_HEAD, SEALED_COL_COUNT)
-    } else {
-        (q::AUDIT_INSERT_HEAD, q::AUDIT_COL_COUNT)
-    };
+/// `INSERT INTO audit_log (…)` + `before` + `n` rows of placeholders + `after`.
+fn values_sql(n: usize, before: &str, after: &str) -> String {
     format!(
-        "{head}{before}{}{after}",
-        super::sql_store::value_rows(n, cols)
+        "{}{before}{}{after}",
+        q::AUDIT_INSERT_HEAD,
+        super::sql_store::value_rows(n, q::AUDIT_COL_COUNT)
     )
 }
 

@@ -15,6 +15,7 @@ mod rotation_sql;
 pub mod rows;
 mod sql_store;
 mod sqlite;
+mod sqlite_audit;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
@@ -207,6 +208,16 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         rows: &[AuditRow],
         tokens: &[String],
     ) -> StoreResult<Vec<String>>;
+    /// Like `insert_audit_checked`, but may return before the rows are durable: they are once
+    /// a later `sync_audit` returns. The group-commit writer writes its next batch while the
+    /// previous one is being flushed.
+    async fn append_audit_checked(
+        &self,
+        rows: &[AuditRow],
+        tokens: &[String],
+    ) -> StoreResult<Vec<String>>;
+    /// Returns once every audit row appended before the call is durable.
+    async fn sync_audit(&self) -> StoreResult<()>;
     /// Audit rows matching `q`, newest first.
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// Counts over the rows matching `q` (limit and cursor ignored).

@@ -11,6 +11,7 @@ use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog,
     SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
 };
+use super::sqlite_audit::SqliteAuditAppender;
 use super::SecretEntry;
 use super::{
     postgres, sqlite, AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery,
@@ -32,8 +33,8 @@ pub struct SqlStore {
     reader: AnyPool,
     /// Token and secret reads of the hot path (off until `start_read_cache`).
     cache: Arc<ReadCache>,
-    /// The audit chain's head as this process last appended it (SQLite).
-    chain_head: Arc<audit_sql::ChainHead>,
+    /// SQLite: the connection and threads that append and flush the audit writer's batches.
+    sqlite_audit: Option<Arc<SqliteAuditAppender>>,
 }
 
 impl SqlStore {
@@ -65,19 +66,27 @@ impl SqlStore {
                 "the database URL must start with postgres:// or sqlite://".into(),
             )
         })?;
-        let (writer, reader) = match backend {
+        let (writer, reader, sqlite_audit) = match backend {
             Backend::Postgres => {
                 let pool = postgres::connect(url, max_connections).await?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, None)
             }
-            Backend::Sqlite => sqlite::connect(url, max_connections.max(2)).await?,
+            Backend::Sqlite => {
+                let (writer, reader) = sqlite::connect(url, max_connections.max(2)).await?;
+                let file = std::path::PathBuf::from(sqlite::database_file(url));
+                (
+                    writer,
+                    reader,
+                    Some(Arc::new(SqliteAuditAppender::start(file)?)),
+                )
+            }
         };
         Ok(Self {
             backend,
             writer,
             reader,
             cache: Arc::new(ReadCache::new(1, Default::default())),
-            chain_head: Arc::default(),
+            sqlite_audit,
         })
     }
 
@@ -118,6 +127,9 @@ impl SqlStore {
 
     /// Closes both pools.
     pub async fn close(&self) {
+        if let Some(a) = &self.sqlite_audit {
+            a.close();
+        }
         self.writer.close().await;
         self.reader.close().await;
     }
@@ -662,21 +674,31 @@ impl Store for SqlStore {
         rows: &[AuditRow],
         tokens: &[String],
     ) -> StoreResult<Vec<String>> {
-        let invalid = match self.backend {
-            // One writer connection: this process's batches reach the chain in order, so
-            // they are sealed in the INSERT (no second write per row by the sealer).
-            Backend::Sqlite => {
-                audit_sql::append_sealed_checked(
-                    &self.writer,
-                    self.dialect().begin_write,
-                    &self.chain_head,
-                    rows,
-                    tokens,
-                )
-                .await?
+        let invalid = self.append_audit_checked(rows, tokens).await?;
+        if invalid.is_empty() {
+            self.sync_audit().await?;
+        }
+        Ok(invalid)
+    }
+
+    async fn append_audit_checked(
+        &self,
+        rows: &[AuditRow],
+        tokens: &[String],
+    ) -> StoreResult<Vec<String>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let invalid = match &self.sqlite_audit {
+            // Sealed as they are inserted, on the appender's own connection. Holding the
+            // single writer connection meanwhile keeps this process's other writes waiting
+            // in the pool's queue rather than in SQLite's busy-retry sleeps.
+            Some(appender) => {
+                let _writes_paused = self.writer.acquire().await?;
+                appender.append(rows.to_vec(), tokens.to_vec()).await?
             }
             // Several batches commit at once (and other replicas write): the sealer chains.
-            Backend::Postgres => {
+            None => {
                 audit_sql::append_checked(&self.writer, self.dialect().begin_write, rows, tokens)
                     .await?
             }
@@ -685,6 +707,14 @@ impl Store for SqlStore {
             self.cache.invalidate(Group::Tokens);
         }
         Ok(invalid)
+    }
+
+    async fn sync_audit(&self) -> StoreResult<()> {
+        match &self.sqlite_audit {
+            Some(appender) => appender.sync().await,
+            // A PostgreSQL commit is durable when it returns.
+            None => Ok(()),
+        }
     }
 
     async fn list_audit(&self, aq: &AuditQuery) -> StoreResult<Vec<AuditRow>> {

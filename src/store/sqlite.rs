@@ -73,13 +73,23 @@ fn options(max: u32) -> AnyPoolOptions {
         })
 }
 
+/// The URL after its scheme.
+fn url_rest(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// The database file a `sqlite://` URL names (empty or `:memory:` when it names none).
+pub fn database_file(url: &str) -> &str {
+    let rest = url_rest(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
 /// Creates the database folder and asks SQLite to create the file when it is missing.
 fn prepare_url(url: &str) -> StoreResult<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let file = rest.split('?').next().unwrap_or(rest);
+    let rest = url_rest(url);
+    let file = database_file(url);
     if file.is_empty() || file == ":memory:" {
         return Err(StoreError::Unavailable(
             "an in-memory SQLite database would lose every secret at exit; name a file".into(),
