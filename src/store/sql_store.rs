@@ -694,7 +694,10 @@ impl Store for SqlStore {
             // single writer connection meanwhile keeps this process's other writes waiting
             // in the pool's queue rather than in SQLite's busy-retry sleeps.
             Some(appender) => {
-                let _writes_paused = self.writer.acquire().await?;
+                let _writes_paused = match self.writer.try_acquire() {
+                    Some(c) => c,
+                    None => self.writer.acquire().await?,
+                };
                 appender.append(rows.to_vec(), tokens.to_vec()).await?
             }
             // Several batches commit at once (and other replicas write): the sealer chains.
