@@ -1,5 +1,7 @@
 //! SQLite, the embedded default: WAL mode, one writer connection (SQLite has one writer at a
 //! time; queueing in the pool beats busy-retries), several reader connections, full fsync.
+//! The audit appender (`sqlite_audit`) has a connection of its own and writes only while it
+//! holds the writer connection, so it queues with the rest.
 
 use super::errors::{StoreError, StoreResult};
 use sqlx::any::AnyPoolOptions;
