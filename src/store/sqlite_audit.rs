@@ -318,3 +318,39 @@ fn store_error(e: rusqlite::Error) -> StoreError {
         _ => unavailable(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wal_path_is_the_database_path_with_wal_appended() {
+        assert_eq!(
+            wal_path(Path::new("/data/scaivault.db")),
+            PathBuf::from("/data/scaivault.db-wal")
+        );
+    }
+
+    #[test]
+    fn sync_follows_a_replaced_wal_file_and_reports_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("db-wal");
+        std::fs::write(&wal, b"first").unwrap();
+        let mut cached = None;
+        sync_wal(&wal, &mut cached).unwrap();
+        let first = cached.as_ref().unwrap().metadata().unwrap();
+
+        // SQLite removed the file and made a new one (while the old one is still open here, so
+        // the new one can't reuse its inode): the next sync must flush the new one.
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"second").unwrap();
+        sync_wal(&wal, &mut cached).unwrap();
+        let second = cached.as_ref().unwrap().metadata().unwrap();
+        assert!(!same_file(&first, &second));
+        assert!(same_file(&second, &std::fs::metadata(&wal).unwrap()));
+
+        // No WAL file at all is an error (the caller answers 503), not a silent success.
+        std::fs::remove_file(&wal).unwrap();
+        assert!(sync_wal(&wal, &mut cached).is_err());
+    }
+}
