@@ -57,6 +57,26 @@ pub fn parse_anchor(v: &str) -> Option<(i64, String)> {
     Some((j["seq"].as_i64()?, j["hash"].as_str()?.to_string()))
 }
 
+/// The link a chain with no sealed row goes on from: the retention anchor (the stored value of
+/// `ANCHOR_KEY`), else genesis.
+pub fn start_link(anchor: Option<&str>) -> (i64, String) {
+    anchor
+        .and_then(parse_anchor)
+        .unwrap_or_else(|| (0, GENESIS.to_string()))
+}
+
+/// Chains `rows` after `head`: each row's (seq, hash).
+pub fn seal_onto(head: (i64, String), rows: &[AuditRow]) -> Vec<(i64, String)> {
+    let (mut seq, mut prev) = head;
+    let mut links = Vec::with_capacity(rows.len());
+    for r in rows {
+        seq += 1;
+        prev = row_hash(&prev, r, seq);
+        links.push((seq, prev.clone()));
+    }
+    links
+}
+
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
@@ -74,11 +94,7 @@ pub enum Verdict {
 
 /// Recomputes the chain from `from_seq` (or its start) to the head.
 pub async fn verify(store: &dyn Store, from_seq: Option<i64>) -> StoreResult<Verdict> {
-    let anchor = store
-        .get_meta(ANCHOR_KEY)
-        .await?
-        .and_then(|v| parse_anchor(&v))
-        .unwrap_or((0, GENESIS.to_string()));
+    let anchor = start_link(store.get_meta(ANCHOR_KEY).await?.as_deref());
     let start = from_seq.unwrap_or(anchor.0 + 1).max(anchor.0 + 1);
     let (mut expected_seq, mut prev) = if start == anchor.0 + 1 {
         (start, anchor.1)

@@ -107,7 +107,7 @@ pub async fn seal_unsealed(
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
-    let (links, _) = seal_onto(head, &rows);
+    let links = chain::seal_onto(head, &rows);
     // One statement per 300 rows (a row-by-row UPDATE was most of the sealer's cost).
     for (chunk, seals) in rows.chunks(300).zip(links.chunks(300)) {
         let sql = format!(
@@ -133,24 +133,11 @@ async fn chain_head(tx: &mut Tx) -> StoreResult<(i64, String)> {
     {
         return Ok(h);
     }
-    Ok(sqlx::query_scalar::<_, String>(q::GET_META)
+    let anchor = sqlx::query_scalar::<_, String>(q::GET_META)
         .bind(chain::ANCHOR_KEY)
         .fetch_optional(&mut **tx)
-        .await?
-        .and_then(|v| chain::parse_anchor(&v))
-        .unwrap_or_else(|| (0, chain::GENESIS.to_string())))
-}
-
-/// Chains `rows` after `head`: each row's (seq, hash), and the new head.
-fn seal_onto(head: (i64, String), rows: &[AuditRow]) -> (Vec<(i64, String)>, (i64, String)) {
-    let (mut seq, mut prev) = head;
-    let mut links = Vec::with_capacity(rows.len());
-    for r in rows {
-        seq += 1;
-        prev = chain::row_hash(&prev, r, seq);
-        links.push((seq, prev.clone()));
-    }
-    (links, (seq, prev))
+        .await?;
+    Ok(chain::start_link(anchor.as_deref()))
 }
 
 /// The ids among `tokens` that are revoked or gone, read in the transaction.
@@ -158,7 +145,8 @@ async fn invalid_tokens(tx: &mut Tx, tokens: &[String]) -> StoreResult<Vec<Strin
     let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
     for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ({})",
+            "{}({})",
+            q::VALID_TOKEN_IDS_IN,
             super::sql_store::placeholders(1, chunk.len())
         );
         let mut qry = sqlx::query_scalar::<_, String>(&sql);
@@ -167,11 +155,16 @@ async fn invalid_tokens(tx: &mut Tx, tokens: &[String]) -> StoreResult<Vec<Strin
         }
         valid.extend(qry.fetch_all(&mut **tx).await?);
     }
-    Ok(tokens
+    Ok(not_in(tokens, &valid))
+}
+
+/// The ids of `tokens` missing from `valid`.
+pub(super) fn not_in(tokens: &[String], valid: &[String]) -> Vec<String> {
+    tokens
         .iter()
         .filter(|t| !valid.contains(t))
         .cloned()
-        .collect())
+        .collect()
 }
 
 /// A condition true when the `n` token ids bound from placeholder `first` on are all valid.

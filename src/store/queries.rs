@@ -115,6 +115,8 @@ pub const AUDIT_INSERT_HEAD: &str = concat!("INSERT INTO audit_log (", audit_col
 pub const AUDIT_INSERT_SEALED_HEAD: &str =
     concat!("INSERT INTO audit_log (", audit_cols!(), ", seq, hash)");
 pub const AUDIT_COL_COUNT: usize = 15;
+/// Followed by `(…)` placeholders: which of those ids are tokens that are not revoked.
+pub const VALID_TOKEN_IDS_IN: &str = "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ";
 pub const AUDIT_CHAIN_HEAD: &str =
     "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1";
 pub const AUDIT_UNSEALED: &str = concat!(

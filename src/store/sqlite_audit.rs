@@ -184,14 +184,12 @@ fn append(conn: &mut Connection, rows: &[AuditRow], tokens: &[String]) -> StoreR
     if !invalid.is_empty() {
         return Ok(invalid); // dropping `tx` rolls back
     }
-    let (mut seq, mut prev) = chain_head(&tx)?;
+    let links = chain::seal_onto(chain_head(&tx)?, rows);
     {
         let mut insert = tx
             .prepare_cached(&insert_sealed_sql())
             .map_err(unavailable)?;
-        for r in rows {
-            seq += 1;
-            prev = chain::row_hash(&prev, r, seq);
+        for (r, (seq, hash)) in rows.iter().zip(&links) {
             insert
                 .execute(params![
                     r.id,
@@ -210,7 +208,7 @@ fn append(conn: &mut Connection, rows: &[AuditRow], tokens: &[String]) -> StoreR
                     r.request_id,
                     r.extra_data,
                     seq,
-                    prev,
+                    hash,
                 ])
                 .map_err(store_error)?;
         }
@@ -241,9 +239,7 @@ fn chain_head(conn: &Connection) -> StoreResult<(i64, String)> {
         .query_row(q::GET_META, [chain::ANCHOR_KEY], |r| r.get(0))
         .optional()
         .map_err(unavailable)?;
-    Ok(anchor
-        .and_then(|v| chain::parse_anchor(&v))
-        .unwrap_or_else(|| (0, chain::GENESIS.to_string())))
+    Ok(chain::start_link(anchor.as_deref()))
 }
 
 /// The ids among `tokens` that are revoked or gone.
@@ -252,7 +248,8 @@ fn invalid_tokens(conn: &Connection, tokens: &[String]) -> StoreResult<Vec<Strin
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT id FROM tokens WHERE revoked_at IS NULL AND id IN ({})",
+        "{}({})",
+        q::VALID_TOKEN_IDS_IN,
         vec!["?"; tokens.len()].join(", ")
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
@@ -262,11 +259,7 @@ fn invalid_tokens(conn: &Connection, tokens: &[String]) -> StoreResult<Vec<Strin
         })
         .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
         .map_err(unavailable)?;
-    Ok(tokens
-        .iter()
-        .filter(|t| !valid.contains(t))
-        .cloned()
-        .collect())
+    Ok(super::audit_sql::not_in(tokens, &valid))
 }
 
 fn sync_loop(wal: &Path, waiters: mpsc::Receiver<SyncWaiter>) {
