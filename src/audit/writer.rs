@@ -227,8 +227,9 @@ async fn commit_batch(
             }
             rows.extend(job.rows.iter().cloned());
         }
-        match store.append_audit_checked(&rows, &check).await {
-            Ok(bad) if bad.is_empty() => return (Ok(()), revoked, rows.len()),
+        let written = rows.len();
+        match store.append_audit_checked(rows, check).await {
+            Ok(bad) if bad.is_empty() => return (Ok(()), revoked, written),
             Ok(bad) => revoked.extend(bad),
             Err(e) => return (Err(e), revoked, 0),
         }

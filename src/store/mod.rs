@@ -210,11 +210,11 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// Like `insert_audit_checked`, but may return before the rows are durable: they are once
     /// a later `sync_audit` returns. The group-commit writer writes its next batch while the
-    /// previous one is being flushed.
+    /// previous one is being flushed. Takes the rows (SQLite hands them to its appender thread).
     async fn append_audit_checked(
         &self,
-        rows: &[AuditRow],
-        tokens: &[String],
+        rows: Vec<AuditRow>,
+        tokens: Vec<String>,
     ) -> StoreResult<Vec<String>>;
     /// Returns once every audit row appended before the call is durable.
     async fn sync_audit(&self) -> StoreResult<()>;

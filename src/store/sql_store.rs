@@ -674,7 +674,12 @@ impl Store for SqlStore {
         rows: &[AuditRow],
         tokens: &[String],
     ) -> StoreResult<Vec<String>> {
-        let invalid = self.append_audit_checked(rows, tokens).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let invalid = self
+            .append_audit_checked(rows.to_vec(), tokens.to_vec())
+            .await?;
         if invalid.is_empty() {
             self.sync_audit().await?;
         }
@@ -683,8 +688,8 @@ impl Store for SqlStore {
 
     async fn append_audit_checked(
         &self,
-        rows: &[AuditRow],
-        tokens: &[String],
+        rows: Vec<AuditRow>,
+        tokens: Vec<String>,
     ) -> StoreResult<Vec<String>> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -698,11 +703,11 @@ impl Store for SqlStore {
                     Some(c) => c,
                     None => self.writer.acquire().await?,
                 };
-                appender.append(rows.to_vec(), tokens.to_vec()).await?
+                appender.append(rows, tokens).await?
             }
             // Several batches commit at once (and other replicas write): the sealer chains.
             None => {
-                audit_sql::append_checked(&self.writer, self.dialect().begin_write, rows, tokens)
+                audit_sql::append_checked(&self.writer, self.dialect().begin_write, &rows, &tokens)
                     .await?
             }
         };
