@@ -1,12 +1,16 @@
-//! The group-commit audit writer: request handlers hand their rows to one task that inserts
-//! whatever has queued up in one transaction and wakes each waiter only after the commit.
-//! Many concurrent reads share one commit (one fsync), and no response goes out before its row
-//! is durable; if the store is down, every waiter gets the error (the request fails closed).
-//! On PostgreSQL a few batches commit at once on separate connections (the server merges their
-//! WAL flushes), so the next batch fills while the previous ones are being flushed. SQLite has
-//! one writer, so there one batch is written at a time, but a batch is flushed to disk
-//! (`Store::sync_audit`) after it gives up its slot: the next batch is written meanwhile.
+//! The group-commit audit writer: request handlers hand their rows over, and whatever has
+//! queued up is inserted in one transaction; each waiter is woken only after that commit is
+//! durable. Many concurrent reads share one commit (one fsync), and no response goes out before
+//! its row is durable; if the store is down, every waiter gets the error (the request fails
+//! closed).
+//!
+//! On PostgreSQL the rows go to one task here, and a few batches commit at once on separate
+//! connections (the server merges their WAL flushes), so the next batch fills while the
+//! previous ones are being flushed. On SQLite they go straight to the store's audit appender
+//! thread (`store::sqlite_audit`), which groups, seals, commits and flushes them the same way
+//! with one writer and without a task in between.
 
+use crate::store::sqlite_audit::{Job as AppenderJob, SqliteAuditAppender};
 use crate::store::{AuditRow, Store, StoreError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +20,8 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// Largest batch written in one transaction.
 const MAX_BATCH_ROWS: usize = 1000;
 
-/// Batches committing at the same time on PostgreSQL.
-const POSTGRES_BATCHES_IN_FLIGHT: usize = 4;
+/// Batches committing at the same time (PostgreSQL).
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// One request's rows, the token to check again if it came from the read cache, and the
 /// request waiting for the commit.
@@ -57,6 +61,18 @@ pub struct WriterStats {
     pub commit_seconds: prometheus_client::metrics::histogram::Histogram,
 }
 
+impl WriterStats {
+    /// Counts one durable batch of `rows` rows that took `seconds` from the start of its write
+    /// until it was durable.
+    pub fn record_batch(&self, rows: usize, seconds: f64) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.last_batch_rows.store(rows as u64, Ordering::Relaxed);
+        self.batch_size.observe(rows as f64);
+        self.commit_seconds.observe(seconds);
+    }
+}
+
 impl Default for WriterStats {
     fn default() -> Self {
         Self {
@@ -69,10 +85,19 @@ impl Default for WriterStats {
     }
 }
 
-/// A handle to the writer task; cheap to clone.
+/// Where rows go.
+#[derive(Clone)]
+enum Route {
+    /// The writer task (PostgreSQL).
+    Task(mpsc::Sender<Job>),
+    /// SQLite's appender thread.
+    Appender(Arc<SqliteAuditAppender>),
+}
+
+/// A handle to the writer; cheap to clone.
 #[derive(Clone)]
 pub struct AuditWriter {
-    tx: mpsc::Sender<Job>,
+    route: Route,
     pub stats: Arc<WriterStats>,
     enabled: bool,
 }
@@ -80,14 +105,23 @@ pub struct AuditWriter {
 impl AuditWriter {
     /// Starts the writer task over `store`; `enabled: false` drops rows (benchmarks only).
     pub fn start(store: Arc<dyn Store>, enabled: bool) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(8192);
         let stats = Arc::new(WriterStats::default());
-        let in_flight = match store.backend() {
-            crate::store::Backend::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
-            crate::store::Backend::Sqlite => 1,
+        let route = match store.sqlite_appender() {
+            Some(appender) => {
+                appender.count_into(stats.clone());
+                Route::Appender(appender)
+            }
+            None => {
+                let (tx, rx) = mpsc::channel::<Job>(8192);
+                tokio::spawn(run(store, rx, stats.clone()));
+                Route::Task(tx)
+            }
         };
-        tokio::spawn(run(store, rx, stats.clone(), in_flight));
-        Self { tx, stats, enabled }
+        Self {
+            route,
+            stats,
+            enabled,
+        }
     }
 
     /// Rows written and batches committed so far, and the mean batch size.
@@ -123,49 +157,43 @@ impl AuditWriter {
         }
         let stopped = || AuditError::Unavailable("the audit writer has stopped".into());
         let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Job {
+        match &self.route {
+            Route::Appender(appender) => appender.submit(AppenderJob {
                 rows,
                 recheck,
                 done,
-            })
-            .await
-            .map_err(|_| stopped())?;
+            })?,
+            Route::Task(tx) => tx
+                .send(Job {
+                    rows,
+                    recheck,
+                    done,
+                })
+                .await
+                .map_err(|_| stopped())?,
+        }
         wait.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-async fn run(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<Job>,
-    stats: Arc<WriterStats>,
-    in_flight: usize,
-) {
-    let slots = Arc::new(Semaphore::new(in_flight));
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for a free slot first: rows keep queueing meanwhile and join this batch.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        // Take what is queued and leave at once: PostgreSQL does better with more, smaller
+        // commits in flight (its WAL flush groups them) than with one larger one.
         let mut jobs = vec![first];
         let mut queued = jobs[0].rows.len();
-        // Take what is queued. With one batch in flight (SQLite), let the runtime run once
-        // more (requests just answered by the previous commit are about to hand over their
-        // next rows) and take those too. PostgreSQL does better with more, smaller commits in
-        // flight (its WAL flush groups them), so there the batch leaves at once.
-        let passes = if in_flight == 1 { 2 } else { 1 };
-        for pass in 0..passes {
-            while queued < MAX_BATCH_ROWS {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        queued += job.rows.len();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
+        while queued < MAX_BATCH_ROWS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    queued += job.rows.len();
+                    jobs.push(job);
                 }
-            }
-            if pass + 1 < passes && queued < MAX_BATCH_ROWS {
-                tokio::task::yield_now().await;
+                Err(_) => break,
             }
         }
         let (store, stats) = (store.clone(), stats.clone());
@@ -178,15 +206,8 @@ async fn run(
                 Ok(()) => store.sync_audit().await,
                 Err(e) => Err(e),
             };
-            let took = started.elapsed().as_secs_f64();
             if result.is_ok() {
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats.rows.fetch_add(written as u64, Ordering::Relaxed);
-                stats
-                    .last_batch_rows
-                    .store(written as u64, Ordering::Relaxed);
-                stats.batch_size.observe(written as f64);
-                stats.commit_seconds.observe(took);
+                stats.record_batch(written, started.elapsed().as_secs_f64());
             }
             for job in jobs {
                 let outcome = match (&result, &job.recheck) {
@@ -238,7 +259,7 @@ async fn commit_batch(
 
 /// The row recorded in place of a request whose cached token was revoked meanwhile: the same
 /// row the auth check writes when it finds the token revoked.
-fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
+pub(crate) fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
     row.action = super::action::AUTH_FAILED.to_string();
     row.secret_path = None;
     row.version = None;

@@ -148,6 +148,7 @@ impl super::KeyMaterialStore for super::SqlStore {
     }
 
     async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         insert_version(self.writer_pool(), row).await
     }
 
@@ -170,6 +171,7 @@ impl super::KeyMaterialStore for super::SqlStore {
         version: i64,
         swap: KeySwap<'_>,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         swap_version_key(self.writer_pool(), secret_id, version, swap).await
     }
 
@@ -183,10 +185,12 @@ impl super::KeyMaterialStore for super::SqlStore {
         slot: WebhookSecretSlot,
         swap: KeySwap<'_>,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         swap_webhook_key(self.writer_pool(), webhook_id, slot, swap).await
     }
 
     async fn replace_meta(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         replace_meta(self.writer_pool(), key, old, new).await
     }
 }

@@ -15,7 +15,8 @@ mod rotation_sql;
 pub mod rows;
 mod sql_store;
 mod sqlite;
-mod sqlite_audit;
+pub mod sqlite_audit;
+mod sqlite_audit_tx;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
@@ -218,6 +219,10 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<String>>;
     /// Returns once every audit row appended before the call is durable.
     async fn sync_audit(&self) -> StoreResult<()>;
+    /// SQLite's audit appender, to which the group-commit writer hands rows directly.
+    fn sqlite_appender(&self) -> Option<Arc<sqlite_audit::SqliteAuditAppender>> {
+        None
+    }
     /// Audit rows matching `q`, newest first.
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// Counts over the rows matching `q` (limit and cursor ignored).

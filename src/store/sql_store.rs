@@ -35,12 +35,28 @@ pub struct SqlStore {
     cache: Arc<ReadCache>,
     /// SQLite: the connection and threads that append and flush the audit writer's batches.
     sqlite_audit: Option<Arc<SqliteAuditAppender>>,
+    /// SQLite: this process's writers (the writer pool's users and the audit appender, which
+    /// has a connection of its own) take turns here, in order, instead of meeting in SQLite's
+    /// busy handler, which sleeps a millisecond or more per retry. None on PostgreSQL.
+    write_gate: Option<Arc<WriteGate>>,
 }
+
+/// The lock SQLite writers of this process take turns on (see `SqlStore::write_gate`).
+pub type WriteGate = tokio::sync::Mutex<()>;
 
 impl SqlStore {
     /// The pool write statements use (SQLite: the single writer connection).
     pub(super) fn writer_pool(&self) -> &AnyPool {
         &self.writer
+    }
+
+    /// Waits for this process's turn to write (SQLite; at once on PostgreSQL). Held until
+    /// the write transaction ends.
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// The pool plain reads use.
@@ -66,19 +82,17 @@ impl SqlStore {
                 "the database URL must start with postgres:// or sqlite://".into(),
             )
         })?;
-        let (writer, reader, sqlite_audit) = match backend {
+        let (writer, reader, sqlite_audit, write_gate) = match backend {
             Backend::Postgres => {
                 let pool = postgres::connect(url, max_connections).await?;
-                (pool.clone(), pool, None)
+                (pool.clone(), pool, None, None)
             }
             Backend::Sqlite => {
                 let (writer, reader) = sqlite::connect(url, max_connections.max(2)).await?;
                 let file = std::path::PathBuf::from(sqlite::database_file(url));
-                (
-                    writer,
-                    reader,
-                    Some(Arc::new(SqliteAuditAppender::start(file)?)),
-                )
+                let gate = Arc::new(WriteGate::new(()));
+                let appender = SqliteAuditAppender::start(file, gate.clone())?;
+                (writer, reader, Some(Arc::new(appender)), Some(gate))
             }
         };
         Ok(Self {
@@ -87,6 +101,7 @@ impl SqlStore {
             reader,
             cache: Arc::new(ReadCache::new(1, Default::default())),
             sqlite_audit,
+            write_gate,
         })
     }
 
@@ -161,8 +176,10 @@ impl Store for SqlStore {
     }
 
     async fn begin(&self) -> StoreResult<Box<dyn StoreTx>> {
+        let turn = self.write_turn().await;
         let tx = self.writer.begin_with(self.dialect().begin_write).await?;
         Ok(Box::new(SqlTx {
+            _turn: turn,
             tx,
             dialect: self.dialect(),
             cache: self.cache.clone(),
@@ -491,6 +508,7 @@ impl Store for SqlStore {
         for w in exclude_webhooks {
             qry = qry.bind(w);
         }
+        let _turn = self.write_turn().await;
         Ok(qry.fetch_all(&self.writer).await?)
     }
 
@@ -506,11 +524,13 @@ impl Store for SqlStore {
         for id in ids {
             qry = qry.bind(id);
         }
+        let _turn = self.write_turn().await;
         qry.execute(&self.writer).await?;
         Ok(())
     }
 
     async fn finish_attempt(&self, o: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let recorded = record_attempt(&mut tx, o, audit).await?;
         tx.commit().await?;
@@ -521,6 +541,7 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let out = if needs_one_by_one(items) {
             let mut out = Vec::with_capacity(items.len());
@@ -695,16 +716,9 @@ impl Store for SqlStore {
             return Ok(Vec::new());
         }
         let invalid = match &self.sqlite_audit {
-            // Sealed as they are inserted, on the appender's own connection. Holding the
-            // single writer connection meanwhile keeps this process's other writes waiting
-            // in the pool's queue rather than in SQLite's busy-retry sleeps.
-            Some(appender) => {
-                let _writes_paused = match self.writer.try_acquire() {
-                    Some(c) => c,
-                    None => self.writer.acquire().await?,
-                };
-                appender.append(rows, tokens).await?
-            }
+            // Sealed as they are inserted, on the appender's own connection, which takes its
+            // turn on the write gate like this process's other writers.
+            Some(appender) => appender.append(rows, tokens).await?,
             // Several batches commit at once (and other replicas write): the sealer chains.
             None => {
                 audit_sql::append_checked(&self.writer, self.dialect().begin_write, &rows, &tokens)
@@ -715,6 +729,10 @@ impl Store for SqlStore {
             self.cache.invalidate(Group::Tokens);
         }
         Ok(invalid)
+    }
+
+    fn sqlite_appender(&self) -> Option<Arc<SqliteAuditAppender>> {
+        self.sqlite_audit.clone()
     }
 
     async fn sync_audit(&self) -> StoreResult<()> {
@@ -782,6 +800,7 @@ impl Store for SqlStore {
     }
 
     async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
+        let _turn = self.write_turn().await;
         audit_sql::seal_unsealed(
             &self.writer,
             self.dialect().begin_write,
@@ -806,6 +825,7 @@ impl Store for SqlStore {
     }
 
     async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let last: Option<(i64, String)> = sqlx::query_as(q::AUDIT_LAST_BEFORE)
             .bind(before_us)
@@ -1142,6 +1162,9 @@ struct SqlTx {
     cache: Arc<ReadCache>,
     /// Cached table groups this transaction changed: invalidated when it commits.
     touched: Vec<Group>,
+    /// This process's turn to write (`SqlStore::write_turn`), given back after `tx` (fields
+    /// drop in order).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl SqlTx {

@@ -1,55 +1,80 @@
-//! SQLite's audit appender: the group-commit writer's batches go through a connection of their
-//! own, on a thread of their own, which seals each batch into the hash chain as it inserts it
-//! (one IMMEDIATE transaction: token check, chain head, prepared single-row inserts). That
-//! connection commits without fsync (`synchronous = NORMAL`); a second thread makes appended
-//! batches durable with one `fdatasync` of the WAL file per group of callers. So the next
-//! batch is being written while the previous one is being flushed, and the writer waits for
-//! neither the `sqlx` worker hand-offs nor per-statement argument conversion.
+//! SQLite's audit appender: read and denial rows go straight from the request to a thread that
+//! owns a connection of its own (`sqlite_audit_tx`). It takes whatever rows have queued up,
+//! seals them into the hash chain as it inserts them in one transaction committed without
+//! fsync (`synchronous = NORMAL`), and hands the group to a second thread, which makes it
+//! durable with one `fdatasync` of the WAL file for every group committed before that flush
+//! started, and only then answers the group's requests. So the next group is written while
+//! the previous one is being flushed, and a row passes two thread hand-offs on its way, not
+//! the async writer task's and `sqlx` worker's.
 //!
-//! Durability: a caller of `append` may answer its request only after a later `sync` returned.
-//! SQLite appends a commit's WAL frames with `write` before COMMIT returns; an `fdatasync` of
-//! the WAL started after that makes them durable, as `synchronous = FULL` would have. The WAL
-//! header written when SQLite starts reusing the file is synced by SQLite itself (NORMAL does
-//! that), and checkpoints sync the database file.
+//! Durability: SQLite appends a commit's WAL frames with `write` before COMMIT returns; an
+//! `fdatasync` of the WAL started after that makes them durable, as `synchronous = FULL`
+//! would have. The WAL header written when SQLite starts reusing the file is synced by SQLite
+//! itself (NORMAL does that), and checkpoints sync the database file.
 //!
-//! Callers in this process serialize their writes on the store's single writer connection (the
-//! caller holds it while `append` runs), so this connection never busy-waits on its own
-//! process; another process's writes are waited for with `busy_timeout`.
+//! The appender writes only on its turn on the store's write gate, like this process's other
+//! writers, so it never busy-waits on its own process; another process's write lock is waited
+//! for in short steps.
 
 use super::errors::{StoreError, StoreResult};
-use super::queries as q;
 use super::rows::AuditRow;
-use crate::audit::chain;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use super::sql_store::WriteGate;
+use super::sqlite_audit_tx::{append, open};
+use crate::audit::writer::{denial, AuditError, Recheck, WriterStats};
+use rusqlite::Connection;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
-/// How long the appender waits for another process's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most rows the append thread takes into one transaction.
+const MAX_GROUP_ROWS: usize = 1000;
 
-/// Settings of the appender's connection (the WAL mode itself is the database's, set by the
-/// store's pools; `open` checks it).
-const PRAGMAS: &str =
-    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+/// One request's rows, and where its outcome goes once they are durable.
+pub struct Job {
+    pub rows: Vec<AuditRow>,
+    /// The token to check again in the transaction, if the read cache served it.
+    pub recheck: Option<Recheck>,
+    pub done: oneshot::Sender<Result<(), AuditError>>,
+}
 
-/// One batch for the append thread.
-struct AppendJob {
+/// A batch appended without its durability (`SqliteAuditAppender::append`).
+struct Batch {
     rows: Vec<AuditRow>,
     tokens: Vec<String>,
     done: oneshot::Sender<StoreResult<Vec<String>>>,
 }
 
-/// One caller waiting for the WAL to be flushed.
-type SyncWaiter = oneshot::Sender<Result<(), String>>;
+/// What the append thread is given.
+enum Work {
+    Request(Job),
+    Batch(Batch),
+}
+
+/// A request's reply channel and its outcome, sent once the WAL is flushed.
+type Answer = (
+    oneshot::Sender<Result<(), AuditError>>,
+    Result<(), AuditError>,
+);
+
+/// What the sync thread is given.
+enum Flush {
+    /// A group of requests whose rows were committed when `started` was read.
+    Group {
+        answers: Vec<Answer>,
+        rows: usize,
+        started: Instant,
+    },
+    /// A caller of `sync`.
+    Waiter(oneshot::Sender<Result<(), String>>),
+}
 
 /// Handle to the append and sync threads; they stop when it is closed or dropped.
 pub struct SqliteAuditAppender {
-    jobs: Mutex<Option<mpsc::Sender<AppendJob>>>,
-    syncs: Mutex<Option<mpsc::Sender<SyncWaiter>>>,
+    work: Mutex<Option<mpsc::Sender<Work>>>,
+    flushes: Mutex<Option<mpsc::Sender<Flush>>>,
+    stats: Arc<OnceLock<Arc<WriterStats>>>,
 }
 
 impl std::fmt::Debug for SqliteAuditAppender {
@@ -60,26 +85,50 @@ impl std::fmt::Debug for SqliteAuditAppender {
 }
 
 impl SqliteAuditAppender {
-    /// Starts the threads for the database file `db` (opened at the first batch).
-    pub fn start(db: PathBuf) -> StoreResult<Self> {
-        let (jobs, job_rx) = mpsc::channel::<AppendJob>();
-        let (syncs, sync_rx) = mpsc::channel::<SyncWaiter>();
+    /// Starts the threads for the database file `db` (opened at the first batch); the append
+    /// thread writes on its turn on `gate`.
+    pub fn start(db: PathBuf, gate: Arc<WriteGate>) -> StoreResult<Self> {
+        let (work, work_rx) = mpsc::channel::<Work>();
+        let (flushes, flush_rx) = mpsc::channel::<Flush>();
+        let stats: Arc<OnceLock<Arc<WriterStats>>> = Arc::default();
         let wal = wal_path(&db);
         let spawned = |e: std::io::Error| {
             StoreError::Unavailable(format!("cannot start the audit appender thread: {e}"))
         };
+        let to_flush = flushes.clone();
         std::thread::Builder::new()
             .name("audit-append".into())
-            .spawn(move || append_loop(&db, job_rx))
+            .spawn(move || append_loop(&db, &gate, work_rx, to_flush))
             .map_err(spawned)?;
+        let flush_stats = stats.clone();
         std::thread::Builder::new()
             .name("audit-sync".into())
-            .spawn(move || sync_loop(&wal, sync_rx))
+            .spawn(move || sync_loop(&wal, flush_rx, &flush_stats))
             .map_err(spawned)?;
         Ok(Self {
-            jobs: Mutex::new(Some(jobs)),
-            syncs: Mutex::new(Some(syncs)),
+            work: Mutex::new(Some(work)),
+            flushes: Mutex::new(Some(flushes)),
+            stats,
         })
+    }
+
+    /// Where the group statistics of `submit`ted rows are counted (once; later calls are
+    /// ignored).
+    pub fn count_into(&self, stats: Arc<WriterStats>) {
+        let _ = self.stats.set(stats);
+    }
+
+    /// Hands one request's rows to the append thread; `job.done` gets the outcome once they
+    /// are durable (or could not be written). Fails if the threads have stopped.
+    pub fn submit(&self, job: Job) -> Result<(), AuditError> {
+        let sent = lock(&self.work)
+            .as_ref()
+            .is_some_and(|tx| tx.send(Work::Request(job)).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(AuditError::Unavailable(stopped().to_string()))
+        }
     }
 
     /// Inserts `rows` sealed onto the chain, in one transaction that first checks the
@@ -91,9 +140,9 @@ impl SqliteAuditAppender {
         tokens: Vec<String>,
     ) -> StoreResult<Vec<String>> {
         let (done, wait) = oneshot::channel();
-        let sent = lock(&self.jobs)
+        let sent = lock(&self.work)
             .as_ref()
-            .is_some_and(|tx| tx.send(AppendJob { rows, tokens, done }).is_ok());
+            .is_some_and(|tx| tx.send(Work::Batch(Batch { rows, tokens, done })).is_ok());
         if !sent {
             return Err(stopped());
         }
@@ -103,25 +152,23 @@ impl SqliteAuditAppender {
     /// Returns once every batch appended before the call is durable.
     pub async fn sync(&self) -> StoreResult<()> {
         let (done, wait) = oneshot::channel();
-        let sent = lock(&self.syncs)
+        let sent = lock(&self.flushes)
             .as_ref()
-            .is_some_and(|tx| tx.send(done).is_ok());
+            .is_some_and(|tx| tx.send(Flush::Waiter(done)).is_ok());
         if !sent {
             return Err(stopped());
         }
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
-                "cannot flush the audit log to disk: {e}"
-            ))),
+            Ok(Err(e)) => Err(StoreError::Unavailable(flush_failed(&e))),
             Err(_) => Err(stopped()),
         }
     }
 
     /// Stops the threads once the queued work is done (the connection closes with them).
     pub fn close(&self) {
-        lock(&self.jobs).take();
-        lock(&self.syncs).take();
+        lock(&self.work).take();
+        lock(&self.flushes).take();
     }
 }
 
@@ -133,6 +180,10 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the audit appender has stopped".into())
 }
 
+fn flush_failed(e: &str) -> String {
+    format!("cannot flush the audit log to disk: {e}")
+}
+
 /// The WAL file SQLite keeps beside `db`.
 fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -140,140 +191,176 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn append_loop(db: &Path, jobs: mpsc::Receiver<AppendJob>) {
+fn append_loop(
+    db: &Path,
+    gate: &WriteGate,
+    work: mpsc::Receiver<Work>,
+    flushes: mpsc::Sender<Flush>,
+) {
     let mut conn: Option<Connection> = None;
-    while let Ok(job) = jobs.recv() {
-        let result = match conn.as_mut() {
-            Some(c) => append(c, &job.rows, &job.tokens),
-            None => open(db).and_then(|c| append(conn.insert(c), &job.rows, &job.tokens)),
+    let mut next: Option<Work> = None;
+    loop {
+        let first = match next.take() {
+            Some(w) => w,
+            None => match work.recv() {
+                Ok(w) => w,
+                Err(_) => return,
+            },
         };
-        if result.is_err() {
-            // Open afresh for the next batch (the file may have been replaced or repaired).
-            conn = None;
-        }
-        let _ = job.done.send(result);
-    }
-}
-
-fn open(db: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(unavailable)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
-    conn.execute_batch(PRAGMAS).map_err(unavailable)?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .map_err(unavailable)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Unavailable(format!(
-            "the audit appender needs the database in WAL mode, found {mode}"
-        )));
-    }
-    Ok(conn)
-}
-
-/// One batch: BEGIN IMMEDIATE (this connection holds the write lock, so the head read here is
-/// the one the rows follow), token check, head, inserts, COMMIT.
-fn append(conn: &mut Connection, rows: &[AuditRow], tokens: &[String]) -> StoreResult<Vec<String>> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(unavailable)?;
-    let invalid = invalid_tokens(&tx, tokens)?;
-    if !invalid.is_empty() {
-        return Ok(invalid); // dropping `tx` rolls back
-    }
-    let links = chain::seal_onto(chain_head(&tx)?, rows);
-    {
-        let mut insert = tx
-            .prepare_cached(&insert_sealed_sql())
-            .map_err(unavailable)?;
-        for (r, (seq, hash)) in rows.iter().zip(&links) {
-            insert
-                .execute(params![
-                    r.id,
-                    r.tenant_id,
-                    r.ts,
-                    r.action,
-                    r.identity_type,
-                    r.identity_id,
-                    r.secret_path,
-                    r.version,
-                    r.source_ip,
-                    r.user_agent,
-                    r.success,
-                    r.status_code,
-                    r.duration_ms,
-                    r.request_id,
-                    r.extra_data,
-                    seq,
-                    hash,
-                ])
-                .map_err(store_error)?;
+        match first {
+            Work::Batch(b) => {
+                let result = {
+                    let _turn = gate.blocking_lock();
+                    with_conn(db, &mut conn, |c| append(c, &b.rows, &b.tokens))
+                };
+                let _ = b.done.send(result);
+            }
+            Work::Request(job) => {
+                // Everything queued meanwhile joins this group (up to MAX_GROUP_ROWS).
+                let mut group = vec![job];
+                let mut queued = group[0].rows.len();
+                while queued < MAX_GROUP_ROWS {
+                    match work.try_recv() {
+                        Ok(Work::Request(j)) => {
+                            queued += j.rows.len();
+                            group.push(j);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let started = Instant::now();
+                let (outcomes, rows) = {
+                    let _turn = gate.blocking_lock();
+                    append_group(db, &mut conn, &group)
+                };
+                let answers: Vec<Answer> =
+                    group.into_iter().map(|j| j.done).zip(outcomes).collect();
+                if rows == 0 {
+                    // Nothing was committed (the store failed): nothing to flush.
+                    for (done, outcome) in answers {
+                        let _ = done.send(outcome);
+                    }
+                    continue;
+                }
+                let group = Flush::Group {
+                    answers,
+                    rows,
+                    started,
+                };
+                if let Err(mpsc::SendError(Flush::Group { answers, .. })) = flushes.send(group) {
+                    for (done, _) in answers {
+                        let _ = done.send(Err(AuditError::Unavailable(stopped().to_string())));
+                    }
+                }
+            }
         }
     }
-    tx.commit().map_err(unavailable)?;
-    Ok(Vec::new())
 }
 
-/// `INSERT INTO audit_log (…, seq, hash) VALUES (?, …)` for one row.
-fn insert_sealed_sql() -> String {
-    let marks = vec!["?"; q::AUDIT_COL_COUNT + 2].join(", ");
-    format!("{} VALUES ({marks})", q::AUDIT_INSERT_SEALED_HEAD)
-}
-
-/// The chain's last link: the last sealed row, else the retention anchor, else genesis.
-fn chain_head(conn: &Connection) -> StoreResult<(i64, String)> {
-    let last = conn
-        .prepare_cached(q::AUDIT_CHAIN_HEAD)
-        .and_then(|mut s| {
-            s.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                .optional()
-        })
-        .map_err(unavailable)?;
-    if let Some(head) = last {
-        return Ok(head);
+/// Runs `f` on the connection, opening it first if needed; after an error the connection is
+/// opened afresh for the next batch (the file may have been replaced or repaired).
+fn with_conn<T>(
+    db: &Path,
+    conn: &mut Option<Connection>,
+    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let result = match conn.as_mut() {
+        Some(c) => f(c),
+        None => open(db).and_then(|c| f(conn.insert(c))),
+    };
+    if result.is_err() {
+        *conn = None;
     }
-    let anchor: Option<String> = conn
-        .query_row(q::GET_META, [chain::ANCHOR_KEY], |r| r.get(0))
-        .optional()
-        .map_err(unavailable)?;
-    Ok(chain::start_link(anchor.as_deref()))
+    result
 }
 
-/// The ids among `tokens` that are revoked or gone.
-fn invalid_tokens(conn: &Connection, tokens: &[String]) -> StoreResult<Vec<String>> {
-    if tokens.is_empty() {
-        return Ok(Vec::new());
+/// Writes the group's rows in one transaction that checks the cached tokens. A request whose
+/// token turns out revoked gets one denial row instead of its rows (the row the auth check
+/// writes for a revoked token), and the group is written again. Returns each request's
+/// outcome and the number of rows committed (0 if the store failed).
+fn append_group(
+    db: &Path,
+    conn: &mut Option<Connection>,
+    group: &[Job],
+) -> (Vec<Result<(), AuditError>>, usize) {
+    let mut revoked: Vec<String> = Vec::new();
+    loop {
+        let mut check: Vec<String> = Vec::new();
+        let mut rows: Vec<AuditRow> = Vec::with_capacity(group.len());
+        for job in group {
+            match &job.recheck {
+                Some(r) if revoked.contains(&r.token_id) => {
+                    if let Some(first) = job.rows.first() {
+                        rows.push(denial(first.clone(), &r.request_path));
+                    }
+                    continue;
+                }
+                Some(r) if !check.contains(&r.token_id) => check.push(r.token_id.clone()),
+                _ => {}
+            }
+            rows.extend(job.rows.iter().cloned());
+        }
+        match with_conn(db, conn, |c| append(c, &rows, &check)) {
+            Ok(bad) if bad.is_empty() => {
+                let outcomes = group
+                    .iter()
+                    .map(|j| match &j.recheck {
+                        Some(r) if revoked.contains(&r.token_id) => Err(AuditError::TokenRevoked),
+                        _ => Ok(()),
+                    })
+                    .collect();
+                return (outcomes, rows.len());
+            }
+            Ok(bad) => revoked.extend(bad),
+            Err(e) => {
+                let failed = AuditError::Unavailable(e.to_string());
+                return (group.iter().map(|_| Err(failed.clone())).collect(), 0);
+            }
+        }
     }
-    let sql = format!(
-        "{}({})",
-        q::VALID_TOKEN_IDS_IN,
-        vec!["?"; tokens.len()].join(", ")
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
-    let valid = stmt
-        .query_map(rusqlite::params_from_iter(tokens), |r| {
-            r.get::<_, String>(0)
-        })
-        .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-        .map_err(unavailable)?;
-    Ok(super::audit_sql::not_in(tokens, &valid))
 }
 
-fn sync_loop(wal: &Path, waiters: mpsc::Receiver<SyncWaiter>) {
+fn sync_loop(wal: &Path, flushes: mpsc::Receiver<Flush>, stats: &OnceLock<Arc<WriterStats>>) {
     let mut file: Option<File> = None;
-    while let Ok(first) = waiters.recv() {
-        // Everybody queued now appended before this flush starts: one fdatasync covers all.
-        let mut group = vec![first];
-        group.extend(waiters.try_iter());
+    while let Ok(first) = flushes.recv() {
+        // Everything queued now was committed before this flush starts: one fdatasync covers
+        // it all.
+        let mut pending = vec![first];
+        pending.extend(flushes.try_iter());
         let result = sync_wal(wal, &mut file).map_err(|e| e.to_string());
         if result.is_err() {
             file = None;
         }
-        for w in group {
-            let _ = w.send(result.clone());
+        for flush in pending {
+            match flush {
+                Flush::Waiter(w) => {
+                    let _ = w.send(result.clone());
+                }
+                Flush::Group {
+                    answers,
+                    rows,
+                    started,
+                } => match &result {
+                    Ok(()) => {
+                        if let Some(s) = stats.get() {
+                            s.record_batch(rows, started.elapsed().as_secs_f64());
+                        }
+                        for (done, outcome) in answers {
+                            let _ = done.send(outcome);
+                        }
+                    }
+                    Err(e) => {
+                        let failed = AuditError::Unavailable(flush_failed(e));
+                        for (done, _) in answers {
+                            let _ = done.send(Err(failed.clone()));
+                        }
+                    }
+                },
+            }
         }
     }
 }
@@ -298,18 +385,6 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     false
-}
-
-fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-/// A uniqueness violation is a conflict (an audit id written twice); the rest is unavailable.
-fn store_error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
-        _ => unavailable(e),
-    }
 }
 
 #[cfg(test)]
