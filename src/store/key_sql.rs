@@ -148,8 +148,10 @@ impl super::KeyMaterialStore for super::SqlStore {
     }
 
     async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        insert_version(self.writer_pool(), row).await
+        let turn = self.write_turn().await;
+        let done = insert_version(self.writer_pool(), row).await?;
+        turn.durable().await?;
+        Ok(done)
     }
 
     async fn count_stale_keys(&self, active_key_id: &str) -> StoreResult<(i64, i64)> {
@@ -171,8 +173,10 @@ impl super::KeyMaterialStore for super::SqlStore {
         version: i64,
         swap: KeySwap<'_>,
     ) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        swap_version_key(self.writer_pool(), secret_id, version, swap).await
+        let turn = self.write_turn().await;
+        let done = swap_version_key(self.writer_pool(), secret_id, version, swap).await?;
+        turn.durable().await?;
+        Ok(done)
     }
 
     async fn stale_webhooks(&self, active_key_id: &str) -> StoreResult<Vec<WrappedWebhookRow>> {
@@ -185,12 +189,16 @@ impl super::KeyMaterialStore for super::SqlStore {
         slot: WebhookSecretSlot,
         swap: KeySwap<'_>,
     ) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        swap_webhook_key(self.writer_pool(), webhook_id, slot, swap).await
+        let turn = self.write_turn().await;
+        let done = swap_webhook_key(self.writer_pool(), webhook_id, slot, swap).await?;
+        turn.durable().await?;
+        Ok(done)
     }
 
     async fn replace_meta(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
-        replace_meta(self.writer_pool(), key, old, new).await
+        let turn = self.write_turn().await;
+        let done = replace_meta(self.writer_pool(), key, old, new).await?;
+        turn.durable().await?;
+        Ok(done)
     }
 }

@@ -44,6 +44,28 @@ pub struct SqlStore {
 /// The lock SQLite writers of this process take turns on (see `SqlStore::write_gate`).
 pub type WriteGate = tokio::sync::Mutex<()>;
 
+/// A turn to write. SQLite connections commit without fsync (`synchronous = NORMAL`): a write
+/// is durable once a WAL flush that started after its commit returned (`sqlite_audit` runs
+/// them, one `fdatasync` for everyone waiting). So a writer commits on its turn, gives the turn
+/// back, and then waits for that flush together with the other writers (`durable`).
+pub(super) struct WriteTurn {
+    gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    wal: Option<Arc<SqliteAuditAppender>>,
+}
+
+impl WriteTurn {
+    /// Ends the turn after a committed write; returns once the write is durable (at once on
+    /// PostgreSQL, where a commit is durable when it returns).
+    pub(super) async fn durable(self) -> StoreResult<()> {
+        let WriteTurn { gate, wal } = self;
+        drop(gate);
+        match wal {
+            Some(appender) => appender.sync().await,
+            None => Ok(()),
+        }
+    }
+}
+
 impl SqlStore {
     /// The pool write statements use (SQLite: the single writer connection).
     pub(super) fn writer_pool(&self) -> &AnyPool {
@@ -51,11 +73,14 @@ impl SqlStore {
     }
 
     /// Waits for this process's turn to write (SQLite; at once on PostgreSQL). Held until
-    /// the write transaction ends.
-    pub(super) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
+    /// the write transaction ends; `WriteTurn::durable` then waits for the write to be durable.
+    pub(super) async fn write_turn(&self) -> WriteTurn {
+        WriteTurn {
+            gate: match &self.write_gate {
+                Some(gate) => Some(gate.clone().lock_owned().await),
+                None => None,
+            },
+            wal: self.sqlite_audit.clone(),
         }
     }
 
@@ -157,8 +182,9 @@ impl Store for SqlStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
+        let turn = self.write_turn().await;
         self.migrator().run(&self.writer).await?;
-        Ok(())
+        turn.durable().await
     }
 
     async fn migrations_applied(&self) -> StoreResult<bool> {
@@ -179,7 +205,7 @@ impl Store for SqlStore {
         let turn = self.write_turn().await;
         let tx = self.writer.begin_with(self.dialect().begin_write).await?;
         Ok(Box::new(SqlTx {
-            _turn: turn,
+            turn,
             tx,
             dialect: self.dialect(),
             cache: self.cache.clone(),
@@ -508,6 +534,7 @@ impl Store for SqlStore {
         for w in exclude_webhooks {
             qry = qry.bind(w);
         }
+        // A lease is soft state (it expires): the claim need not wait for a WAL flush.
         let _turn = self.write_turn().await;
         Ok(qry.fetch_all(&self.writer).await?)
     }
@@ -524,16 +551,18 @@ impl Store for SqlStore {
         for id in ids {
             qry = qry.bind(id);
         }
+        // A lease is soft state: no need to wait for a WAL flush.
         let _turn = self.write_turn().await;
         qry.execute(&self.writer).await?;
         Ok(())
     }
 
     async fn finish_attempt(&self, o: &AttemptRecord, audit: &AuditRow) -> StoreResult<bool> {
-        let _turn = self.write_turn().await;
+        let turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let recorded = record_attempt(&mut tx, o, audit).await?;
         tx.commit().await?;
+        turn.durable().await?;
         Ok(recorded)
     }
 
@@ -541,7 +570,7 @@ impl Store for SqlStore {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let _turn = self.write_turn().await;
+        let turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let out = if needs_one_by_one(items) {
             let mut out = Vec::with_capacity(items.len());
@@ -553,6 +582,7 @@ impl Store for SqlStore {
             record_attempts_bulk(&mut tx, items).await?
         };
         tx.commit().await?;
+        turn.durable().await?;
         Ok(out)
     }
 
@@ -800,14 +830,16 @@ impl Store for SqlStore {
     }
 
     async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
-        let _turn = self.write_turn().await;
-        audit_sql::seal_unsealed(
+        let turn = self.write_turn().await;
+        let sealed = audit_sql::seal_unsealed(
             &self.writer,
             self.dialect().begin_write,
             self.dialect().try_lock_sealer,
             limit,
         )
-        .await
+        .await?;
+        turn.durable().await?;
+        Ok(sealed)
     }
 
     async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
@@ -825,7 +857,7 @@ impl Store for SqlStore {
     }
 
     async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64> {
-        let _turn = self.write_turn().await;
+        let turn = self.write_turn().await;
         let mut tx = self.writer.begin_with(self.dialect().begin_write).await?;
         let last: Option<(i64, String)> = sqlx::query_as(q::AUDIT_LAST_BEFORE)
             .bind(before_us)
@@ -844,6 +876,7 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        turn.durable().await?;
         Ok(r.rows_affected())
     }
 }
@@ -1163,8 +1196,8 @@ struct SqlTx {
     /// Cached table groups this transaction changed: invalidated when it commits.
     touched: Vec<Group>,
     /// This process's turn to write (`SqlStore::write_turn`), given back after `tx` (fields
-    /// drop in order).
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// drop in order) or, on commit, before waiting for the write to be durable.
+    turn: WriteTurn,
 }
 
 impl SqlTx {
@@ -1178,13 +1211,20 @@ impl SqlTx {
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        let result = self.tx.commit().await;
+        let SqlTx {
+            tx,
+            cache,
+            touched,
+            turn,
+            ..
+        } = *self;
+        let result = tx.commit().await;
         // Even a failed commit may have landed: drop cached rows either way.
-        for group in &self.touched {
-            self.cache.invalidate(*group);
+        for group in &touched {
+            cache.invalidate(*group);
         }
         result?;
-        Ok(())
+        turn.durable().await
     }
 
     async fn put_meta_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()> {

@@ -1,7 +1,9 @@
 //! SQLite, the embedded default: WAL mode, one writer connection (SQLite has one writer at a
-//! time; queueing in the pool beats busy-retries), several reader connections, full fsync.
-//! The audit appender (`sqlite_audit`) has a connection of its own and writes only while it
-//! holds the writer connection, so it queues with the rest.
+//! time; queueing in the pool beats busy-retries), several reader connections. Commits do not
+//! fsync (`synchronous = NORMAL`): a writer waits for a shared WAL flush after its commit
+//! instead (`WriteTurn::durable`, `sqlite_audit`), so concurrent writes share one `fdatasync`
+//! and none holds the write lock while the disk flushes. The audit appender (`sqlite_audit`)
+//! has a connection of its own and takes its turn on the store's write gate like the rest.
 
 use super::errors::{StoreError, StoreResult};
 use sqlx::any::AnyPoolOptions;
@@ -29,7 +31,7 @@ pub const CLAIM_DELIVERIES: &str = concat!(
 
 /// `wal_autocheckpoint` is only a backstop (40 MB of WAL): checkpoints normally run in the
 /// background (`checkpoint_loop`), so a request's commit never pays for copying the WAL.
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
 
 /// How often the background checkpoint runs.
