@@ -10,7 +10,7 @@
 //! thread (`store::sqlite_audit`), which groups, seals, commits and flushes them the same way
 //! with one writer and without a task in between.
 
-use crate::store::sqlite_audit::{Job as AppenderJob, SqliteAuditAppender};
+use crate::store::sqlite_audit::SqliteAuditAppender;
 use crate::store::{AuditRow, Store, StoreError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,11 +24,42 @@ const MAX_BATCH_ROWS: usize = 1000;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// One request's rows, the token to check again if it came from the read cache, and the
-/// request waiting for the commit.
-struct Job {
-    rows: Vec<AuditRow>,
-    recheck: Option<Recheck>,
-    done: oneshot::Sender<Result<(), AuditError>>,
+/// request waiting for the commit (to the writer task, or to SQLite's appender thread).
+pub struct Job {
+    pub rows: Vec<AuditRow>,
+    pub recheck: Option<Recheck>,
+    pub done: oneshot::Sender<Result<(), AuditError>>,
+}
+
+impl Job {
+    /// This request's outcome once its batch, written with `revoked` tokens, committed.
+    pub fn outcome(&self, revoked: &HashSet<String>) -> Result<(), AuditError> {
+        match &self.recheck {
+            Some(r) if revoked.contains(&r.token_id) => Err(AuditError::TokenRevoked),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The rows one transaction writes for `jobs`, and the cached tokens it must check first. A job
+/// whose token is in `revoked` gets one denial row instead of its rows.
+pub fn batch_rows(jobs: &[Job], revoked: &HashSet<String>) -> (Vec<AuditRow>, Vec<String>) {
+    let mut check: Vec<String> = Vec::new();
+    let mut rows: Vec<AuditRow> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match &job.recheck {
+            Some(r) if revoked.contains(&r.token_id) => {
+                if let Some(first) = job.rows.first() {
+                    rows.push(denial(first.clone(), &r.request_path));
+                }
+                continue;
+            }
+            Some(r) if !check.contains(&r.token_id) => check.push(r.token_id.clone()),
+            _ => {}
+        }
+        rows.extend(job.rows.iter().cloned());
+    }
+    (rows, check)
 }
 
 /// A token the read cache served, to be checked where the request's rows commit.
@@ -158,7 +189,7 @@ impl AuditWriter {
         let stopped = || AuditError::Unavailable("the audit writer has stopped".into());
         let (done, wait) = oneshot::channel();
         match &self.route {
-            Route::Appender(appender) => appender.submit(AppenderJob {
+            Route::Appender(appender) => appender.submit(Job {
                 rows,
                 recheck,
                 done,
@@ -210,12 +241,9 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<Writ
                 stats.record_batch(written, started.elapsed().as_secs_f64());
             }
             for job in jobs {
-                let outcome = match (&result, &job.recheck) {
-                    (Err(e), _) => Err(AuditError::Unavailable(e.to_string())),
-                    (Ok(()), Some(r)) if revoked.contains(&r.token_id) => {
-                        Err(AuditError::TokenRevoked)
-                    }
-                    (Ok(()), _) => Ok(()),
+                let outcome = match &result {
+                    Err(e) => Err(AuditError::Unavailable(e.to_string())),
+                    Ok(()) => job.outcome(&revoked),
                 };
                 let _ = job.done.send(outcome);
             }
@@ -233,21 +261,7 @@ async fn commit_batch(
 ) -> (Result<(), StoreError>, HashSet<String>, usize) {
     let mut revoked: HashSet<String> = HashSet::new();
     loop {
-        let mut check: Vec<String> = Vec::new();
-        let mut rows: Vec<AuditRow> = Vec::new();
-        for job in jobs {
-            match &job.recheck {
-                Some(r) if revoked.contains(&r.token_id) => {
-                    if let Some(first) = job.rows.first() {
-                        rows.push(denial(first.clone(), &r.request_path));
-                    }
-                    continue;
-                }
-                Some(r) if !check.contains(&r.token_id) => check.push(r.token_id.clone()),
-                _ => {}
-            }
-            rows.extend(job.rows.iter().cloned());
-        }
+        let (rows, check) = batch_rows(jobs, &revoked);
         let written = rows.len();
         match store.append_audit_checked(rows, check).await {
             Ok(bad) if bad.is_empty() => return (Ok(()), revoked, written),
@@ -259,7 +273,7 @@ async fn commit_batch(
 
 /// The row recorded in place of a request whose cached token was revoked meanwhile: the same
 /// row the auth check writes when it finds the token revoked.
-pub(crate) fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
+fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
     row.action = super::action::AUTH_FAILED.to_string();
     row.secret_path = None;
     row.version = None;

@@ -20,8 +20,9 @@ use super::errors::{StoreError, StoreResult};
 use super::rows::AuditRow;
 use super::sql_store::WriteGate;
 use super::sqlite_audit_tx::{append, open};
-use crate::audit::writer::{denial, AuditError, Recheck, WriterStats};
+use crate::audit::writer::{batch_rows, AuditError, Job, WriterStats};
 use rusqlite::Connection;
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -30,14 +31,6 @@ use tokio::sync::oneshot;
 
 /// Most rows the append thread takes into one transaction.
 const MAX_GROUP_ROWS: usize = 1000;
-
-/// One request's rows, and where its outcome goes once they are durable.
-pub struct Job {
-    pub rows: Vec<AuditRow>,
-    /// The token to check again in the transaction, if the read cache served it.
-    pub recheck: Option<Recheck>,
-    pub done: oneshot::Sender<Result<(), AuditError>>,
-}
 
 /// A batch appended without its durability (`SqliteAuditAppender::append`).
 struct Batch {
@@ -287,32 +280,12 @@ fn append_group(
     conn: &mut Option<Connection>,
     group: &[Job],
 ) -> (Vec<Result<(), AuditError>>, usize) {
-    let mut revoked: Vec<String> = Vec::new();
+    let mut revoked: HashSet<String> = HashSet::new();
     loop {
-        let mut check: Vec<String> = Vec::new();
-        let mut rows: Vec<AuditRow> = Vec::with_capacity(group.len());
-        for job in group {
-            match &job.recheck {
-                Some(r) if revoked.contains(&r.token_id) => {
-                    if let Some(first) = job.rows.first() {
-                        rows.push(denial(first.clone(), &r.request_path));
-                    }
-                    continue;
-                }
-                Some(r) if !check.contains(&r.token_id) => check.push(r.token_id.clone()),
-                _ => {}
-            }
-            rows.extend(job.rows.iter().cloned());
-        }
+        let (rows, check) = batch_rows(group, &revoked);
         match with_conn(db, conn, |c| append(c, &rows, &check)) {
             Ok(bad) if bad.is_empty() => {
-                let outcomes = group
-                    .iter()
-                    .map(|j| match &j.recheck {
-                        Some(r) if revoked.contains(&r.token_id) => Err(AuditError::TokenRevoked),
-                        _ => Ok(()),
-                    })
-                    .collect();
+                let outcomes = group.iter().map(|j| j.outcome(&revoked)).collect();
                 return (outcomes, rows.len());
             }
             Ok(bad) => revoked.extend(bad),
