@@ -53,16 +53,18 @@ if [[ $PERF == 1 ]] && ! command -v perf >/dev/null; then die "BENCH_PERF=1 need
 
 # ---------------------------------------------------------------- build
 log "building release binaries"
-build_release --bin scaivault --example bare_axum --example webhook_sink --example scheduler_bench
+build_release --bin scaivault --example bare_axum --example webhook_sink --example scheduler_bench --example fsync_probe
 BIN=${BENCH_BIN:-"$TARGET_DIR/release/scaivault"} # BENCH_BIN: another build of the server, to compare
 BARE="$TARGET_DIR/release/examples/bare_axum"
 SINK="$TARGET_DIR/release/examples/webhook_sink"
 SCHED="$TARGET_DIR/release/examples/scheduler_bench"
-for b in "$BIN" "$BARE" "$SINK" "$SCHED"; do [[ -x $b ]] || die "$b was not built"; done
+FSYNC="$TARGET_DIR/release/examples/fsync_probe"
+for b in "$BIN" "$BARE" "$SINK" "$SCHED" "$FSYNC"; do [[ -x $b ]] || die "$b was not built"; done
 T_BUILD=$((SECONDS - T_START))
 
 # ---------------------------------------------------------------- state
 TS=$(date -u +%Y%m%dT%H%M%SZ)
+NPROC=$(nproc)
 bench_workdir bench
 RESULTS_DIR="$ROOT/bench/results"
 mkdir -p "$RESULTS_DIR"
@@ -182,14 +184,16 @@ run_wrk() {
   if ((WARMUP > 0)); then
     timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" "${after[@]}" >/dev/null 2>&1 || true
   fi
-  local snap1="" snap2=""
+  local snap1="" snap2="" cpu1="" cpu2=""
   [[ -n ${AUDIT_METRICS:-} ]] && snap1=$(audit_snap)
+  [[ -n ${CPU_PID:-} ]] && cpu1=$(cpu_snap "$CPU_PID")
   log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${secs}s $url"
   timeout $((secs + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" "$url" "${after[@]}" >"$out" 2>&1 ||
     log "wrk exited non-zero for $scenario/$store"
   local args="$*"
   args=${args//$TOKEN/<root token>}
   { echo "===== $scenario / $store: wrk $args $url (ended $(date -u +%H:%M:%S.%N | cut -c1-12) UTC)"; cat "$out"; } >>"$RAW"
+  [[ -n $cpu1 ]] && cpu2=$(cpu_snap "$CPU_PID")
   [[ -n $snap1 ]] && snap2=$(audit_snap)
   parsed=$(parse_wrk "$out")
   local statuses rps p50 p99 reqs non2xx sockerr
@@ -219,6 +223,15 @@ run_wrk() {
           WHERE datname = '$CUR_DB' AND state LIKE 'idle in transaction%'" 2>&1; } >>"$RAW" || true
       note="${note:+$note }idle_in_tx=$idle_tx"
     fi
+  fi
+  if [[ -n $cpu2 ]] && ((reqs > 0)); then
+    # CPU per request: the server's, and the rest of the machine's (wrk, and kernel work not
+    # charged to the server), from the same measured run.
+    local server_us rest_us
+    read -r server_us rest_us <<<"$(cpu_per_request "$cpu1" "$cpu2" "$reqs")"
+    CPU_US[$scenario/$store]=$server_us
+    REST_US[$scenario/$store]=$rest_us
+    note="${note:+$note }cpu=${server_us}us/req rest=${rest_us}us/req"
   fi
   if [[ -n $snap2 ]]; then
     local audited
@@ -287,7 +300,7 @@ http_store() { # store
   CUR_DB=$STORE_DB
   # Audited rows note the group commits made during their run (reads; PUTs commit their own).
   AUDIT_METRICS="http://$HOST:$port/v1/metrics"
-  run_wrk get_current "$store" "$base/bench/s" -H "$AUTH"
+  CPU_PID=$pid run_wrk get_current "$store" "$base/bench/s" -H "$AUTH"
   run_wrk get_version "$store" "$base/bench/s?version=1" -H "$AUTH"
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
@@ -299,10 +312,65 @@ http_store() { # store
   [[ -n $batch ]] && log "$store: audit group commit wrote $(printf '%.1f' "$batch") rows per batch on average"
   # The same server with read auditing off: what durable auditing costs.
   start_scaivault "$WORK/run-http-$store" "$STORE_URL" "$logf" SCAIVAULT_AUDIT_READS=false
-  run_wrk get_noaudit "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
+  CPU_PID=$SERVER_PID run_wrk get_noaudit "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
   stop_pid "$SERVER_PID"
   CUR_DB=""
   store_done "$store" "$logf"
+}
+
+# Server CPU (and the rest of the machine's) per request of a run_wrk row with CPU_PID set.
+declare -A CPU_US REST_US
+
+# cpu_per_request "SNAP1" "SNAP2" REQUESTS -> "server_us rest_us" (one PID in the snapshots).
+cpu_per_request() {
+  # /proc/stat's "cpu" line sums all cores, in the same ticks as a process's utime + stime.
+  awk -v a="$1" -v b="$2" -v n="$3" -v tick="$TICK" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    busy_s = (y[1] - x[1]) / tick; server_s = (y[3] - x[3]) / tick
+    rest_s = busy_s - server_s; if (rest_s < 0) rest_s = 0
+    printf "%.1f %.1f\n", 1e6 * server_s / n, 1e6 * rest_s / n }'
+}
+
+# disk_probe: the fsync_4k row, one 4 KiB write + fdatasync on the work folder's filesystem
+# (where the SQLite files are), one thread and four.
+disk_probe() {
+  local out one four
+  out=$("$FSYNC" "$WORK" 1.5 2>&1) || { log "fsync_probe failed: $out"; return 0; }
+  echo "===== fsync_probe $WORK"$'\n'"$out" >>"$RAW"
+  one=$(grep 'threads=1 ' <<<"$out" || true)
+  four=$(grep 'threads=4 ' <<<"$out" || true)
+  [[ -n $one ]] || return 0
+  local n p50 p99 note=""
+  read -r n p50 p99 <<<"$(probe_fields "$one")"
+  if [[ -n $four ]]; then
+    local n4 p50_4 p99_4
+    read -r n4 p50_4 p99_4 <<<"$(probe_fields "$four")"
+    note="4 threads (a file each): $n4 syncs/s p50 $p50_4 ms p99 $p99_4 ms"
+  fi
+  row fsync_4k disk "$n" syncs/s "$p50" "$p99" 0 0 0 "$note"
+}
+
+# probe_fields "RESULT threads=N syncs_per_s=S p50_us=A p99_us=B" -> "S A_ms B_ms"
+probe_fields() {
+  awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); m[kv[1]] = kv[2] }
+    printf "%s %.3f %.3f\n", m["syncs_per_s"], m["p50_us"] / 1000, m["p99_us"] / 1000 }' <<<"$1"
+}
+
+# cpu_budget_row STORE: the server CPU per request that audited GET at T_GET_RATIO x bare axum
+# leaves on this machine (all cores over T_GET_RATIO x bare req/s, less what the rest of the
+# machine spent per bare request), beside what the unaudited and audited reads used.
+cpu_budget_row() {
+  local store=$1 bare=${WRK_BARE_RPS:-0}
+  local rest=${REST_US[get_bare/axum]:-} na=${CPU_US[get_noaudit/$store]:-} au=${CPU_US[get_current/$store]:-}
+  [[ -n $rest && -n $na && -n $au ]] || return 0
+  awk -v b="$bare" 'BEGIN { exit !(b > 0) }' || return 0
+  local budget used
+  budget=$(awk -v n="$NPROC" -v b="$bare" -v r="$T_GET_RATIO" -v rest="$rest" \
+    'BEGIN { printf "%.1f", 1e6 * n / (r * b) - rest }')
+  used=$(awk -v b="$budget" -v na="$na" -v au="$au" \
+    'BEGIN { if (b > 0) printf "get_noaudit %s (%.2fx it), get_current %s (%.2fx it)", na, na / b, au, au / b }')
+  row cpu_budget "$store" "$budget" us/req - - 0 0 0 \
+    "server CPU per request that audited GET at ${T_GET_RATIO}x bare leaves; used: ${used:-?}"
 }
 
 section_http() {
@@ -313,11 +381,16 @@ section_http() {
   local bare_pid=$!
   PIDS+=("$bare_pid")
   wait_http "http://$HOST:$port/v1/secrets/bench/s" "$bare_pid" "$WORK/bare.log" || die "bare_axum did not start"
-  run_wrk get_bare axum "http://$HOST:$port/v1/secrets/bench/s"
+  CPU_PID=$bare_pid run_wrk get_bare axum "http://$HOST:$port/v1/secrets/bench/s"
+  WRK_BARE_RPS=$WRK_RPS
   stop_pid "$bare_pid"
+  disk_probe
 
   local s
-  for s in $STORES; do http_store "$s"; done
+  for s in $STORES; do
+    http_store "$s"
+    cpu_budget_row "$s"
+  done
 
   # PostgreSQL ceiling
   if $pg_ok && command -v pgbench >/dev/null; then
@@ -556,7 +629,6 @@ done
 COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 DIRTY=false
 [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && DIRTY=true
-NPROC=$(nproc)
 OUT="$RESULTS_DIR/$TS.json"
 T_TOTAL=$((SECONDS - T_START))
 
