@@ -1,6 +1,12 @@
 //! Prefixed random identifiers (`tok_`, `req_`, `log_`, …) and random URL-safe strings.
+//!
+//! Key material and token secrets (`random_bytes`, `random_urlsafe`) come from the operating
+//! system's CSPRNG on every call. Identifiers come from a per-thread CSPRNG (ChaCha, seeded and
+//! reseeded from the operating system): every request makes a request id and an audit row id,
+//! and a `getrandom` system call for each cost more than the rest of building them.
 
 use base64::Engine;
+use rand::RngCore;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// `n` random bytes from the operating system's CSPRNG.
@@ -26,9 +32,11 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}{}", random_alnum(20))
 }
 
-/// `n` random characters of `[0-9a-zA-Z]`.
+/// `n` random characters of `[0-9a-zA-Z]` from the thread's CSPRNG.
 fn random_alnum(n: usize) -> String {
-    random_bytes(n + n / 2)
+    let mut bytes = vec![0u8; n + n / 2];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
         .into_iter()
         .map(|b| {
             const ALPHABET: &[u8] =
