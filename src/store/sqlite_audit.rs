@@ -19,9 +19,8 @@
 use super::errors::{StoreError, StoreResult};
 use super::rows::AuditRow;
 use super::sql_store::WriteGate;
-use super::sqlite_audit_tx::{append, open};
+use super::sqlite_audit_tx::{append, open, AppendConn};
 use crate::audit::writer::{batch_rows, AuditError, Job, WriterStats};
-use rusqlite::Connection;
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -190,7 +189,7 @@ fn append_loop(
     work: mpsc::Receiver<Work>,
     flushes: mpsc::Sender<Flush>,
 ) {
-    let mut conn: Option<Connection> = None;
+    let mut conn: Option<AppendConn> = None;
     let mut next: Option<Work> = None;
     loop {
         let first = match next.take() {
@@ -258,8 +257,8 @@ fn append_loop(
 /// opened afresh for the next batch (the file may have been replaced or repaired).
 fn with_conn<T>(
     db: &Path,
-    conn: &mut Option<Connection>,
-    f: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    conn: &mut Option<AppendConn>,
+    f: impl FnOnce(&mut AppendConn) -> StoreResult<T>,
 ) -> StoreResult<T> {
     let result = match conn.as_mut() {
         Some(c) => f(c),
@@ -277,7 +276,7 @@ fn with_conn<T>(
 /// outcome and the number of rows committed (0 if the store failed).
 fn append_group(
     db: &Path,
-    conn: &mut Option<Connection>,
+    conn: &mut Option<AppendConn>,
     group: &[Job],
 ) -> (Vec<Result<(), AuditError>>, usize) {
     let mut revoked: HashSet<String> = HashSet::new();

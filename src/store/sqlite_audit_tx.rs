@@ -2,12 +2,17 @@
 //! IMMEDIATE transaction per batch checks the cached tokens, reads the chain head, inserts the
 //! rows sealed onto it with one prepared statement, and commits with `synchronous = NORMAL`
 //! (no fsync: the appender's sync thread flushes the WAL afterwards).
+//!
+//! While no other connection has committed since the appender's last transaction (`PRAGMA
+//! data_version` unchanged), the chain head is the one that transaction left and the tokens
+//! it found valid are still valid, so both are taken from memory instead of being read again.
 
 use super::errors::{StoreError, StoreResult};
 use super::queries as q;
 use super::rows::AuditRow;
 use crate::audit::chain;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -32,8 +37,28 @@ fn short_busy_wait(attempt: i32) -> bool {
     true
 }
 
+/// The appender's connection and what its last transaction left.
+pub(super) struct AppendConn {
+    conn: Connection,
+    seen: Option<Seen>,
+}
+
+/// The state after the appender's last commit, valid while `data_version` is unchanged.
+struct Seen {
+    data_version: i64,
+    head: (i64, String),
+    valid_tokens: HashSet<String>,
+}
+
+/// Most token ids remembered as valid (more are checked in the database again).
+const MAX_VALID_TOKENS: usize = 10_000;
+
 /// Opens the appender's connection to the database file `db` (which must be in WAL mode).
-pub(super) fn open(db: &Path) -> StoreResult<Connection> {
+pub(super) fn open(db: &Path) -> StoreResult<AppendConn> {
+    open_connection(db).map(|conn| AppendConn { conn, seen: None })
+}
+
+fn open_connection(db: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         db,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -56,18 +81,37 @@ pub(super) fn open(db: &Path) -> StoreResult<Connection> {
 /// Appends one batch: BEGIN IMMEDIATE (this connection holds the write lock, so the head read here is
 /// the one the rows follow), token check, head, inserts, COMMIT.
 pub(super) fn append(
-    conn: &mut Connection,
+    ac: &mut AppendConn,
     rows: &[AuditRow],
     tokens: &[String],
 ) -> StoreResult<Vec<String>> {
-    let tx = conn
+    let tx = ac
+        .conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
-    let invalid = invalid_tokens(&tx, tokens)?;
+    let data_version: i64 = tx
+        .query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    // What the last commit left, if nobody else has committed since.
+    let seen = ac.seen.take().filter(|s| s.data_version == data_version);
+    let (head, mut valid_tokens) = match seen {
+        Some(s) => (s.head, s.valid_tokens),
+        None => (chain_head(&tx)?, HashSet::new()),
+    };
+    let unchecked: Vec<String> = tokens
+        .iter()
+        .filter(|t| !valid_tokens.contains(*t))
+        .cloned()
+        .collect();
+    let invalid = invalid_tokens(&tx, &unchecked)?;
     if !invalid.is_empty() {
-        return Ok(invalid); // dropping `tx` rolls back
+        return Ok(invalid); // dropping `tx` rolls back; `seen` is read afresh next time
     }
-    let links = chain::seal_onto(chain_head(&tx)?, rows);
+    if valid_tokens.len() + unchecked.len() > MAX_VALID_TOKENS {
+        valid_tokens.clear();
+    }
+    valid_tokens.extend(unchecked);
+    let links = chain::seal_onto(head.clone(), rows);
     {
         let mut insert = tx.prepare_cached(&INSERT_SEALED).map_err(unavailable)?;
         for (r, (seq, hash)) in rows.iter().zip(&links) {
@@ -95,6 +139,12 @@ pub(super) fn append(
         }
     }
     tx.commit().map_err(unavailable)?;
+    // This connection's own commit leaves its data_version as it was.
+    ac.seen = Some(Seen {
+        data_version,
+        head: links.last().cloned().unwrap_or(head),
+        valid_tokens,
+    });
     Ok(Vec::new())
 }
 
