@@ -90,7 +90,8 @@ pub(super) fn append(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
     let data_version: i64 = tx
-        .query_row("PRAGMA data_version", [], |r| r.get(0))
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(unavailable)?;
     // What the last commit left, if nobody else has committed since.
     let seen = ac.seen.take().filter(|s| s.data_version == data_version);
