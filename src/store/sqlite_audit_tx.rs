@@ -55,10 +55,6 @@ const MAX_VALID_TOKENS: usize = 10_000;
 
 /// Opens the appender's connection to the database file `db` (which must be in WAL mode).
 pub(super) fn open(db: &Path) -> StoreResult<AppendConn> {
-    open_connection(db).map(|conn| AppendConn { conn, seen: None })
-}
-
-fn open_connection(db: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         db,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -75,11 +71,12 @@ fn open_connection(db: &Path) -> StoreResult<Connection> {
             "the audit appender needs the database in WAL mode, found {mode}"
         )));
     }
-    Ok(conn)
+    Ok(AppendConn { conn, seen: None })
 }
 
-/// Appends one batch: BEGIN IMMEDIATE (this connection holds the write lock, so the head read here is
-/// the one the rows follow), token check, head, inserts, COMMIT.
+/// Appends one batch: BEGIN IMMEDIATE (this connection holds the write lock, so the head found
+/// here is the one the rows follow), token check, head (remembered, or read if another
+/// connection committed since), inserts, COMMIT.
 pub(super) fn append(
     ac: &mut AppendConn,
     rows: &[AuditRow],
