@@ -116,6 +116,10 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
         ("rate_limit_reads", c.rate_limits.reads.to_string()),
         ("rate_limit_writes", c.rate_limits.writes.to_string()),
         ("rate_limit_admin", c.rate_limits.admin.to_string()),
+        (
+            "rate_limit_unauthenticated",
+            c.rate_limits.unauthenticated.to_string(),
+        ),
     ]
 }
 

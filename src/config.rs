@@ -64,6 +64,7 @@ const KNOWN_KEYS: &[&str] = &[
     "rate_limit_reads",
     "rate_limit_writes",
     "rate_limit_admin",
+    "rate_limit_unauthenticated",
 ];
 
 /// Settings as written (file or env), before validation.
@@ -93,6 +94,7 @@ struct RawConfig {
     rate_limit_reads: u32,
     rate_limit_writes: u32,
     rate_limit_admin: u32,
+    rate_limit_unauthenticated: u32,
 }
 
 impl Default for RawConfig {
@@ -121,6 +123,7 @@ impl Default for RawConfig {
             rate_limit_reads: 0,
             rate_limit_writes: 0,
             rate_limit_admin: 0,
+            rate_limit_unauthenticated: 20,
         }
     }
 }
@@ -168,6 +171,8 @@ pub struct RateLimits {
     pub reads: u32,
     pub writes: u32,
     pub admin: u32,
+    /// Requests without a valid token, per second per source address (burst 10×; 0: off).
+    pub unauthenticated: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -393,6 +398,7 @@ impl Config {
                 reads: raw.rate_limit_reads,
                 writes: raw.rate_limit_writes,
                 admin: raw.rate_limit_admin,
+                unauthenticated: raw.rate_limit_unauthenticated,
             },
         })
     }

@@ -53,6 +53,8 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-token request budgets (SPEC §8), empty unless configured.
     pub rate_limits: Arc<crate::http::rate_limit::RateLimiters>,
+    /// Open collapse windows of refused requests (SPEC §2).
+    pub refusals: Arc<crate::audit::refusals::RefusalLog>,
 }
 
 /// Why the server could not start.
@@ -110,6 +112,7 @@ impl App {
                 audit,
                 metrics: Arc::new(metrics),
                 rate_limits: Arc::new(rate_limits),
+                refusals: Arc::new(crate::audit::refusals::RefusalLog::new()),
                 store,
                 keys: Arc::new(keys),
                 clock,
@@ -157,6 +160,10 @@ impl App {
             cancel.clone(),
         ));
         let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone(), cancel.clone()));
+        let refusals = tokio::spawn(crate::audit::refusals::run(
+            self.state.clone(),
+            cancel.clone(),
+        ));
         let app = self.router();
         let writer = self.state.audit.clone();
         let stop = cancel.clone();
@@ -197,6 +204,7 @@ impl App {
         let _ = worker.await;
         let _ = sealer.await;
         let _ = scheduler.await;
+        let _ = refusals.await;
         if let Some(m) = metrics_server {
             let _ = m.await;
         }

@@ -5,6 +5,7 @@ use super::pagination;
 use crate::audit::action;
 use crate::audit::chain::{verify, Verdict};
 use crate::clock::{from_micros, rfc3339_micros, to_micros};
+use crate::domain::access::Reach;
 use crate::domain::path::{validate_prefix, SecretPath};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
@@ -154,10 +155,13 @@ async fn page(st: &AppState, mut q: AuditQuery) -> Result<(Vec<Value>, Option<St
     security(("bearer" = ["audit:read"])))]
 async fn logs(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    Guard::new(&st, &ctx, &caller)
+        .allow("audit_logs", Scope::AuditRead, Reach::Filtered)
+        .await?;
     let query = build_query(&caller, &query_map(q.as_deref()))?;
     let (logs, cursor) = page(&st, query).await?;
     Ok(
@@ -198,15 +202,17 @@ async fn period_summary(st: &AppState, mut q: AuditQuery) -> Result<Value, ApiEr
     security(("bearer" = ["audit:read"])))]
 async fn by_secret(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("audit_secret", Scope::AuditRead, Reach::Filtered)
+        .await?;
     let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
-    if !caller.may_access(path.as_str()) {
-        return Err(ApiError::access_denied(path.as_str()));
-    }
+    g.allow("audit_secret", Scope::AuditRead, Reach::Path(path.as_str()))
+        .await?;
     let mut query = build_query(&caller, &query_map(q.as_deref()))?;
     query.exact_path = Some(path.to_string());
     let summary = period_summary(&st, query.clone()).await?;
@@ -224,11 +230,14 @@ async fn by_secret(
     security(("bearer" = ["audit:read"])))]
 async fn by_identity(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(identity): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    Guard::new(&st, &ctx, &caller)
+        .allow("audit_identity", Scope::AuditRead, Reach::Filtered)
+        .await?;
     let mut query = build_query(&caller, &query_map(q.as_deref()))?;
     query.identity_id = Some(identity.clone());
     let summary = period_summary(&st, query.clone()).await?;
@@ -245,10 +254,13 @@ async fn by_identity(
     security(("bearer" = ["audit:read"])))]
 async fn summary(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    Guard::new(&st, &ctx, &caller)
+        .allow("audit_summary", Scope::AuditRead, Reach::Filtered)
+        .await?;
     let p = query_map(q.as_deref());
     let mut query = build_query(&caller, &p)?;
     query.before = None;
@@ -275,10 +287,13 @@ async fn summary(
     security(("bearer" = ["audit:read"])))]
 async fn verify_chain(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    Guard::new(&st, &ctx, &caller)
+        .allow("audit_verify", Scope::AuditRead, Reach::Filtered)
+        .await?;
     let p = query_map(q.as_deref());
     let from =
         match p.get("from_seq").filter(|v| !v.is_empty()) {
@@ -351,7 +366,8 @@ async fn export(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res: Result<(AuditQuery, bool), ApiError> = async {
-        g.check(Scope::AuditExport, None)?;
+        g.allow(action::EXPORT_CREATED, Scope::AuditExport, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let csv = match body
             .get("format")

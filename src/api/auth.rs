@@ -5,6 +5,7 @@ use super::secret_body::duration_error;
 use crate::audit::action;
 use crate::clock::{from_micros, rfc3339, to_micros};
 use crate::crypto::token_hash;
+use crate::domain::access::Reach;
 use crate::domain::duration::{ApiDuration, DurationError};
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::{Scope, ScopeSet};
@@ -52,6 +53,12 @@ async fn whoami(caller: Caller) -> Json<Value> {
     }))
 }
 
+/// A stored token's path rules (a JSON list); unreadable rules read as one rule no caller
+/// with rules covers, so such a token stays hidden from path-restricted admins.
+fn stored_rules(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_else(|_| vec![String::from("/")])
+}
+
 /// A token as listed (never its value or hash).
 fn token_view(t: &TokenRow, now_us: i64) -> Value {
     let scopes: Value = serde_json::from_str(&t.scopes).unwrap_or(Value::Null);
@@ -86,10 +93,12 @@ fn token_view(t: &TokenRow, now_us: i64) -> Value {
     security(("bearer" = ["admin"])))]
 async fn introspect(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     body: Result<JsonObject, ApiError>,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("introspect", Scope::Admin, Reach::Filtered).await?;
     let JsonObject(body) = body?;
     let token = body
         .get("token")
@@ -97,8 +106,10 @@ async fn introspect(
         .ok_or_else(|| ApiError::validation_one("token", "is required (a string)"))?;
     let now = to_micros(st.clock.now());
     let found = st.store.find_token_by_hash(&token_hash(token)).await?;
+    // A token outside a path-restricted admin's rules is as good as unknown to it.
     let active = found.filter(|t| {
         t.tenant_id == caller.tenant_id
+            && g.sees(Reach::rules(&stored_rules(&t.path_prefixes)))
             && t.revoked_at.is_none()
             && t.expires_at.is_none_or(|e| e > now)
     });
@@ -223,17 +234,17 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
-        g.check(Scope::Admin, None)?;
+        g.allow(action::TOKEN_CREATE, Scope::Admin, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let b = parse_create(&body)?;
         // A path-restricted admin can only mint tokens inside its own rules.
-        if !caller.covers(&b.path_prefixes) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "access_denied",
-                "a path-restricted token can only create tokens restricted to its own paths",
-            ));
-        }
+        g.allow(
+            action::TOKEN_CREATE,
+            Scope::Admin,
+            Reach::rules(&b.path_prefixes),
+        )
+        .await?;
         let now = st.clock.now();
         let token = NewToken::generate();
         let row = token_row(
@@ -283,10 +294,12 @@ async fn create(
     security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("token_list", Scope::Admin, Reach::Filtered).await?;
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
@@ -304,7 +317,7 @@ async fn list(
         rows.extend(
             batch
                 .into_iter()
-                .filter(|t| caller.covers_stored(&t.path_prefixes)),
+                .filter(|t| g.sees(Reach::rules(&stored_rules(&t.path_prefixes)))),
         );
         if exhausted || rows.len() > limit as usize {
             break;
@@ -336,17 +349,23 @@ async fn revoke(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
-        g.check(Scope::Admin, None)?;
+        g.allow(action::TOKEN_REVOKE, Scope::Admin, Reach::Filtered)
+            .await?;
+        let missing = || ApiError::not_found("token_not_found", format!("no active token '{id}'"));
         if !caller.path_prefixes.is_empty() {
-            // A path-restricted admin can't revoke a token that reaches beyond its rules.
-            let target = st.store.get_token(&caller.tenant_id, &id).await?;
-            if target.is_some_and(|t| !caller.covers_stored(&t.path_prefixes)) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "access_denied",
-                    "a path-restricted token can only revoke tokens restricted to its own paths",
-                ));
-            }
+            // A token reaching beyond a path-restricted admin's rules is hidden from it.
+            let target = st
+                .store
+                .get_token(&caller.tenant_id, &id)
+                .await?
+                .ok_or_else(missing)?;
+            g.allow_existing(
+                action::TOKEN_REVOKE,
+                Scope::Admin,
+                Reach::rules(&stored_rules(&target.path_prefixes)),
+                missing,
+            )
+            .await?;
         }
         let audit = g.row(
             action::TOKEN_REVOKE,
@@ -360,10 +379,7 @@ async fn revoke(
             .revoke_token(&caller.tenant_id, &id, to_micros(st.clock.now()))
             .await?
         {
-            return Err(ApiError::not_found(
-                "token_not_found",
-                format!("no active token '{id}'"),
-            ));
+            return Err(missing());
         }
         tx.insert_audit(&audit).await?;
         tx.commit().await?;

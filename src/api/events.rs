@@ -1,13 +1,15 @@
 //! `GET /v1/events`: the tenant's event feed, resumable with `after=<event_id>`, with
 //! long-polling (`wait`) so consumers that cannot receive webhooks still miss nothing.
 
+use crate::domain::access::{Need, Reach};
 use crate::domain::duration::ApiDuration;
 use crate::domain::events::{envelope, ALL_TYPES};
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
+use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
-use crate::http::guard::query_map;
+use crate::http::guard::{query_map, Guard};
 use crate::server::AppState;
 use crate::store::EventListQuery;
 use axum::extract::{RawQuery, State};
@@ -41,10 +43,17 @@ pub fn router() -> ApiRouter {
 
 async fn feed(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require_any(&caller, &[Scope::Admin, Scope::AuditRead])?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow(
+        "events",
+        Need::AnyOf(&[Scope::Admin, Scope::AuditRead]),
+        Reach::Filtered,
+    )
+    .await?;
     let query = query_map(q.as_deref());
     let limit = super::pagination::limit(query.get("limit").map(String::as_str))?;
     let after_seq = match query.get("after").filter(|a| !a.is_empty()) {
@@ -98,9 +107,9 @@ async fn feed(
             .or_else(|| query.get("after").cloned());
         let visible: Vec<Value> = rows
             .iter()
-            .filter(|e| {
-                caller.path_prefixes.is_empty()
-                    || e.path.as_deref().is_some_and(|p| caller.may_access(p))
+            .filter(|e| match e.path.as_deref() {
+                Some(p) => g.sees(Reach::Path(p)),
+                None => g.sees(Reach::Tenant),
             })
             .map(envelope)
             .collect();

@@ -1,9 +1,12 @@
 //! `GET /v1/metrics` (scope admin) on the API listener, and the unauthenticated `/metrics` and
 //! `/v1/metrics` of the separate `SCAIVAULT_METRICS_LISTEN` listener (SPEC §8).
 
+use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
+use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
+use crate::http::guard::Guard;
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -53,9 +56,13 @@ async fn public_exposition(
 )]
 async fn with_admin_token(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    // Metrics span the whole tenant (and the process): an admin without path rules.
+    Guard::new(&st, &ctx, &caller)
+        .allow("metrics", Scope::Admin, Reach::Tenant)
+        .await?;
     exposition(State(st)).await
 }
 

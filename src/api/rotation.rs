@@ -4,6 +4,7 @@
 use super::pagination;
 use super::secret_body::duration_error;
 use crate::clock::{from_micros, rfc3339, to_micros};
+use crate::domain::access::Reach;
 use crate::domain::duration::{list_to_string, parse_list, ApiDuration};
 use crate::domain::path::SecretPath;
 use crate::domain::rotation;
@@ -110,7 +111,7 @@ fn valid_name(n: &str) -> bool {
 /// Applies a create/patch body to a policy row (collecting field errors).
 async fn apply_body(
     st: &AppState,
-    caller: &Caller,
+    g: &Guard<'_>,
     p: &mut PolicyRow,
     body: &Map<String, Value>,
     create: bool,
@@ -208,11 +209,17 @@ async fn apply_body(
             match ids {
                 Some(ids) => {
                     for id in &ids {
-                        if st.store.get_webhook(&caller.tenant_id, id).await?.is_none() {
-                            return Err(ApiError::not_found(
-                                "webhook_not_found",
-                                format!("no webhook '{id}'"),
-                            ));
+                        // A webhook outside the caller's rules is as missing as an unknown one.
+                        let missing = || {
+                            ApiError::not_found("webhook_not_found", format!("no webhook '{id}'"))
+                        };
+                        let w = st
+                            .store
+                            .get_webhook(&g.caller.tenant_id, id)
+                            .await?
+                            .ok_or_else(missing)?;
+                        if !g.sees(Reach::filter(w.filter_path_prefix.as_deref())) {
+                            return Err(missing());
                         }
                     }
                     p.webhook_ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
@@ -261,7 +268,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_create", async {
-        g.check(Scope::Admin, None)?;
+        g.allow("rotation_policy_create", Scope::Admin, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let now = to_micros(st.clock.now());
         let mut p = PolicyRow {
@@ -280,7 +288,7 @@ async fn create(
             created_at: now,
             updated_at: now,
         };
-        apply_body(&st, &caller, &mut p, &body, true).await?;
+        apply_body(&st, &g, &mut p, &body, true).await?;
         let audit = g.row(
             "rotation_policy_create",
             None,
@@ -313,10 +321,13 @@ async fn create(
     security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("rotation_policy_list", Scope::Admin, Reach::Filtered)
+        .await?;
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
@@ -331,10 +342,7 @@ async fn list(
     let (rows, cursor) = pagination::page(rows, limit, |p| p.id.clone());
     let mut data = Vec::new();
     for p in &rows {
-        data.push(view(
-            p,
-            st.store.count_attached(&caller.tenant_id, &p.id).await?,
-        ));
+        data.push(view(p, visible_count(&g, &p.id).await?));
     }
     Ok(
         Json(json!({ "data": data, "has_more": cursor.is_some(), "cursor": cursor }))
@@ -352,27 +360,77 @@ async fn list(
     security(("bearer" = ["admin"])))]
 async fn show(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("rotation_policy_read", Scope::Admin, Reach::Filtered)
+        .await?;
     let p = st
         .store
         .get_policy(&caller.tenant_id, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    let n = st.store.count_attached(&caller.tenant_id, &id).await?;
-    Ok(Json(view(&p, n)).into_response())
+    Ok(Json(view(&p, visible_count(&g, &id).await?)).into_response())
+}
+
+/// How many of a policy's secrets the caller's path rules reach (SPEC §2: a path-restricted
+/// admin's `secrets_count` shows only its paths).
+async fn visible_count(g: &Guard<'_>, policy_id: &str) -> Result<i64, ApiError> {
+    if g.caller.path_prefixes.is_empty() {
+        return Ok(g
+            .st
+            .store
+            .count_attached(&g.caller.tenant_id, policy_id)
+            .await?);
+    }
+    let paths =
+        g.st.store
+            .attached_paths(&g.caller.tenant_id, policy_id)
+            .await?;
+    Ok(paths.iter().filter(|p| g.sees(Reach::Path(p))).count() as i64)
+}
+
+/// Loads a policy the caller may change: every attached secret must lie inside its path
+/// rules (else 403 `access_denied`, SPEC §2), checked again in the writing transaction.
+async fn load_for_change(g: &Guard<'_>, action: &str, id: &str) -> Result<PolicyRow, ApiError> {
+    g.allow(action, Scope::Admin, Reach::Filtered).await?;
+    let p =
+        g.st.store
+            .get_policy(&g.caller.tenant_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+    let attached = g.st.store.attached_paths(&g.caller.tenant_id, id).await?;
+    g.allow(action, Scope::Admin, Reach::Paths(&attached))
+        .await?;
+    Ok(p)
+}
+
+/// The in-transaction half of [`load_for_change`]: a secret attached meanwhile outside the
+/// caller's rules stops the change.
+async fn recheck_attached(
+    g: &Guard<'_>,
+    tx: &mut dyn crate::store::StoreTx,
+    id: &str,
+) -> Result<(), ApiError> {
+    if g.caller.path_prefixes.is_empty() {
+        return Ok(());
+    }
+    let attached = tx.attached_paths(&g.caller.tenant_id, id).await?;
+    g.judge(Scope::Admin, Reach::Paths(&attached))
 }
 
 /// Saves a changed policy and recomputes its secrets' schedules in one transaction.
 async fn save_and_reschedule(
     st: &AppState,
+    g: &Guard<'_>,
     p: &PolicyRow,
     audit: crate::store::AuditRow,
 ) -> Result<(), ApiError> {
     let now = st.clock.now();
     let mut tx = st.store.begin().await?;
+    recheck_attached(g, &mut *tx, &p.id).await?;
     tx.update_policy(p).await?;
     for mut s in tx.schedules_of_policy(&p.tenant_id, &p.id).await? {
         rotation::reschedule(&mut s, p, now);
@@ -401,17 +459,13 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
-        g.check(Scope::Admin, None)?;
+        let mut p = load_for_change(&g, "rotation_policy_update", &id).await?;
         let JsonObject(body) = body?;
-        let mut p = st
-            .store
-            .get_policy(&caller.tenant_id, &id)
-            .await?
-            .ok_or_else(|| not_found(&id))?;
-        apply_body(&st, &caller, &mut p, &body, false).await?;
+        apply_body(&st, &g, &mut p, &body, false).await?;
         p.updated_at = to_micros(st.clock.now());
         save_and_reschedule(
             &st,
+            &g,
             &p,
             g.row(
                 "rotation_policy_update",
@@ -422,8 +476,7 @@ async fn update(
             ),
         )
         .await?;
-        let n = st.store.count_attached(&caller.tenant_id, &id).await?;
-        Ok(Json(view(&p, n)).into_response())
+        Ok(Json(view(&p, visible_count(&g, &id).await?)).into_response())
     })
 }
 
@@ -433,16 +486,12 @@ async fn set_active(
     id: &str,
     active: bool,
 ) -> Result<Response, ApiError> {
-    g.check(Scope::Admin, None)?;
-    let mut p = st
-        .store
-        .get_policy(&g.caller.tenant_id, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let mut p = load_for_change(g, "rotation_policy_update", id).await?;
     p.is_active = i64::from(active);
     p.updated_at = to_micros(st.clock.now());
     save_and_reschedule(
         st,
+        g,
         &p,
         g.row(
             "rotation_policy_update",
@@ -456,8 +505,7 @@ async fn set_active(
     if active {
         st.bus.deliveries.notify_one();
     }
-    let n = st.store.count_attached(&g.caller.tenant_id, id).await?;
-    Ok(Json(view(&p, n)).into_response())
+    Ok(Json(view(&p, visible_count(g, id).await?)).into_response())
 }
 
 /// Resumes the schedule; anything already due fires at once.
@@ -512,7 +560,7 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_delete", async {
-        g.check(Scope::Admin, None)?;
+        load_for_change(&g, "rotation_policy_delete", &id).await?;
         let audit = g.row(
             "rotation_policy_delete",
             None,
@@ -521,6 +569,7 @@ async fn remove(
             json!({ "policy_id": id }),
         );
         let mut tx = st.store.begin().await?;
+        recheck_attached(&g, &mut *tx, &id).await?;
         if !tx.delete_policy(&caller.tenant_id, &id).await? {
             return Err(not_found(&id));
         }
@@ -548,14 +597,20 @@ async fn attach(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
-        g.check(Scope::Admin, None)?;
+        g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let raw = body
             .get("secret_path")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::validation_one("secret_path", "is required"))?;
         let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
-        g.check(Scope::Admin, Some(path.as_str()))?;
+        g.allow(
+            "rotation_policy_update",
+            Scope::Admin,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let p = st
             .store
             .get_policy(&caller.tenant_id, &id)
@@ -614,8 +669,16 @@ async fn detach(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
-        g.check(Scope::Admin, None)?;
+        g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
+            .await?;
         let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
+        // Refused before any lookup, so the answer says nothing of what exists there.
+        g.allow(
+            "rotation_policy_update",
+            Scope::Admin,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         st.store
             .get_policy(&caller.tenant_id, &id)
             .await?
@@ -679,7 +742,8 @@ async fn rotate_inner(
     id: &str,
     body: Result<JsonObject, ApiError>,
 ) -> Result<Response, ApiError> {
-    g.check(Scope::SecretsRotate, None)?;
+    g.allow("rotate", Scope::SecretsRotate, Reach::Filtered)
+        .await?;
     let JsonObject(body) = body?;
     let caller = g.caller;
     let p = st
@@ -698,7 +762,7 @@ async fn rotate_inner(
                     .await?
                     .filter(|x| x.deleted_at.is_none())
                 {
-                    if caller.may_access(&secret.path) {
+                    if g.sees(Reach::Path(&secret.path)) {
                         targets.push(secret);
                     }
                 }
@@ -710,7 +774,8 @@ async fn rotate_inner(
                     ApiError::validation_one("secret_paths", "must be a list of paths")
                 })?;
                 let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
-                g.check(Scope::SecretsRotate, Some(path.as_str()))?;
+                g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
+                    .await?;
                 let secret = tx
                     .lock_secret(&caller.tenant_id, path.as_str())
                     .await?
@@ -806,11 +871,14 @@ async fn rotate_inner(
     security(("bearer" = ["audit:read"])))]
 async fn history(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::AuditRead)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("rotation_history", Scope::AuditRead, Reach::Filtered)
+        .await?;
     st.store
         .get_policy(&caller.tenant_id, &id)
         .await?
@@ -835,7 +903,7 @@ async fn history(
     let (rows, cursor) = pagination::page(rows, limit, |h| h.id.clone());
     let data: Vec<Value> = rows
         .iter()
-        .filter(|h| caller.may_access(&h.secret_path))
+        .filter(|h| g.sees(Reach::Path(&h.secret_path)))
         .map(history_view)
         .collect();
     Ok(
@@ -855,10 +923,13 @@ async fn history(
     security(("bearer" = ["secrets:rotate"])))]
 async fn due(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::SecretsRotate)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("rotation_due", Scope::SecretsRotate, Reach::Filtered)
+        .await?;
     let query = query_map(q.as_deref());
     let hours = match query.get("within_hours").filter(|v| !v.is_empty()) {
         None => 24,
@@ -889,7 +960,7 @@ async fn due(
         .await?;
     let data: Vec<Value> = rows
         .iter()
-        .filter(|(_, path)| caller.may_access(path))
+        .filter(|(_, path)| g.sees(Reach::Path(path)))
         .filter_map(|(s, path)| {
             let overdue = s.status == "overdue";
             (include_overdue || !overdue).then(|| {

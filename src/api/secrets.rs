@@ -4,6 +4,7 @@ use super::pagination;
 use super::secret_body::{parse_patch, parse_put};
 use super::secret_views as view;
 use crate::audit::action;
+use crate::domain::access::{Need, Reach};
 use crate::domain::path::{validate_prefix, SecretPath};
 use crate::domain::scope::Scope;
 use crate::domain::secret::SecretType;
@@ -129,7 +130,12 @@ async fn put(
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         let path = parse_path(&raw)?;
-        g.check(Scope::SecretsWrite, Some(path.as_str()))?;
+        g.allow(
+            action::WRITE,
+            Scope::SecretsWrite,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let JsonObject(body) = body?;
         let mut parsed = parse_put(body, st.clock.now())?;
         if parsed.options.cas.is_none() {
@@ -234,7 +240,8 @@ async fn get_any(
     }
     let res = async {
         let path = parse_path(&raw)?;
-        g.check(Scope::SecretsRead, Some(path.as_str()))?;
+        g.allow(action::READ, Scope::SecretsRead, Reach::Path(path.as_str()))
+            .await?;
         let query = query_map(q.as_deref());
         let version =
             match query.get("version") {
@@ -285,10 +292,12 @@ async fn get_any(
 async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     let res = async {
         let path = parse_path(raw)?;
-        g.check_any(
-            &[Scope::SecretsRead, Scope::SecretsList],
-            Some(path.as_str()),
-        )?;
+        g.allow(
+            action::READ_METADATA,
+            Need::AnyOf(&[Scope::SecretsRead, Scope::SecretsList]),
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let secret =
             g.st.store
                 .get_secret(&g.caller.tenant_id, path.as_str())
@@ -327,7 +336,12 @@ async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
 async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
     let res = async {
         let path = parse_path(raw)?;
-        g.check(Scope::SecretsList, Some(path.as_str()))?;
+        g.allow(
+            action::READ_METADATA,
+            Scope::SecretsList,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let secret =
             g.st.store
                 .get_secret(&g.caller.tenant_id, path.as_str())
@@ -385,7 +399,12 @@ async fn patch_any(
     };
     let res = async {
         let path = parse_path(p)?;
-        g.check(Scope::SecretsWrite, Some(path.as_str()))?;
+        g.allow(
+            action::WRITE,
+            Scope::SecretsWrite,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let JsonObject(body) = body?;
         let (patch, mut options) = parse_patch(body, st.clock.now())?;
         if options.cas.is_none() {
@@ -434,7 +453,12 @@ async fn post_any(
     };
     let res = async {
         let path = parse_path(p)?;
-        g.check(Scope::SecretsDelete, Some(path.as_str()))?;
+        g.allow(
+            action::RESTORE,
+            Scope::SecretsDelete,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
         let row = g.row(action::RESTORE, Some(path.as_str()), None, 200, Value::Null);
         let secret = ops(&st).restore(&caller.tenant_id, &path, row).await?;
         Ok(Json(json!({
@@ -485,7 +509,8 @@ async fn delete(
     };
     let res = async {
         let path = parse_path(&raw)?;
-        g.check(Scope::SecretsDelete, Some(path.as_str()))?;
+        g.allow(act, Scope::SecretsDelete, Reach::Path(path.as_str()))
+            .await?;
         let row = g.row(
             act,
             Some(path.as_str()),
@@ -528,7 +553,8 @@ async fn list(
     let g = Guard::new(&st, &ctx, &caller);
     let query = query_map(q.as_deref());
     let res = async {
-        g.check(Scope::SecretsList, None)?;
+        g.allow(action::LIST, Scope::SecretsList, Reach::Filtered)
+            .await?;
         let prefix = query.get("prefix").filter(|p| !p.is_empty()).cloned();
         if let Some(p) = &prefix {
             validate_prefix(p).map_err(|e| ApiError::invalid_path(e.0))?;
@@ -600,7 +626,8 @@ async fn batch(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
-        g.check(Scope::SecretsRead, None)?;
+        g.allow(action::READ, Scope::SecretsRead, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let (paths, include_metadata, fail_fast, version) = parse_batch(&body)?;
         let o = ops(&st);
@@ -610,7 +637,8 @@ async fn batch(
         for raw in paths {
             let one = async {
                 let path = parse_path(&raw)?;
-                g.check(Scope::SecretsRead, Some(path.as_str()))?;
+                // This loop writes each path's row itself (batch:true), refusals included.
+                g.judge(Scope::SecretsRead, Reach::Path(path.as_str()))?;
                 let read = o.read(&caller.tenant_id, &path, version).await?;
                 let data: Value = serde_json::from_slice(&read.value)
                     .map_err(|_| ApiError::internal("a stored value is not JSON"))?;

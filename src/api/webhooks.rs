@@ -6,6 +6,7 @@ use crate::clock::{from_micros, rfc3339, to_micros};
 use crate::crypto::envelope::seal;
 use crate::delivery::attempt::{send, webhook_binding};
 use crate::delivery::worker::{delivery_audit, outcome};
+use crate::domain::access::Reach;
 use crate::domain::events::{envelope, NewEvent, WEBHOOK_TEST};
 use crate::domain::outbox::new_delivery;
 use crate::domain::scope::Scope;
@@ -37,6 +38,25 @@ pub fn router() -> ApiRouter {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found("webhook_not_found", format!("no webhook '{id}'"))
+}
+
+/// Loads a webhook the caller may manage: a missing one, or one whose path filter lies
+/// outside the caller's path rules, answers 404 alike (SPEC §2).
+async fn load(g: &Guard<'_>, action: &str, id: &str) -> Result<WebhookRow, ApiError> {
+    g.allow(action, Scope::Admin, Reach::Filtered).await?;
+    let w =
+        g.st.store
+            .get_webhook(&g.caller.tenant_id, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+    g.allow_existing(
+        action,
+        Scope::Admin,
+        Reach::filter(w.filter_path_prefix.as_deref()),
+        || not_found(id),
+    )
+    .await?;
+    Ok(w)
 }
 
 fn name_conflict(e: StoreError) -> ApiError {
@@ -120,7 +140,8 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_create", async {
-        g.check(Scope::Admin, None)?;
+        g.allow("webhook_create", Scope::Admin, Reach::Filtered)
+            .await?;
         let JsonObject(body) = body?;
         let f = parse(
             &body,
@@ -153,6 +174,13 @@ async fn create(
             updated_at: now,
         };
         apply(&st, &mut w, f, now);
+        // A path-restricted admin's webhook needs a path filter inside its rules.
+        g.allow(
+            "webhook_create",
+            Scope::Admin,
+            Reach::filter(w.filter_path_prefix.as_deref()),
+        )
+        .await?;
         let audit = g.row(
             "webhook_create",
             None,
@@ -239,17 +267,36 @@ fn apply(st: &AppState, w: &mut WebhookRow, f: WebhookFields, now: i64) {
     security(("bearer" = ["admin"])))]
 async fn list(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("webhook_list", Scope::Admin, Reach::Filtered)
+        .await?;
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
-    let rows = st
-        .store
-        .list_webhooks(&caller.tenant_id, after.as_deref(), limit + 1)
-        .await?;
+    // A path-restricted admin sees only webhooks filtered inside its rules: read on past the
+    // others until the page is full.
+    let mut rows = Vec::new();
+    let mut from = after;
+    loop {
+        let batch = st
+            .store
+            .list_webhooks(&caller.tenant_id, from.as_deref(), limit + 1)
+            .await?;
+        let exhausted = batch.len() <= limit as usize;
+        from = batch.last().map(|w| w.id.clone());
+        rows.extend(
+            batch
+                .into_iter()
+                .filter(|w| g.sees(Reach::filter(w.filter_path_prefix.as_deref()))),
+        );
+        if exhausted || rows.len() > limit as usize {
+            break;
+        }
+    }
     let (rows, cursor) = pagination::page(rows, limit, |w| w.id.clone());
     let list: Vec<Value> = rows.iter().map(view).collect();
     Ok(
@@ -268,15 +315,11 @@ async fn list(
     security(("bearer" = ["admin"])))]
 async fn show(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
-    let w = st
-        .store
-        .get_webhook(&caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_read", &id).await?;
     let since = to_micros(st.clock.now() - chrono::Duration::hours(24));
     let stats = st.store.webhook_stats(&w.id, since).await?;
     let last = st.store.last_delivery(&w.id).await?;
@@ -309,7 +352,7 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_update", async {
-        g.check(Scope::Admin, None)?;
+        let mut w = load(&g, "webhook_update", &id).await?;
         let JsonObject(body) = body?;
         let f = parse(
             &body,
@@ -317,13 +360,15 @@ async fn update(
             st.config.webhook_allow_http,
             &st.config.webhook_deny_cidrs,
         )?;
-        let mut w = st
-            .store
-            .get_webhook(&caller.tenant_id, &id)
-            .await?
-            .ok_or_else(|| not_found(&id))?;
         let rotated = f.secret.is_some();
         apply(&st, &mut w, f, to_micros(st.clock.now()));
+        // The changed filter must still lie inside the caller's rules.
+        g.allow(
+            "webhook_update",
+            Scope::Admin,
+            Reach::filter(w.filter_path_prefix.as_deref()),
+        )
+        .await?;
         let audit = g.row(
             "webhook_update",
             None,
@@ -359,7 +404,7 @@ async fn remove(
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_delete", async {
-        g.check(Scope::Admin, None)?;
+        load(&g, "webhook_delete", &id).await?;
         let audit = g.row(
             "webhook_delete",
             None,
@@ -393,12 +438,7 @@ async fn test(
     ctx: RequestContext,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
-    let w = st
-        .store
-        .get_webhook(&caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_test", &id).await?;
     let now = st.clock.now();
     let event = NewEvent {
         tenant_id: caller.tenant_id.clone(),
@@ -454,16 +494,12 @@ async fn test(
     security(("bearer" = ["admin"])))]
 async fn deliveries(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
-    let w = st
-        .store
-        .get_webhook(&caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_deliveries", &id).await?;
     let query = query_map(q.as_deref());
     let status = match query.get("status").map(String::as_str) {
         None | Some("") => None,
@@ -499,15 +535,11 @@ async fn deliveries(
     security(("bearer" = ["admin"])))]
 async fn redeliver(
     State(st): State<AppState>,
+    ctx: RequestContext,
     caller: Caller,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    crate::http::auth::require(&caller, Scope::Admin)?;
-    let w = st
-        .store
-        .get_webhook(&caller.tenant_id, &id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_redeliver", &id).await?;
     let d = st
         .store
         .get_delivery(&caller.tenant_id, &delivery_id)

@@ -2,6 +2,7 @@
 //! the mutation's own transaction for writes, before the response is sent for reads and denials.
 
 pub mod chain;
+pub mod refusals;
 pub mod sealer;
 pub mod writer;
 

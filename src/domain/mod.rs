@@ -1,5 +1,6 @@
 //! Business rules with no HTTP and no SQL: parsed paths, durations, scopes, ids, secret shapes.
 
+pub mod access;
 pub mod duration;
 pub mod events;
 pub mod expiry;

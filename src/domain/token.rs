@@ -81,24 +81,4 @@ impl Caller {
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.grants(scope)
     }
-
-    /// True when the token's path rules allow `path` (no rules allows everything).
-    pub fn may_access(&self, path: &str) -> bool {
-        self.path_prefixes.is_empty() || self.path_prefixes.iter().any(|p| path.starts_with(p))
-    }
-
-    /// True when a token with the path rules `prefixes` reaches nothing this caller can't:
-    /// an unrestricted caller covers every token; a path-restricted one only tokens that are
-    /// restricted too, each of their prefixes inside its own rules. A path-restricted admin
-    /// may create, see and revoke only such tokens.
-    pub fn covers(&self, prefixes: &[String]) -> bool {
-        self.path_prefixes.is_empty()
-            || (!prefixes.is_empty() && prefixes.iter().all(|p| self.may_access(p)))
-    }
-
-    /// `covers` for a stored token's rules (a JSON array); unreadable rules are not covered.
-    pub fn covers_stored(&self, prefixes_json: &str) -> bool {
-        self.path_prefixes.is_empty()
-            || serde_json::from_str::<Vec<String>>(prefixes_json).is_ok_and(|p| self.covers(&p))
-    }
 }

@@ -6,7 +6,7 @@ use super::error::ApiError;
 use crate::audit::{self, Actor};
 use crate::clock::{from_micros, to_micros};
 use crate::crypto::token_hash;
-use crate::domain::scope::{Scope, ScopeSet};
+use crate::domain::scope::ScopeSet;
 use crate::domain::token::{Caller, DEFAULT_TENANT};
 use crate::server::AppState;
 use crate::store::TokenRow;
@@ -49,6 +49,12 @@ impl FromRequestParts<AppState> for Caller {
                         identity_type: "user",
                     },
                 };
+                let source = ctx.source_ip.as_deref().unwrap_or("-");
+                let limited = state.rate_limits.refuse_unauthenticated(source);
+                let (status, code) = match limited {
+                    Some(_) => (429, "rate_limited"),
+                    None => (401, err.code),
+                };
                 let row = audit::row(
                     &ctx,
                     actor,
@@ -56,11 +62,21 @@ impl FromRequestParts<AppState> for Caller {
                     audit::action::AUTH_FAILED,
                     None,
                     None,
-                    401,
-                    json!({ "reason": err.code, "path": parts.uri.path() }),
+                    status,
+                    json!({ "reason": code, "path": parts.uri.path() }),
                 );
-                state.audit.record(vec![row]).await?;
-                Err(err)
+                // Identical refusals within a minute are one row (`audit::refusals`).
+                let rows = state.refusals.admit(row);
+                if !rows.is_empty() {
+                    state.audit.record(rows).await?;
+                }
+                match limited {
+                    Some(secs) => Err(ApiError::rate_limited(
+                        secs,
+                        format!("too many requests without a valid token from this address; retry in {secs}s"),
+                    )),
+                    None => Err(err),
+                }
             }
             Err((err, _)) => Err(err),
         }
@@ -151,27 +167,4 @@ pub fn caller_from_row(row: &TokenRow) -> Result<Caller, ApiError> {
         expires_at: row.expires_at.map(from_micros),
         recheck_token: false,
     })
-}
-
-/// Fails with 403 `insufficient_scope` unless the caller holds `scope`.
-pub fn require(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
-    if caller.has(scope) {
-        Ok(())
-    } else {
-        Err(ApiError::insufficient_scope(scope.as_str()))
-    }
-}
-
-/// Fails with 403 unless the caller holds any of `scopes`.
-pub fn require_any(caller: &Caller, scopes: &[Scope]) -> Result<(), ApiError> {
-    match scopes.iter().find(|s| caller.has(**s)) {
-        Some(_) => Ok(()),
-        None => Err(ApiError::insufficient_scope(
-            &scopes
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or "),
-        )),
-    }
 }

@@ -153,6 +153,14 @@ impl ApiError {
             format!("this token's path rules do not allow '{path}'"),
         )
     }
+    /// 403 `access_denied` for a tenant-wide operation asked by a token with path rules.
+    pub fn tenant_wide_only() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "this operation spans the whole tenant; it needs a token without path rules",
+        )
+    }
     pub fn not_found(code: &'static str, msg: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, msg)
     }

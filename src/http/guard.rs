@@ -5,7 +5,7 @@ use super::context::RequestContext;
 use super::error::ApiError;
 use crate::audit::writer::Recheck;
 use crate::audit::{self, Actor};
-use crate::domain::scope::Scope;
+use crate::domain::access::{self, Denial, Need, Reach};
 use crate::domain::token::Caller;
 use crate::server::AppState;
 use crate::store::AuditRow;
@@ -45,23 +45,80 @@ impl<'a> Guard<'a> {
         )
     }
 
-    /// Requires `scope`, and (when `path` is given) that the token's path rules allow it.
-    pub fn check(&self, scope: Scope, path: Option<&str>) -> Result<(), ApiError> {
-        super::auth::require(self.caller, scope)?;
-        self.check_path(path)
-    }
-
-    /// Requires any of `scopes` and the path rules.
-    pub fn check_any(&self, scopes: &[Scope], path: Option<&str>) -> Result<(), ApiError> {
-        super::auth::require_any(self.caller, scopes)?;
-        self.check_path(path)
-    }
-
-    fn check_path(&self, path: Option<&str>) -> Result<(), ApiError> {
-        match path {
-            Some(p) if !self.caller.may_access(p) => Err(ApiError::access_denied(p)),
-            _ => Ok(()),
+    /// The one authorization point of a request (`domain::access::decide`): on a refusal the
+    /// row is audited (collapsed when repeated) and the 403 returned, already audited.
+    pub async fn allow(
+        &self,
+        action: &str,
+        need: impl Into<Need>,
+        reach: Reach<'_>,
+    ) -> Result<(), ApiError> {
+        match access::decide(self.caller, need.into(), reach) {
+            Ok(()) => Ok(()),
+            Err(Denial::Scope(s)) => Err(self
+                .refuse(action, reach.path(), ApiError::insufficient_scope(&s))
+                .await),
+            Err(Denial::Path(p)) => Err(self
+                .refuse(action, Some(&p), ApiError::access_denied(&p))
+                .await),
+            Err(Denial::Tenant) => Err(self
+                .refuse(action, None, ApiError::tenant_wide_only())
+                .await),
         }
+    }
+
+    /// [`Guard::allow`] for an object that exists: one outside the caller's path rules
+    /// answers `hidden()` (the same 404 as a missing one), so its existence is not revealed.
+    pub async fn allow_existing(
+        &self,
+        action: &str,
+        need: impl Into<Need>,
+        reach: Reach<'_>,
+        hidden: impl FnOnce() -> ApiError,
+    ) -> Result<(), ApiError> {
+        match access::decide(self.caller, need.into(), reach) {
+            Ok(()) => Ok(()),
+            Err(Denial::Scope(s)) => Err(self
+                .refuse(action, None, ApiError::insufficient_scope(&s))
+                .await),
+            Err(Denial::Path(_) | Denial::Tenant) => Err(self.refuse(action, None, hidden()).await),
+        }
+    }
+
+    /// The decision without an audit row, for a caller that writes the row of the outcome
+    /// itself (the batch read writes one row per path, refused ones included).
+    pub fn judge(&self, need: impl Into<Need>, reach: Reach<'_>) -> Result<(), ApiError> {
+        access::decide(self.caller, need.into(), reach).map_err(|d| match d {
+            Denial::Scope(s) => ApiError::insufficient_scope(&s),
+            Denial::Path(p) => ApiError::access_denied(&p),
+            Denial::Tenant => ApiError::tenant_wide_only(),
+        })
+    }
+
+    /// True when the caller's path rules reach an object of this reach (for filtering lists;
+    /// nothing is audited).
+    pub fn sees(&self, reach: Reach<'_>) -> bool {
+        access::within(self.caller, reach).is_ok()
+    }
+
+    /// Audits a refusal (collapsed with identical ones, `audit::refusals`) and returns `err`
+    /// marked as audited; fails closed with 503 if the row cannot be written.
+    pub async fn refuse(&self, action: &str, path: Option<&str>, mut err: ApiError) -> ApiError {
+        let row = self.row(
+            action,
+            path,
+            None,
+            err.status.as_u16(),
+            json!({ "error": err.code }),
+        );
+        let rows = self.st.refusals.admit(row);
+        if !rows.is_empty() {
+            if let Err(e) = self.st.audit.record(rows).await {
+                return e.into();
+            }
+        }
+        err.audited = true;
+        err
     }
 
     /// Writes a row now (reads and other non-transactional actions); fails closed with 503.

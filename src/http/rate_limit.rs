@@ -164,6 +164,8 @@ pub struct RateLimiters {
     reads: Option<Bucket>,
     writes: Option<Bucket>,
     admin: Option<Bucket>,
+    /// Requests without a valid token, keyed by source address.
+    unauthenticated: Option<(Limiter, AtomicU64)>,
 }
 
 impl RateLimiters {
@@ -172,6 +174,33 @@ impl RateLimiters {
             reads: Bucket::new(limits.reads, &clock),
             writes: Bucket::new(limits.writes, &clock),
             admin: Bucket::new(limits.admin, &clock),
+            unauthenticated: NonZeroU32::new(limits.unauthenticated).map(|per_second| {
+                let burst = per_second.saturating_mul(NonZeroU32::MIN.saturating_add(9));
+                let limiter: Limiter = RateLimiter::new(
+                    Quota::per_second(per_second).allow_burst(burst),
+                    DefaultKeyedStateStore::default(),
+                    AppClock(clock.clone()),
+                );
+                (limiter, AtomicU64::new(0))
+            }),
+        }
+    }
+
+    /// Spends one unauthenticated request of `source`'s budget; `Some(retry_after_secs)` when
+    /// it is used up (SPEC §2: requests without a valid token are limited per address).
+    pub fn refuse_unauthenticated(&self, source: &str) -> Option<u64> {
+        let (limiter, checks) = self.unauthenticated.as_ref()?;
+        if checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        match limiter.check_key(&source.to_string()) {
+            Ok(_) => None,
+            Err(not_until) => {
+                let now = governor::clock::Clock::now(limiter.clock());
+                let wait = not_until.wait_time_from(now).as_secs_f64();
+                Some((wait.ceil() as u64).max(1))
+            }
         }
     }
 

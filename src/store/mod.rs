@@ -182,6 +182,8 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<PolicyRow>>;
     async fn count_attached(&self, tenant_id: &str, policy_id: &str) -> StoreResult<i64>;
+    /// The paths of the secrets attached to a policy.
+    async fn attached_paths(&self, tenant_id: &str, policy_id: &str) -> StoreResult<Vec<String>>;
     async fn get_schedule(&self, secret_id: &str) -> StoreResult<Option<ScheduleRow>>;
     /// Schedules rotating by `until_us` or already pending/overdue, with their secret paths.
     async fn due_rotations(
@@ -297,6 +299,12 @@ pub trait StoreTx: Send {
     async fn delete_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
     /// The secret's schedule, locked for this transaction.
     async fn lock_schedule(&mut self, secret_id: &str) -> StoreResult<Option<ScheduleRow>>;
+    /// [`Store::attached_paths`] inside this transaction (a policy change authorizes on it).
+    async fn attached_paths(
+        &mut self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> StoreResult<Vec<String>>;
     async fn schedules_of_policy(
         &mut self,
         tenant_id: &str,

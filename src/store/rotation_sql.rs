@@ -61,6 +61,23 @@ pub async fn count_attached<'e, E: sqlx::Executor<'e, Database = Any>>(
     .await?)
 }
 
+/// The paths of the secrets attached to a policy (soft-deleted ones included), for the
+/// authorization of a policy change and the caller-filtered `secrets_count`.
+pub async fn attached_paths<'e, E: sqlx::Executor<'e, Database = Any>>(
+    ex: E,
+    tenant: &str,
+    policy_id: &str,
+) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT s.path FROM rotation_schedule r JOIN secrets s ON s.id = r.secret_id \
+         WHERE r.tenant_id = $1 AND r.policy_id = $2 ORDER BY s.path",
+    )
+    .bind(tenant)
+    .bind(policy_id)
+    .fetch_all(ex)
+    .await?)
+}
+
 pub async fn insert_policy(tx: &mut Tx, p: &PolicyRow) -> StoreResult<()> {
     let sql = format!(
         "INSERT INTO rotation_policies ({POLICY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"

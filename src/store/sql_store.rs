@@ -373,12 +373,12 @@ impl Store for SqlStore {
         if !query.path_rules.is_empty() {
             let mut ors = Vec::new();
             for rule in &query.path_rules {
-                let lo = next(&mut binds, Bind::Text(rule.clone()));
-                let hi = next(
-                    &mut binds,
-                    Bind::Text(crate::domain::path::prefix_upper_bound(rule)),
-                );
-                ors.push(format!("(path >= {lo} AND path < {hi})"));
+                // Whole segments: the rule's own path, or anything under `rule/`.
+                let (exact, lo, hi) = crate::domain::access::rule_bounds(rule);
+                let eq = next(&mut binds, Bind::Text(exact));
+                let lo = next(&mut binds, Bind::Text(lo));
+                let hi = next(&mut binds, Bind::Text(hi));
+                ors.push(format!("(path = {eq} OR (path >= {lo} AND path < {hi}))"));
             }
             sql.push_str(&format!(" AND ({})", ors.join(" OR ")));
         }
@@ -686,6 +686,10 @@ impl Store for SqlStore {
 
     async fn count_attached(&self, tenant_id: &str, policy_id: &str) -> StoreResult<i64> {
         rs::count_attached(&self.reader, tenant_id, policy_id).await
+    }
+
+    async fn attached_paths(&self, tenant_id: &str, policy_id: &str) -> StoreResult<Vec<String>> {
+        rs::attached_paths(&self.reader, tenant_id, policy_id).await
     }
 
     async fn get_schedule(&self, secret_id: &str) -> StoreResult<Option<ScheduleRow>> {
@@ -1067,7 +1071,18 @@ fn audit_where(aq: &AuditQuery, binds: &mut Vec<Bind>) -> String {
         conds.push(range(binds, p));
     }
     if !aq.path_rules.is_empty() {
-        let ors: Vec<String> = aq.path_rules.iter().map(|p| range(binds, p)).collect();
+        // Whole segments: the rule's own path, or anything under `rule/`.
+        let ors: Vec<String> = aq
+            .path_rules
+            .iter()
+            .map(|rule| {
+                let (exact, lo, hi) = crate::domain::access::rule_bounds(rule);
+                let eq = push(binds, Bind::Text(exact));
+                let lo = push(binds, Bind::Text(lo));
+                let hi = push(binds, Bind::Text(hi));
+                format!("(secret_path = {eq} OR (secret_path >= {lo} AND secret_path < {hi}))")
+            })
+            .collect();
         conds.push(format!("({})", ors.join(" OR ")));
     }
     conds.join(" AND ")
@@ -1532,6 +1547,14 @@ impl StoreTx for SqlTx {
 
     async fn lock_schedule(&mut self, secret_id: &str) -> StoreResult<Option<ScheduleRow>> {
         rs::get_schedule(&mut *self.tx, secret_id, self.dialect.lock_row).await
+    }
+
+    async fn attached_paths(
+        &mut self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> StoreResult<Vec<String>> {
+        rs::attached_paths(&mut *self.tx, tenant_id, policy_id).await
     }
 
     async fn schedules_of_policy(

@@ -158,7 +158,7 @@ async fn each_scope_gates_its_endpoints(kind: StoreKind) {
         let path = format!("gate/{i}/s");
         app.put_secret(&path, json!({"v": "one"})).await;
         app.put_secret(&path, json!({"v": "two"})).await;
-        let mut denied = 0;
+        let mut denied = 0i64;
         for op in ops() {
             let allowed = scopes.contains(&"admin") || op.needs.iter().any(|n| scopes.contains(n));
             let url = op.url.replace("{p}", &path);
@@ -202,11 +202,12 @@ async fn each_scope_gates_its_endpoints(kind: StoreKind) {
         assert_eq!(now.status, StatusCode::OK, "{scopes:?}: {}", now.body);
         let wrote = scopes.contains(&"admin") || scopes.contains(&"secrets:write");
         assert_eq!(now.body["version"], if wrote { 3 } else { 2 }, "{scopes:?}");
-        // Every denial left exactly one failed audit row.
-        let rows = audit_of(&app, &format!("sa:{name}")).await;
-        let failed: Vec<_> = rows.iter().filter(|r| r.2 == 0).collect();
-        assert_eq!(failed.len(), denied, "{scopes:?}: {rows:?}");
-        assert!(failed.iter().all(|r| r.3 == 403), "{failed:?}");
+        // Every denial is audited: identical ones (same action and code) collapse into one
+        // row plus a summary with `repeated`, so the rows count each denial once.
+        let refused = app.refusals_of(&format!("sa:{name}")).await;
+        let total: i64 = refused.iter().map(|r| r.2).sum();
+        assert_eq!(total, denied, "{scopes:?}: {refused:?}");
+        assert!(refused.iter().all(|r| r.1 == 403), "{refused:?}");
     }
 }
 
@@ -276,10 +277,15 @@ async fn path_rules_confine_a_token_to_its_prefixes(kind: StoreKind) {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
+    // Rules are whole segments: the rule `team-a/` covers the path `team-a` itself (so a read
+    // of it is a plain 404), never the look-alike `team-a-evil/…`.
+    let r = req(&app, &tok, Method::GET, "/v1/secrets/team-a", None).await;
+    assert_eq!(r.code(), "secret_not_found", "{}", r.body);
+
     // Outside: 403 access_denied for every operation — also on paths that do not exist (no
-    // existence oracle), on a look-alike prefix, and on the bare prefix name.
-    let mut denied = 0;
-    for target in ["team-b/x", "team-b/missing", "team-a-evil/x", "team-a"] {
+    // existence oracle) and on a look-alike prefix.
+    let mut denied = 0i64;
+    for target in ["team-b/x", "team-b/missing", "team-a-evil/x"] {
         for op in ops() {
             if matches!(op.name, "list" | "batch") {
                 continue; // filtered rather than refused; see the next test
@@ -326,10 +332,16 @@ async fn path_rules_confine_a_token_to_its_prefixes(kind: StoreKind) {
         StatusCode::NOT_FOUND
     );
 
-    // Each denial is audited with its path, success 0 and status 403.
+    // Each denial is audited with its path, success 0 and status 403 (identical ones
+    // collapsed into a row with `repeated`).
+    let refused = app.refusals_of("sa:team-a").await;
+    assert_eq!(
+        refused.iter().map(|r| r.2).sum::<i64>(),
+        denied,
+        "{refused:?}"
+    );
     let rows = audit_of(&app, "sa:team-a").await;
     let failed: Vec<_> = rows.iter().filter(|r| r.2 == 0).collect();
-    assert_eq!(failed.len(), denied, "{rows:?}");
     assert!(failed.iter().all(|r| r.3 == 403), "{failed:?}");
     assert!(failed
         .iter()
@@ -689,13 +701,14 @@ async fn path_restricted_admin_cannot_mint_wider_tokens(kind: StoreKind) {
     app.put_secret("team-b/x", json!({"v": 1})).await;
     let r = req(&app, &admin_a, Method::GET, "/v1/secrets/team-b/x", None).await;
     assert_eq!(r.code(), "access_denied");
-    // The refused mints are audited.
-    let rows = audit_of(&app, "sa:admin-a").await;
-    let refused = rows
+    // The refused mints are audited: one row, and one summary counting the 4 repeats.
+    let rows = app.refusals_of("sa:admin-a").await;
+    let mints: Vec<i64> = rows
         .iter()
-        .filter(|r| r.0 == "token_create" && r.2 == 0 && r.3 == 403)
-        .count();
-    assert_eq!(refused, 5, "{rows:?}");
+        .filter(|r| r.0 == "token_create" && r.1 == 403)
+        .map(|r| r.2)
+        .collect();
+    assert_eq!(mints, [1, 4], "{rows:?}");
 }
 
 async fn path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules(kind: StoreKind) {
@@ -741,7 +754,8 @@ async fn path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules(kin
         all.body
     );
 
-    // Revoking a token that reaches beyond team-a/ is refused and changes nothing.
+    // Revoking a token that reaches beyond team-a/ answers as for a missing one (its
+    // existence is not revealed) and changes nothing.
     for id in [&wide_id, &team_b_id] {
         let r = req(
             &app,
@@ -751,8 +765,8 @@ async fn path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules(kin
             None,
         )
         .await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{id}: {}", r.body);
-        assert_eq!(r.code(), "access_denied");
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}: {}", r.body);
+        assert_eq!(r.code(), "token_not_found");
     }
     let r = req(&app, &wide, Method::GET, "/v1/secrets/team-a/x/s", None).await;
     assert_eq!(
@@ -782,11 +796,12 @@ async fn path_restricted_admin_sees_and_revokes_only_tokens_inside_its_rules(kin
     )
     .await;
     assert_eq!(r.code(), "token_not_found");
-    // The refused revocations are audited.
-    let rows = audit_of(&app, "sa:admin-a").await;
-    let refused = rows
+    // The refused revocations are audited (as 404s), with the unknown id's 404 beside them.
+    let rows = app.refusals_of("sa:admin-a").await;
+    let refused: i64 = rows
         .iter()
-        .filter(|r| r.0 == "token_revoke" && r.2 == 0 && r.3 == 403)
-        .count();
-    assert_eq!(refused, 2, "{rows:?}");
+        .filter(|r| r.0 == "token_revoke" && r.1 == 404)
+        .map(|r| r.2)
+        .sum();
+    assert_eq!(refused, 3, "{rows:?}");
 }

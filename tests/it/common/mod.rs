@@ -17,6 +17,7 @@ use scaivault::{App, AppState};
 use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::Connection;
+use sqlx::Row;
 use std::sync::Arc;
 
 /// Which store a test runs against.
@@ -326,6 +327,47 @@ impl TestApp {
         tx.insert_token(&row).await.expect("insert token");
         tx.commit().await.expect("commit");
         token.plaintext.expose_secret().to_string()
+    }
+
+    /// Closes every open refusal window now (as shutdown or the per-second sweep would) and
+    /// writes their `repeated` rows, so a test counts refusals without waiting a minute.
+    pub async fn close_refusal_windows(&self) {
+        let now = scaivault::clock::to_micros(self.clock_now());
+        let rows = self.state.refusals.drain(now);
+        if !rows.is_empty() {
+            self.state
+                .audit
+                .record(rows)
+                .await
+                .expect("write refusal summaries");
+        }
+    }
+
+    /// Refusals of `identity` as the audit log counts them: each failed row is one refusal,
+    /// or `extra_data.repeated` of them for a collapsed window's summary row. Closes the open
+    /// windows first. Returns (action, status_code, count) per row.
+    pub async fn refusals_of(&self, identity: &str) -> Vec<(String, i64, i64)> {
+        self.close_refusal_windows().await;
+        let db = self.db().await;
+        sqlx::query(
+            "SELECT action, status_code, extra_data FROM audit_log \
+             WHERE identity_id = $1 AND success = 0 ORDER BY ts",
+        )
+        .bind(identity)
+        .fetch_all(&db)
+        .await
+        .expect("audit rows")
+        .into_iter()
+        .map(|r| {
+            let extra: Value =
+                serde_json::from_str(&r.get::<String, _>("extra_data")).unwrap_or(Value::Null);
+            (
+                r.get::<String, _>("action"),
+                r.get::<i64, _>("status_code"),
+                extra["repeated"].as_i64().unwrap_or(1),
+            )
+        })
+        .collect()
     }
 
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
