@@ -751,11 +751,35 @@ async fn rotate_inner(
         .get_policy(&caller.tenant_id, id)
         .await?
         .ok_or_else(|| not_found(id))?;
+    // Paths are parsed and authorized before the transaction opens: a refusal writes its
+    // audit row, which on SQLite waits for the write turn an open transaction holds.
+    let named = match body.get("secret_paths") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut paths = Vec::new();
+            for v in a {
+                let raw = v.as_str().ok_or_else(|| {
+                    ApiError::validation_one("secret_paths", "must be a list of paths")
+                })?;
+                let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+                g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
+                    .await?;
+                paths.push(path);
+            }
+            Some(paths)
+        }
+        Some(_) => {
+            return Err(ApiError::validation_one(
+                "secret_paths",
+                "must be a list of paths",
+            ))
+        }
+    };
     let now = st.clock.now();
     let mut tx = st.store.begin().await?;
     let mut targets = Vec::new();
-    match body.get("secret_paths") {
-        None | Some(Value::Null) => {
+    match named {
+        None => {
             for s in tx.schedules_of_policy(&caller.tenant_id, id).await? {
                 if let Some(secret) = tx
                     .secret_by_id(&s.secret_id)
@@ -768,14 +792,8 @@ async fn rotate_inner(
                 }
             }
         }
-        Some(Value::Array(a)) => {
-            for v in a {
-                let raw = v.as_str().ok_or_else(|| {
-                    ApiError::validation_one("secret_paths", "must be a list of paths")
-                })?;
-                let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
-                g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
-                    .await?;
+        Some(paths) => {
+            for path in paths {
                 let secret = tx
                     .lock_secret(&caller.tenant_id, path.as_str())
                     .await?
@@ -783,12 +801,6 @@ async fn rotate_inner(
                     .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
                 targets.push(secret);
             }
-        }
-        Some(_) => {
-            return Err(ApiError::validation_one(
-                "secret_paths",
-                "must be a list of paths",
-            ))
         }
     }
     let mut items = Vec::new();

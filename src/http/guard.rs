@@ -47,6 +47,8 @@ impl<'a> Guard<'a> {
 
     /// The one authorization point of a request (`domain::access::decide`): on a refusal the
     /// row is audited (collapsed when repeated) and the 403 returned, already audited.
+    /// Call it before opening a write transaction: on SQLite the refusal's audit row waits for
+    /// the write turn that transaction holds (use [`Guard::judge`] inside one).
     pub async fn allow(
         &self,
         action: &str,
