@@ -19,6 +19,7 @@ mod openapi;
 mod openapi_source;
 mod rate_limits;
 mod read_cache;
+mod restricted_admin;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
