@@ -249,8 +249,14 @@ pub trait StoreTx: Send {
     async fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()>;
     /// Marks a token revoked; false when no such unrevoked token exists in the tenant.
     async fn revoke_token(&mut self, tenant_id: &str, id: &str, now_us: i64) -> StoreResult<bool>;
-    /// Revokes every unrevoked token of `kind` (e.g. the previous dev root token).
-    async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64>;
+    /// Revokes every unrevoked token of `kind` except the one hashed `keep_hash` (e.g. the
+    /// previous root token); returns the rows it revoked.
+    async fn revoke_tokens_of_kind(
+        &mut self,
+        kind: &str,
+        keep_hash: &str,
+        now_us: i64,
+    ) -> StoreResult<Vec<TokenRow>>;
     /// Removes a token row by hash (to re-create the operator's root token with fresh fields).
     async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()>;
 

@@ -1267,14 +1267,19 @@ impl StoreTx for SqlTx {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64> {
+    async fn revoke_tokens_of_kind(
+        &mut self,
+        kind: &str,
+        keep_hash: &str,
+        now_us: i64,
+    ) -> StoreResult<Vec<TokenRow>> {
         self.touch(Group::Tokens);
-        let r = sqlx::query(q::REVOKE_TOKENS_OF_KIND)
+        Ok(sqlx::query_as(q::REVOKE_TOKENS_OF_KIND)
             .bind(kind)
             .bind(now_us)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(r.rows_affected())
+            .bind(keep_hash)
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 
     async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()> {

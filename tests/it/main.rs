@@ -18,6 +18,7 @@ mod openapi;
 mod openapi_source;
 mod rate_limits;
 mod read_cache;
+mod root_token;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
