@@ -14,6 +14,7 @@ mod foundation;
 mod keys;
 mod metrics;
 mod metrics_binary;
+mod nul_input;
 mod openapi;
 mod openapi_source;
 mod rate_limits;
