@@ -26,5 +26,6 @@ mod secrets_errors;
 mod smoke;
 mod store_down;
 mod tls;
+mod undecodable_path;
 mod webhook_isolation;
 mod webhooks;
