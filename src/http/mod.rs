@@ -5,6 +5,7 @@ pub mod body;
 pub mod context;
 pub mod error;
 pub mod guard;
+pub mod listener;
 pub mod rate_limit;
 pub mod track;
 pub mod undecodable;

@@ -23,6 +23,7 @@ mod root_token;
 mod rotation;
 mod secrets_api;
 mod secrets_errors;
+mod slow_headers;
 mod smoke;
 mod store_down;
 mod tls;
