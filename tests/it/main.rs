@@ -5,6 +5,7 @@ mod common;
 mod access_control;
 mod at_rest;
 mod audit_api;
+mod audit_csv;
 mod auth_api;
 mod binary;
 mod config_check;
