@@ -17,6 +17,7 @@ mod sql_store;
 mod sqlite;
 pub mod sqlite_audit;
 mod sqlite_audit_tx;
+mod sqlite_files;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};

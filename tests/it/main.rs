@@ -26,6 +26,7 @@ mod secrets_api;
 mod secrets_errors;
 mod slow_headers;
 mod smoke;
+mod sqlite_files;
 mod store_down;
 mod tls;
 mod undecodable_path;
