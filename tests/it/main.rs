@@ -20,6 +20,7 @@ mod openapi;
 mod openapi_source;
 mod rate_limits;
 mod read_cache;
+mod retry_after;
 mod root_token;
 mod rotation;
 mod secrets_api;
