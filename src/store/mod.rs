@@ -333,8 +333,9 @@ pub trait StoreTx: Send {
     async fn delete_expiry(&mut self, secret_id: &str) -> StoreResult<()>;
     /// Locks up to `limit` expiry rows whose next notice is due.
     async fn claim_due_expiry(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<ExpiryRow>>;
-    /// (pending, succeeded) deliveries of an event.
-    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)>;
+    /// The deliveries of an event as (webhook id, status).
+    async fn event_delivery_states(&mut self, event_id: &str)
+        -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Filters of an audit query; all optional but the tenant.

@@ -1615,7 +1615,10 @@ impl StoreTx for SqlTx {
         rs::claim_due_expiry(&mut self.tx, now_us, limit, self.dialect.skip_locked).await
     }
 
-    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)> {
-        rs::event_delivery_outcomes(&mut *self.tx, event_id).await
+    async fn event_delivery_states(
+        &mut self,
+        event_id: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        rs::event_delivery_states(&mut *self.tx, event_id).await
     }
 }

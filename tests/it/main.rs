@@ -23,6 +23,7 @@ mod read_cache;
 mod retry_after;
 mod root_token;
 mod rotation;
+mod rotation_failed;
 mod secrets_api;
 mod secrets_errors;
 mod slow_headers;
