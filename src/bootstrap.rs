@@ -1,6 +1,7 @@
 //! Start-up duties: load the master key (or generate one in `--dev`), check it against the
 //! database's encryption probe, and make sure someone can log in (root, dev or first-start token).
 
+use crate::audit;
 use crate::config::Config;
 use crate::crypto::envelope::{open, rewrap_key, seal, Sealed};
 use crate::crypto::{KeyRing, MasterKey};
@@ -8,7 +9,7 @@ use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{NewToken, DEFAULT_TENANT};
 use crate::domain::token_ops::{kind, token_row, TokenSpec};
 use crate::server::{InitialToken, StartError};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreTx, TokenRow};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -196,22 +197,22 @@ pub async fn ensure_tokens(
         path_prefixes: &[],
         ttl: None,
         kind,
-        created_by: "system:bootstrap",
+        created_by: BOOTSTRAP_IDENTITY,
         is_user: true,
     };
-    let micros = crate::clock::to_micros(now);
     if let Some(value) = &config.root_token {
-        let token = NewToken::from_value(value);
-        let mut tx = store.begin().await?;
-        tx.delete_token_by_hash(&token.hash).await?;
-        tx.insert_token(&token_row(&spec(kind::ROOT_ENV), &token, now))
-            .await?;
-        tx.commit().await?;
+        apply_root_token(
+            store,
+            &spec(kind::ROOT_ENV),
+            &NewToken::from_value(value),
+            now,
+        )
+        .await?;
     }
     if config.dev {
         let token = NewToken::generate();
         let mut tx = store.begin().await?;
-        tx.revoke_tokens_of_kind(kind::DEV_ROOT, micros).await?;
+        retire_previous(&mut *tx, kind::DEV_ROOT, &token.hash, now).await?;
         tx.insert_token(&token_row(&spec(kind::DEV_ROOT), &token, now))
             .await?;
         tx.commit().await?;
@@ -232,4 +233,68 @@ pub async fn ensure_tokens(
         }));
     }
     Ok(None)
+}
+
+/// Who start-up's token changes are attributed to (created_by, audit identity).
+const BOOTSTRAP_IDENTITY: &str = "system:bootstrap";
+
+/// Makes the operator's root token the only live one of its kind: root tokens of earlier
+/// values are revoked (audited). An unchanged value keeps its row, so replicas already
+/// serving never see it vanish; a missing or no longer usable row (revoked, edited) is
+/// created afresh.
+async fn apply_root_token(
+    store: &dyn Store,
+    spec: &TokenSpec<'_>,
+    token: &NewToken,
+    now: DateTime<Utc>,
+) -> Result<(), StartError> {
+    let fresh = token_row(spec, token, now);
+    let keep = store
+        .find_token_by_hash(&token.hash)
+        .await?
+        .is_some_and(|row| same_live_token(&row, &fresh));
+    let mut tx = store.begin().await?;
+    retire_previous(&mut *tx, spec.kind, &token.hash, now).await?;
+    if !keep {
+        tx.delete_token_by_hash(&token.hash).await?;
+        tx.insert_token(&fresh).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// True when `row` is unrevoked and grants what `wanted` would.
+fn same_live_token(row: &TokenRow, wanted: &TokenRow) -> bool {
+    row.revoked_at.is_none()
+        && row.expires_at.is_none()
+        && row.kind == wanted.kind
+        && row.tenant_id == wanted.tenant_id
+        && row.identity_id == wanted.identity_id
+        && row.scopes == wanted.scopes
+        && row.path_prefixes == wanted.path_prefixes
+}
+
+/// Revokes every live token of `kind` but the one hashed `keep_hash`, one audit row each.
+async fn retire_previous(
+    tx: &mut dyn StoreTx,
+    kind: &str,
+    keep_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let revoked = tx
+        .revoke_tokens_of_kind(kind, keep_hash, crate::clock::to_micros(now))
+        .await?;
+    for t in revoked {
+        let row = audit::system_row(
+            &t.tenant_id,
+            BOOTSTRAP_IDENTITY,
+            now,
+            audit::action::TOKEN_REVOKE,
+            None,
+            None,
+            json!({ "token_id": t.id, "token_name": t.name, "reason": "replaced_at_start" }),
+        );
+        tx.insert_audit(&row).await?;
+    }
+    Ok(())
 }

@@ -62,6 +62,10 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
     let path = |p: &Option<std::path::PathBuf>| optional(p.as_ref().map(|p| quoted(p.display())));
     vec![
         ("listen", quoted(c.listen)),
+        (
+            "header_read_timeout",
+            quoted(c.header_read_timeout.as_str()),
+        ),
         ("database_url", quoted(redact_database_url(&c.database_url))),
         (
             "database_max_connections",

@@ -42,6 +42,7 @@ impl ConfigError {
 /// variables are not settings and are ignored, while an unknown key in the file is an error.
 const KNOWN_KEYS: &[&str] = &[
     "listen",
+    "header_read_timeout",
     "database_url",
     "database_max_connections",
     "data_dir",
@@ -72,6 +73,7 @@ const KNOWN_KEYS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     listen: String,
+    header_read_timeout: String,
     database_url: Option<String>,
     database_max_connections: u32,
     data_dir: String,
@@ -101,6 +103,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8210".into(),
+            header_read_timeout: "10s".into(),
             database_url: None,
             database_max_connections: 16,
             data_dir: "./data".into(),
@@ -132,6 +135,9 @@ impl Default for RawConfig {
 #[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// A connection whose request headers have not all arrived this long after it opened (or
+    /// after the previous response) is closed (SPEC §13: half-sent requests hold nothing).
+    pub header_read_timeout: ApiDuration,
     pub database_url: String,
     pub database_max_connections: u32,
     pub data_dir: PathBuf,
@@ -179,6 +185,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("header_read_timeout", &self.header_read_timeout.as_str())
             .field("database_url", &redact_url(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("data_dir", &self.data_dir)
@@ -304,6 +311,7 @@ impl Config {
             ApiDuration::parse(v).map_err(|e| ConfigError::new(key, e.to_string()))
         };
         let scheduler_tick = dur("scheduler_tick", &raw.scheduler_tick)?;
+        let header_read_timeout = dur("header_read_timeout", &raw.header_read_timeout)?;
         let webhook_timeout = dur("webhook_timeout", &raw.webhook_timeout)?;
         let webhook_retry_schedule = parse_list(&raw.webhook_retry_schedule)
             .map_err(|e| ConfigError::new("webhook_retry_schedule", e.to_string()))?;
@@ -365,6 +373,7 @@ impl Config {
         }
         Ok(Self {
             listen,
+            header_read_timeout,
             database_url,
             database_max_connections: raw.database_max_connections,
             data_dir,

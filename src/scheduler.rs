@@ -239,8 +239,9 @@ pub async fn run(st: AppState, cancel: CancellationToken) {
     }
 }
 
-/// After a delivery of a `rotation.due` event failed for good: if no delivery of that event
-/// succeeded and none is still pending, the rotation failed (SPEC §4 rule 7).
+/// After a delivery of a `rotation.due` event failed for good: if every delivery of that event
+/// to the policy's own webhooks failed, the rotation failed (SPEC §4 rule 7). Deliveries to
+/// other webhooks (a catch-all subscriber, say) neither save nor fail it.
 pub async fn on_due_delivery_failed(
     st: &AppState,
     event_id: &str,
@@ -249,21 +250,68 @@ pub async fn on_due_delivery_failed(
     let Some(h) = st.store.history_by_due_event(event_id).await? else {
         return Ok(());
     };
-    let (pending, ok) = {
-        let mut tx = st.store.begin().await?;
-        let o = tx.event_delivery_outcomes(event_id).await?;
-        tx.commit().await?;
-        o
+    let Some(policy) = st.store.get_policy(&h.tenant_id, &h.policy_id).await? else {
+        return Ok(());
     };
-    if pending == 0 && ok == 0 {
+    let states = {
+        let mut tx = st.store.begin().await?;
+        let s = tx.event_delivery_states(event_id).await?;
+        tx.commit().await?;
+        s
+    };
+    let policy_hooks: Vec<String> = serde_json::from_str(&policy.webhook_ids).unwrap_or_default();
+    if all_failed(&policy_hooks, &states) {
         fail_history(
             st,
             &h.id,
             "delivery_failed",
-            "every delivery of the rotation.due event exhausted its retries",
+            "every delivery of the rotation.due event to the policy's webhooks exhausted its retries",
             attempts,
         )
         .await?;
     }
     Ok(())
+}
+
+/// True when the event went to at least one of `hooks` and every such delivery has ended
+/// without success (failed, or cancelled with its webhook). `states` are (webhook id, status) of all its deliveries.
+fn all_failed(hooks: &[String], states: &[(String, String)]) -> bool {
+    let mut ours = states.iter().filter(|(w, _)| hooks.contains(w)).peekable();
+    ours.peek().is_some() && ours.all(|(_, status)| status != "pending" && status != "success")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_failed;
+
+    fn states(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(w, s)| (w.to_string(), s.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_policys_webhooks_decide() {
+        let hooks = vec!["wh_p".to_string(), "wh_q".to_string()];
+        // Another webhook's success does not save the rotation.
+        assert!(all_failed(
+            &hooks,
+            &states(&[("wh_p", "failed"), ("wh_all", "success")])
+        ));
+        assert!(all_failed(
+            &hooks,
+            &states(&[("wh_p", "failed"), ("wh_q", "failed")])
+        ));
+        assert!(!all_failed(
+            &hooks,
+            &states(&[("wh_p", "failed"), ("wh_q", "pending")])
+        ));
+        assert!(!all_failed(
+            &hooks,
+            &states(&[("wh_p", "failed"), ("wh_q", "success")])
+        ));
+        // Only other webhooks failed: not the policy's delivery, not a failed rotation.
+        assert!(!all_failed(&hooks, &states(&[("wh_all", "failed")])));
+        assert!(!all_failed(&[], &states(&[("wh_all", "failed")])));
+    }
 }

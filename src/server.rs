@@ -11,7 +11,6 @@ use crate::store::{SqlStore, Store, StoreError};
 use axum::Router;
 use secrecy::SecretString;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -167,39 +166,21 @@ impl App {
         let app = self.router();
         let writer = self.state.audit.clone();
         let stop = cancel.clone();
-        let served = match tls {
-            None => {
-                let drained = cancel.clone();
-                let serving = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move {
-                    shutdown.await;
-                    stop.cancel();
-                });
-                tokio::select! {
-                    served = serving => served,
-                    _ = async { drained.cancelled().await; tokio::time::sleep(DRAIN_LIMIT).await } => {
-                        tracing::warn!("requests still running after the drain limit; stopping anyway");
-                        Ok(())
-                    }
-                }
-            }
-            Some(tls) => {
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    stop.cancel();
-                    stopper.graceful_shutdown(Some(DRAIN_LIMIT));
-                });
-                axum_server::from_tcp_rustls(listener.into_std()?, tls.rustls())?
-                    .handle(handle)
-                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                    .await
-            }
-        };
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
+            stopper.graceful_shutdown(Some(DRAIN_LIMIT));
+        });
+        let served = crate::http::listener::serve(
+            listener,
+            tls.map(|t| t.rustls()),
+            self.state.config.header_read_timeout.as_std(),
+            handle,
+            app,
+        )
+        .await;
         cancel.cancel();
         let _ = worker.await;
         let _ = sealer.await;

@@ -1,6 +1,7 @@
 //! `/v1/audit`: query (newest first, cursor pagination), per-secret and per-identity views,
 //! summary, streaming export (JSON Lines or CSV, itself audited), and chain verification.
 
+use super::audit_csv;
 use super::pagination;
 use crate::audit::action;
 use crate::audit::chain::{verify, Verdict};
@@ -310,46 +311,6 @@ async fn verify_chain(
     .into_response())
 }
 
-const CSV_COLUMNS: [&str; 14] = [
-    "id",
-    "timestamp",
-    "action",
-    "identity_type",
-    "identity_id",
-    "secret_path",
-    "version",
-    "source_ip",
-    "user_agent",
-    "success",
-    "status_code",
-    "duration_ms",
-    "request_id",
-    "extra_data",
-];
-
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn csv_line(v: &Value) -> String {
-    let mut line = CSV_COLUMNS
-        .iter()
-        .map(|c| csv_field(&v[*c]))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push('\n');
-    line
-}
-
 /// Streams the matching rows as a file (JSON Lines or CSV); the export is itself audited.
 #[utoipa::path(post, path = "/v1/audit/export", tag = "audit", operation_id = "audit_export",
     request_body(content = Option<schema::ExportRequest>, description = "Optional; without it, every row as JSON Lines"),
@@ -417,7 +378,7 @@ async fn export(
         Err(e) => return Err(g.fail(action::EXPORT_CREATED, None, e).await),
     };
     let store = st.store.clone();
-    let header_line = csv.then(|| format!("{}\n", CSV_COLUMNS.join(",")));
+    let header_line = csv.then(audit_csv::header_line);
     // Page through the rows, one chunk per page, until the end.
     let stream = futures_util::stream::unfold((Some(q), header_line), move |(next, header)| {
         let store = store.clone();
@@ -438,7 +399,7 @@ async fn export(
             for r in &rows {
                 let v = row_view(r);
                 if csv {
-                    chunk.push_str(&csv_line(&v));
+                    chunk.push_str(&audit_csv::line(&v));
                 } else {
                     chunk.push_str(&v.to_string());
                     chunk.push('\n');

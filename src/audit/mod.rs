@@ -46,6 +46,18 @@ impl<'a> From<&'a Caller> for Actor<'a> {
     }
 }
 
+/// `text` with each NUL replaced by U+FFFD: audit rows keep what a refused request sent
+/// (a path with `%00`), and PostgreSQL text cannot hold NUL — a failed audit insert would
+/// fail the request closed (503) instead of refusing it. `extra_data` is JSON text, where
+/// serde already writes NUL as `\u0000`.
+pub fn without_nul(text: &str) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text.to_string()
+    }
+}
+
 /// Builds one audit row for a request.
 #[expect(clippy::too_many_arguments)]
 pub fn row(
@@ -64,11 +76,11 @@ pub fn row(
         ts: to_micros(now),
         action: action.to_string(),
         identity_type: actor.identity_type.to_string(),
-        identity_id: actor.identity_id.to_string(),
-        secret_path: path.map(str::to_string),
+        identity_id: without_nul(actor.identity_id),
+        secret_path: path.map(without_nul),
         version,
         source_ip: ctx.source_ip.clone(),
-        user_agent: ctx.user_agent.clone(),
+        user_agent: ctx.user_agent.as_deref().map(without_nul),
         success: i64::from(status < 400),
         status_code: i64::from(status),
         duration_ms: ctx.elapsed_ms(),
@@ -100,8 +112,8 @@ pub fn system_row(
         ts: to_micros(now),
         action: action.to_string(),
         identity_type: "system".into(),
-        identity_id: identity_id.to_string(),
-        secret_path: path.map(str::to_string),
+        identity_id: without_nul(identity_id),
+        secret_path: path.map(without_nul),
         version,
         source_ip: None,
         user_agent: None,
@@ -112,5 +124,19 @@ pub fn system_row(
         extra_data: extra.to_string(),
         seq: None,
         hash: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_never_reaches_an_audit_row() {
+        let now = chrono::Utc::now();
+        let row = system_row("t", "sa:x\0", now, "read", Some("a\0b"), None, Value::Null);
+        assert_eq!(row.secret_path.as_deref(), Some("a\u{fffd}b"));
+        assert_eq!(row.identity_id, "sa:x\u{fffd}");
+        assert_eq!(without_nul("plain"), "plain");
     }
 }

@@ -16,7 +16,7 @@ pub struct AttemptResult {
     pub response_code: Option<u16>,
     pub duration_ms: i64,
     pub error: Option<String>,
-    /// Seconds from a `Retry-After` on 429/503.
+    /// Seconds from a `Retry-After` on 429/503 (either form, see `retry_after`).
     pub retry_after: Option<u64>,
     /// The endpoint answered 410 Gone.
     pub gone: bool,
@@ -106,10 +106,12 @@ pub async fn send(
         Ok(res) => {
             let code = res.status().as_u16();
             let retry_after = if code == 429 || code == 503 {
-                res.headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+                let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok());
+                super::retry_after::seconds(
+                    header("retry-after"),
+                    header("date"),
+                    std::time::SystemTime::now(),
+                )
             } else {
                 None
             };

@@ -3,6 +3,7 @@
 
 pub mod attempt;
 pub mod recorder;
+pub mod retry_after;
 pub mod signer;
 pub mod target;
 pub mod worker;

@@ -1,5 +1,7 @@
 //! JSON request bodies: size-limited, any content type accepted (curl -d sends form type),
-//! malformed JSON → 400 `invalid_request`, oversize → 413 `payload_too_large`.
+//! malformed JSON → 400 `invalid_request`, oversize → 413 `payload_too_large`, a NUL character
+//! in any string or key outside the top-level `data` (a secret value, stored encrypted)
+//! → 400 `invalid_request` (SPEC §13: the stores' text columns cannot all hold it).
 
 use super::error::ApiError;
 use axum::body::Body;
@@ -48,10 +50,72 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             ))
         })?;
         match value {
-            Value::Object(m) => Ok(Self(m)),
+            Value::Object(m) => match nul_field(&m) {
+                Some(field) => Err(ApiError::invalid_request(format!(
+                    "'{field}' holds a NUL character (\\u0000); only secret values may hold one"
+                ))
+                .with_details(serde_json::json!({ "field": field }))),
+                None => Ok(Self(m)),
+            },
             _ => Err(ApiError::invalid_request(
                 "the request body must be a JSON object",
             )),
         }
+    }
+}
+
+/// The first field (dotted, `[i]` for array items) of a body whose key or string value holds
+/// a NUL, skipping the top-level `data`.
+fn nul_field(body: &Map<String, Value>) -> Option<String> {
+    body.iter()
+        .filter(|(k, _)| k.as_str() != "data")
+        .find_map(|(k, v)| nul_in(k, v))
+}
+
+fn nul_in(at: &str, v: &Value) -> Option<String> {
+    if at.contains('\0') {
+        return Some(crate::audit::without_nul(at));
+    }
+    match v {
+        Value::String(s) if s.contains('\0') => Some(at.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(&format!("{at}[{i}]"), item)),
+        Value::Object(m) => m
+            .iter()
+            .find_map(|(k, item)| nul_in(&format!("{at}.{k}"), item)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(v: Value) -> Option<String> {
+        match v {
+            Value::Object(m) => nul_field(&m),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn finds_nul_outside_the_secret_value() {
+        assert_eq!(field(json!({"data": {"k": "a\u{0}"}})), None);
+        assert_eq!(field(json!({"name": "ok", "n": 1})), None);
+        assert_eq!(
+            field(json!({"metadata": {"tags": ["x", "y\u{0}"]}})).as_deref(),
+            Some("metadata.tags[1]")
+        );
+        assert_eq!(
+            field(json!({"metadata": {"custom": {"k\u{0}": "v"}}})).as_deref(),
+            Some("metadata.custom.k\u{fffd}")
+        );
+        assert_eq!(
+            field(json!({"options": {"data": "\u{0}"}})).as_deref(),
+            Some("options.data")
+        );
     }
 }

@@ -254,6 +254,12 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error.cause = %cause, "stored data could not be read");
                 ApiError::internal("stored data could not be read")
             }
+            StoreError::Rejected(cause) => {
+                tracing::info!(error.cause = %cause, "the store refused a value of the request");
+                ApiError::invalid_request(
+                    "the request holds a character that cannot be stored (such as NUL)",
+                )
+            }
         }
     }
 }

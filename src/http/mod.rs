@@ -5,8 +5,10 @@ pub mod body;
 pub mod context;
 pub mod error;
 pub mod guard;
+pub mod listener;
 pub mod rate_limit;
 pub mod track;
+pub mod undecodable;
 
 use crate::server::AppState;
 use axum::http::{Method, StatusCode};
@@ -25,6 +27,9 @@ pub fn router(state: AppState) -> Router {
             panic_response,
         ))
         .layer(axum::middleware::from_fn(run_to_completion))
+        .layer(axum::middleware::from_fn(
+            undecodable::refuse_undecodable_path,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,

@@ -21,10 +21,19 @@ pub async fn serve_public(
     })?;
     let addr = listener.local_addr()?;
     tracing::info!(listen = %addr, "metrics listener started (no auth)");
+    let header_read_timeout = state.config.header_read_timeout.as_std();
     let app = crate::api::metrics::public_router(state);
-    Ok(tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await
-    }))
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        cancel.cancelled().await;
+        stopper.graceful_shutdown(Some(crate::server::DRAIN_LIMIT));
+    });
+    Ok(tokio::spawn(crate::http::listener::serve(
+        listener,
+        None,
+        header_read_timeout,
+        handle,
+        app,
+    )))
 }

@@ -17,6 +17,7 @@ mod sql_store;
 mod sqlite;
 pub mod sqlite_audit;
 mod sqlite_audit_tx;
+mod sqlite_files;
 
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
@@ -251,8 +252,14 @@ pub trait StoreTx: Send {
     async fn insert_token(&mut self, t: &TokenRow) -> StoreResult<()>;
     /// Marks a token revoked; false when no such unrevoked token exists in the tenant.
     async fn revoke_token(&mut self, tenant_id: &str, id: &str, now_us: i64) -> StoreResult<bool>;
-    /// Revokes every unrevoked token of `kind` (e.g. the previous dev root token).
-    async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64>;
+    /// Revokes every unrevoked token of `kind` except the one hashed `keep_hash` (e.g. the
+    /// previous root token); returns the rows it revoked.
+    async fn revoke_tokens_of_kind(
+        &mut self,
+        kind: &str,
+        keep_hash: &str,
+        now_us: i64,
+    ) -> StoreResult<Vec<TokenRow>>;
     /// Removes a token row by hash (to re-create the operator's root token with fresh fields).
     async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()>;
 
@@ -334,8 +341,9 @@ pub trait StoreTx: Send {
     async fn delete_expiry(&mut self, secret_id: &str) -> StoreResult<()>;
     /// Locks up to `limit` expiry rows whose next notice is due.
     async fn claim_due_expiry(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<ExpiryRow>>;
-    /// (pending, succeeded) deliveries of an event.
-    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)>;
+    /// The deliveries of an event as (webhook id, status).
+    async fn event_delivery_states(&mut self, event_id: &str)
+        -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Filters of an audit query; all optional but the tenant.

@@ -51,8 +51,11 @@ pub const LIST_TOKENS: &str = concat!(
 pub const COUNT_TOKENS: &str = "SELECT COUNT(*) FROM tokens";
 pub const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = $3 \
      WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
-pub const REVOKE_TOKENS_OF_KIND: &str =
-    "UPDATE tokens SET revoked_at = $2 WHERE kind = $1 AND revoked_at IS NULL";
+pub const REVOKE_TOKENS_OF_KIND: &str = concat!(
+    "UPDATE tokens SET revoked_at = $2 \
+     WHERE kind = $1 AND revoked_at IS NULL AND token_hash <> $3 RETURNING ",
+    token_cols!()
+);
 pub const DELETE_TOKEN_BY_HASH: &str = "DELETE FROM tokens WHERE token_hash = $1";
 
 pub const GET_LIVE_SECRET: &str = concat!(

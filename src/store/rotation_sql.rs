@@ -322,20 +322,17 @@ pub async fn list_history<'e, E: sqlx::Executor<'e, Database = Any>>(
         .await?)
 }
 
-/// Deliveries of an event still pending, and those that succeeded.
-pub async fn event_delivery_outcomes<'e, E: sqlx::Executor<'e, Database = Any>>(
+/// The deliveries of an event as (webhook id, status).
+pub async fn event_delivery_states<'e, E: sqlx::Executor<'e, Database = Any>>(
     ex: E,
     event_id: &str,
-) -> StoreResult<(i64, i64)> {
-    let (pending, ok): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM deliveries WHERE event_id = $1",
+) -> StoreResult<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT webhook_id, status FROM deliveries WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_all(ex)
+            .await?,
     )
-    .bind(event_id)
-    .fetch_one(ex)
-    .await?;
-    Ok((pending, ok))
 }
 
 /// Marks a version as a rotation result, or sets how long a superseded one stays readable.

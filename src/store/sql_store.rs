@@ -1282,14 +1282,19 @@ impl StoreTx for SqlTx {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn revoke_tokens_of_kind(&mut self, kind: &str, now_us: i64) -> StoreResult<u64> {
+    async fn revoke_tokens_of_kind(
+        &mut self,
+        kind: &str,
+        keep_hash: &str,
+        now_us: i64,
+    ) -> StoreResult<Vec<TokenRow>> {
         self.touch(Group::Tokens);
-        let r = sqlx::query(q::REVOKE_TOKENS_OF_KIND)
+        Ok(sqlx::query_as(q::REVOKE_TOKENS_OF_KIND)
             .bind(kind)
             .bind(now_us)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(r.rows_affected())
+            .bind(keep_hash)
+            .fetch_all(&mut *self.tx)
+            .await?)
     }
 
     async fn delete_token_by_hash(&mut self, hash: &str) -> StoreResult<()> {
@@ -1633,7 +1638,10 @@ impl StoreTx for SqlTx {
         rs::claim_due_expiry(&mut self.tx, now_us, limit, self.dialect.skip_locked).await
     }
 
-    async fn event_delivery_outcomes(&mut self, event_id: &str) -> StoreResult<(i64, i64)> {
-        rs::event_delivery_outcomes(&mut *self.tx, event_id).await
+    async fn event_delivery_states(
+        &mut self,
+        event_id: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        rs::event_delivery_states(&mut *self.tx, event_id).await
     }
 }

@@ -42,6 +42,9 @@ pub async fn connect(url: &str, readers: u32) -> StoreResult<(AnyPool, AnyPool)>
     let url = prepare_url(url)?;
     let writer = options(1).connect(&url).await?;
     let reader = options(readers).connect(&url).await?;
+    // The WAL and shared-memory files exist now: make sure none is looser than the database.
+    super::sqlite_files::tighten(std::path::Path::new(database_file(&url)))
+        .map_err(|e| StoreError::Unavailable(format!("cannot restrict the database files: {e}")))?;
     tokio::spawn(checkpoint_loop(reader.clone()));
     Ok((writer, reader))
 }
@@ -90,7 +93,7 @@ pub fn database_file(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
-/// Creates the database folder and asks SQLite to create the file when it is missing.
+/// Creates the database folder (`0700`) and file (`0600`) when missing (`sqlite_files`).
 fn prepare_url(url: &str) -> StoreResult<String> {
     let rest = url_rest(url);
     let file = database_file(url);
@@ -99,16 +102,9 @@ fn prepare_url(url: &str) -> StoreResult<String> {
             "an in-memory SQLite database would lose every secret at exit; name a file".into(),
         ));
     }
-    if let Some(parent) = std::path::Path::new(file).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "cannot create the database folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
-    }
+    super::sqlite_files::prepare(std::path::Path::new(file)).map_err(|e| {
+        StoreError::Unavailable(format!("cannot prepare the database file {file}: {e}"))
+    })?;
     if rest.contains("mode=") {
         Ok(format!("sqlite://{rest}"))
     } else if rest.contains('?') {

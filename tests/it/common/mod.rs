@@ -94,6 +94,12 @@ pub struct TestApp {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A second server started by [`TestApp::serve_replica`]; stops when dropped.
+pub struct Replica {
+    pub base: String,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
 /// A response as a test sees it.
 #[derive(Debug)]
 pub struct Resp {
@@ -194,6 +200,36 @@ impl TestApp {
         App::build(config, Arc::new(self.clock.clone()))
             .await
             .expect("second replica builds")
+    }
+
+    /// Another `serve` process (a restart, or one more replica) on this test's database,
+    /// master key and clock, with `tweak` applied to its config; it serves on its own port
+    /// until the returned handle drops.
+    pub async fn serve_replica(&self, tweak: impl FnOnce(&mut Config)) -> Replica {
+        let mut config = Config::with_database(&self.database_url);
+        config.master_key = self.state.config.master_key.clone();
+        config.data_dir = self.state.config.data_dir.clone();
+        config.database_max_connections = 8;
+        tweak(&mut config);
+        let app = App::build(config, Arc::new(self.clock.clone()))
+            .await
+            .expect("replica builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = app
+                .serve(listener, async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Replica {
+            base: format!("http://{addr}"),
+            _shutdown: tx,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
