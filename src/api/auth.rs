@@ -10,7 +10,7 @@ use crate::domain::duration::{ApiDuration, DurationError};
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{valid_token_name, Caller, NewToken};
-use crate::domain::token_ops::{kind, token_row, TokenSpec};
+use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
 use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, FieldError};
@@ -268,10 +268,9 @@ async fn create(
             201,
             json!({ "token_id": row.id, "name": row.name }),
         );
-        let mut tx = st.store.begin().await?;
-        tx.insert_token(&row).await?;
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
+        TokenOps::new(st.store.as_ref())
+            .create(&row, &audit)
+            .await?;
         let mut v = token_view(&row, to_micros(now));
         v["token"] = json!(token.plaintext.expose_secret());
         Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -374,15 +373,13 @@ async fn revoke(
             204,
             json!({ "token_id": id }),
         );
-        let mut tx = st.store.begin().await?;
-        if !tx
-            .revoke_token(&caller.tenant_id, &id, to_micros(st.clock.now()))
+        let now = to_micros(st.clock.now());
+        if !TokenOps::new(st.store.as_ref())
+            .revoke(&caller.tenant_id, &id, now, &audit)
             .await?
         {
             return Err(missing());
         }
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;

@@ -4,16 +4,17 @@
 use super::pagination;
 use super::secret_body::duration_error;
 use crate::clock::{from_micros, rfc3339, to_micros};
-use crate::domain::access::Reach;
+use crate::domain::access::{self, Denial, Reach};
 use crate::domain::duration::{list_to_string, parse_list, ApiDuration};
 use crate::domain::path::SecretPath;
+use crate::domain::policy_ops::{ForceRequest, PolicyError, PolicyOps};
 use crate::domain::rotation;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
 use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::{ApiError, FieldError};
-use crate::http::guard::{audited, query_map, Guard};
+use crate::http::guard::{audited, denial_error, query_map, Guard};
 use crate::server::AppState;
 use crate::store::{HistoryRow, PolicyRow, StoreError};
 use axum::extract::{Path, RawQuery, State};
@@ -296,16 +297,16 @@ async fn create(
             201,
             json!({ "policy_id": p.id }),
         );
-        let mut tx = st.store.begin().await?;
-        tx.insert_policy(&p).await.map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::conflict(
-                "name_conflict",
-                format!("a rotation policy named '{}' already exists", p.name),
-            ),
-            other => other.into(),
-        })?;
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
+        PolicyOps::new(st.store.as_ref())
+            .create(&p, &audit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => ApiError::conflict(
+                    "name_conflict",
+                    format!("a rotation policy named '{}' already exists", p.name),
+                ),
+                other => other.into(),
+            })?;
         Ok((StatusCode::CREATED, Json(view(&p, 0))).into_response())
     })
 }
@@ -407,18 +408,10 @@ async fn load_for_change(g: &Guard<'_>, action: &str, id: &str) -> Result<Policy
     Ok(p)
 }
 
-/// The in-transaction half of [`load_for_change`]: a secret attached meanwhile outside the
-/// caller's rules stops the change.
-async fn recheck_attached(
-    g: &Guard<'_>,
-    tx: &mut dyn crate::store::StoreTx,
-    id: &str,
-) -> Result<(), ApiError> {
-    if g.caller.path_prefixes.is_empty() {
-        return Ok(());
-    }
-    let attached = tx.attached_paths(&g.caller.tenant_id, id).await?;
-    g.judge(Scope::Admin, Reach::Paths(&attached))
+/// The caller's path rules as a check on a policy's attached secrets (run by the policy
+/// service inside its transaction).
+fn attached_rule<'g>(g: &'g Guard<'_>) -> impl Fn(&[String]) -> Result<(), Denial> + Sync + 'g {
+    move |paths| access::within(g.caller, Reach::Paths(paths))
 }
 
 /// Saves a changed policy and recomputes its secrets' schedules in one transaction.
@@ -428,17 +421,24 @@ async fn save_and_reschedule(
     p: &PolicyRow,
     audit: crate::store::AuditRow,
 ) -> Result<(), ApiError> {
-    let now = st.clock.now();
-    let mut tx = st.store.begin().await?;
-    recheck_attached(g, &mut *tx, &p.id).await?;
-    tx.update_policy(p).await?;
-    for mut s in tx.schedules_of_policy(&p.tenant_id, &p.id).await? {
-        rotation::reschedule(&mut s, p, now);
-        tx.upsert_schedule(&s).await?;
+    PolicyOps::new(st.store.as_ref())
+        .save(p, &audit, st.clock.now(), &attached_rule(g))
+        .await
+        .map_err(policy_error)
+}
+
+/// The answer to a refused policy operation.
+fn policy_error(e: PolicyError) -> ApiError {
+    match e {
+        PolicyError::NotFound(id) => not_found(&id),
+        PolicyError::SecretNotFound(path) => ApiError::secret_not_found(&path),
+        PolicyError::NotAttached { path, policy } => ApiError::not_found(
+            "secret_not_found",
+            format!("'{path}' is not attached to {policy}"),
+        ),
+        PolicyError::Denied(d) => denial_error(d),
+        PolicyError::Store(e) => e.into(),
     }
-    tx.insert_audit(&audit).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Changes a policy and reschedules its secrets.
@@ -568,13 +568,10 @@ async fn remove(
             204,
             json!({ "policy_id": id }),
         );
-        let mut tx = st.store.begin().await?;
-        recheck_attached(&g, &mut *tx, &id).await?;
-        if !tx.delete_policy(&caller.tenant_id, &id).await? {
-            return Err(not_found(&id));
-        }
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
+        PolicyOps::new(st.store.as_ref())
+            .delete(&caller.tenant_id, &id, &audit, &attached_rule(&g))
+            .await
+            .map_err(policy_error)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
@@ -616,26 +613,19 @@ async fn attach(
             .get_policy(&caller.tenant_id, &id)
             .await?
             .ok_or_else(|| not_found(&id))?;
-        let now = st.clock.now();
-        let mut tx = st.store.begin().await?;
-        let mut secret = tx
-            .lock_secret(&caller.tenant_id, path.as_str())
-            .await?
-            .filter(|s| s.deleted_at.is_none())
-            .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
-        let schedule = rotation::attach(&p, &secret, now);
-        tx.upsert_schedule(&schedule).await?;
-        secret.rotation_policy_id = Some(p.id.clone());
-        tx.update_secret(&secret).await?;
-        tx.insert_audit(&g.row(
-            "rotation_policy_update",
-            Some(path.as_str()),
-            Some(secret.current_version),
-            201,
-            json!({ "policy_id": p.id, "attached": true }),
-        ))
-        .await?;
-        tx.commit().await?;
+        let audit = |version| {
+            g.row(
+                "rotation_policy_update",
+                Some(path.as_str()),
+                Some(version),
+                201,
+                json!({ "policy_id": p.id, "attached": true }),
+            )
+        };
+        let schedule = PolicyOps::new(st.store.as_ref())
+            .attach(&p, path.as_str(), st.clock.now(), audit)
+            .await
+            .map_err(policy_error)?;
         Ok((
             StatusCode::CREATED,
             Json(json!({
@@ -683,32 +673,17 @@ async fn detach(
             .get_policy(&caller.tenant_id, &id)
             .await?
             .ok_or_else(|| not_found(&id))?;
-        let mut tx = st.store.begin().await?;
-        let mut secret = tx
-            .lock_secret(&caller.tenant_id, path.as_str())
-            .await?
-            .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
-        match tx.lock_schedule(&secret.id).await? {
-            Some(s) if s.policy_id == id => {}
-            _ => {
-                return Err(ApiError::not_found(
-                    "secret_not_found",
-                    format!("'{path}' is not attached to {id}"),
-                ))
-            }
-        }
-        tx.delete_schedule(&secret.id).await?;
-        secret.rotation_policy_id = None;
-        tx.update_secret(&secret).await?;
-        tx.insert_audit(&g.row(
+        let audit = g.row(
             "rotation_policy_update",
             Some(path.as_str()),
             None,
             204,
             json!({ "policy_id": id, "attached": false }),
-        ))
-        .await?;
-        tx.commit().await?;
+        );
+        PolicyOps::new(st.store.as_ref())
+            .detach(&caller.tenant_id, &id, path.as_str(), &audit)
+            .await
+            .map_err(policy_error)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
@@ -775,97 +750,45 @@ async fn rotate_inner(
             ))
         }
     };
-    let now = st.clock.now();
-    let mut tx = st.store.begin().await?;
-    let mut targets = Vec::new();
-    match named {
-        None => {
-            for s in tx.schedules_of_policy(&caller.tenant_id, id).await? {
-                if let Some(secret) = tx
-                    .secret_by_id(&s.secret_id)
-                    .await?
-                    .filter(|x| x.deleted_at.is_none())
-                {
-                    if g.sees(Reach::Path(&secret.path)) {
-                        targets.push(secret);
-                    }
-                }
-            }
-        }
-        Some(paths) => {
-            for path in paths {
-                let secret = tx
-                    .lock_secret(&caller.tenant_id, path.as_str())
-                    .await?
-                    .filter(|s| s.deleted_at.is_none())
-                    .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
-                targets.push(secret);
-            }
-        }
-    }
-    let mut items = Vec::new();
-    let mut autos = Vec::new();
-    for secret in &targets {
-        let Some(mut s) = tx
-            .lock_schedule(&secret.id)
-            .await?
-            .filter(|s| s.policy_id == p.id)
-        else {
-            return Err(ApiError::not_found(
-                "secret_not_found",
-                format!("'{}' is not attached to {}", secret.path, p.id),
-            ));
-        };
-        if s.status != "scheduled" {
-            // Rule 8: a pending rotation is returned, not opened twice.
-            if let Some(h) = match &s.history_id {
-                Some(hid) => tx.get_history(hid).await?,
-                None => None,
-            } {
-                items.push(h);
-                continue;
-            }
-        }
-        let h = rotation::open(
-            &mut *tx,
-            &mut s,
-            &p,
-            secret,
-            "manual",
-            now,
-            &caller.identity_id,
-            Some(&g.ctx.request_id),
-        )
-        .await?;
-        tx.insert_audit(&g.row(
+    let named: Option<Vec<String>> =
+        named.map(|ps| ps.into_iter().map(|p| p.as_str().to_string()).collect());
+    let audit = |path: &str, version: i64, h: &HistoryRow| {
+        g.row(
             "rotate",
-            Some(&secret.path),
-            Some(secret.current_version),
+            Some(path),
+            Some(version),
             200,
             json!({ "trigger": "manual", "rotation_policy_id": p.id, "history_id": h.id }),
-        ))
+        )
+    };
+    let ops = PolicyOps::new(st.store.as_ref());
+    let forced = ops
+        .force(
+            &p,
+            &ForceRequest {
+                named: named.as_deref(),
+                sees: &|path| g.sees(Reach::Path(path)),
+                actor: &caller.identity_id,
+                request_id: Some(&g.ctx.request_id),
+            },
+            st.clock.now(),
+            &audit,
+        )
+        .await
+        .map_err(policy_error)?;
+    st.bus.published(forced.len(), forced.len());
+    for f in forced.iter().filter(|f| f.opened && p.auto_generate != 0) {
+        if let Err(msg) = crate::scheduler::auto_rotate(st, &caller.tenant_id, &f.secret_path).await
+        {
+            crate::scheduler::fail_history(st, &f.history.id, "auto_generate_failed", &msg, 1)
+                .await?;
+        }
+    }
+    // Read again so auto-generated rotations show their outcome.
+    let items = ops
+        .refresh(forced.into_iter().map(|f| f.history).collect())
         .await?;
-        if p.auto_generate != 0 {
-            autos.push((secret.path.clone(), h.id.clone()));
-        }
-        items.push(h);
-    }
-    tx.commit().await?;
-    st.bus.published(items.len(), items.len());
-    for (path, hid) in autos {
-        if let Err(msg) = crate::scheduler::auto_rotate(st, &caller.tenant_id, &path).await {
-            crate::scheduler::fail_history(st, &hid, "auto_generate_failed", &msg, 1).await?;
-        }
-    }
-    // Re-read so auto-generated rotations show their outcome.
-    let mut out = Vec::new();
-    for h in items {
-        let mut tx = st.store.begin().await?;
-        let fresh = tx.get_history(&h.id).await?.unwrap_or(h);
-        tx.commit().await?;
-        out.push(history_view(&fresh));
-    }
-    Ok(Json(Value::Array(out)).into_response())
+    Ok(Json(Value::Array(items.iter().map(history_view).collect())).into_response())
 }
 
 /// A policy's rotation history, newest first.

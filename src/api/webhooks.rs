@@ -11,6 +11,7 @@ use crate::domain::events::{envelope, NewEvent, WEBHOOK_TEST};
 use crate::domain::outbox::new_delivery;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
+use crate::domain::webhook_ops::WebhookOps;
 use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
@@ -188,10 +189,10 @@ async fn create(
             201,
             json!({ "webhook_id": w.id, "name": w.name }),
         );
-        let mut tx = st.store.begin().await?;
-        tx.insert_webhook(&w).await.map_err(name_conflict)?;
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
+        WebhookOps::new(st.store.as_ref())
+            .create(&w, &audit)
+            .await
+            .map_err(name_conflict)?;
         Ok((StatusCode::CREATED, Json(view(&w))).into_response())
     })
 }
@@ -376,14 +377,10 @@ async fn update(
             200,
             json!({ "webhook_id": w.id, "secret_rotated": rotated }),
         );
-        let mut tx = st.store.begin().await?;
-        tx.update_webhook(&w).await.map_err(name_conflict)?;
-        if w.enabled == 0 {
-            tx.cancel_pending_deliveries(&w.id, to_micros(st.clock.now()))
-                .await?;
-        }
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
+        WebhookOps::new(st.store.as_ref())
+            .update(&w, &audit, to_micros(st.clock.now()))
+            .await
+            .map_err(name_conflict)?;
         Ok(Json(view(&w)).into_response())
     })
 }
@@ -412,14 +409,13 @@ async fn remove(
             204,
             json!({ "webhook_id": id }),
         );
-        let mut tx = st.store.begin().await?;
-        if !tx.delete_webhook(&caller.tenant_id, &id).await? {
+        let now = to_micros(st.clock.now());
+        if !WebhookOps::new(st.store.as_ref())
+            .delete(&caller.tenant_id, &id, &audit, now)
+            .await?
+        {
             return Err(not_found(&id));
         }
-        tx.cancel_pending_deliveries(&id, to_micros(st.clock.now()))
-            .await?;
-        tx.insert_audit(&audit).await?;
-        tx.commit().await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
@@ -457,11 +453,9 @@ async fn test(
     delivery.lease_until = Some(to_micros(
         now + st.config.webhook_timeout.as_chrono() + chrono::Duration::seconds(30),
     ));
-    let mut tx = st.store.begin().await?;
-    tx.lock_event_sequence().await?;
-    tx.insert_event(&event).await?;
-    tx.insert_delivery(&delivery).await?;
-    tx.commit().await?;
+    WebhookOps::new(st.store.as_ref())
+        .queue_test(&event, &delivery)
+        .await?;
     st.bus.published(1, 0);
     let body = envelope(&event).to_string();
     let result = send(&st, &w, &event, body.as_bytes(), &delivery.id, now).await;
@@ -558,9 +552,7 @@ async fn redeliver(
         )
     })?;
     let fresh = new_delivery(&event, &w.id, st.clock.now());
-    let mut tx = st.store.begin().await?;
-    tx.insert_delivery(&fresh).await?;
-    tx.commit().await?;
+    WebhookOps::new(st.store.as_ref()).redeliver(&fresh).await?;
     st.bus.published(0, 1);
     Ok((
         StatusCode::ACCEPTED,

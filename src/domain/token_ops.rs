@@ -1,4 +1,5 @@
-//! Token creation shared by the API, the CLI and start-up bootstrap.
+//! Token creation shared by the API, the CLI and start-up bootstrap, and the token service:
+//! each change one transaction with its audit row.
 
 use super::duration::ApiDuration;
 use super::ids::new_id;
@@ -50,5 +51,45 @@ pub fn token_row(spec: &TokenSpec<'_>, token: &NewToken, now: DateTime<Utc>) -> 
         created_by: spec.created_by.to_string(),
         expires_at: spec.ttl.map(|d| to_micros(now + d.as_chrono())),
         revoked_at: None,
+    }
+}
+
+/// The token service over one store.
+pub struct TokenOps<'a> {
+    store: &'a dyn crate::store::Store,
+}
+
+impl<'a> TokenOps<'a> {
+    pub fn new(store: &'a dyn crate::store::Store) -> Self {
+        Self { store }
+    }
+
+    /// Stores a new token with its audit row.
+    pub async fn create(
+        &self,
+        row: &TokenRow,
+        audit: &crate::store::AuditRow,
+    ) -> crate::store::StoreResult<()> {
+        let mut tx = self.store.begin().await?;
+        tx.insert_token(row).await?;
+        tx.insert_audit(audit).await?;
+        tx.commit().await
+    }
+
+    /// Revokes an active token of the tenant; false when there is none.
+    pub async fn revoke(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now_us: i64,
+        audit: &crate::store::AuditRow,
+    ) -> crate::store::StoreResult<bool> {
+        let mut tx = self.store.begin().await?;
+        if !tx.revoke_token(tenant_id, id, now_us).await? {
+            return Ok(false);
+        }
+        tx.insert_audit(audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

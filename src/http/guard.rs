@@ -90,11 +90,7 @@ impl<'a> Guard<'a> {
     /// The decision without an audit row, for a caller that writes the row of the outcome
     /// itself (the batch read writes one row per path, refused ones included).
     pub fn judge(&self, need: impl Into<Need>, reach: Reach<'_>) -> Result<(), ApiError> {
-        access::decide(self.caller, need.into(), reach).map_err(|d| match d {
-            Denial::Scope(s) => ApiError::insufficient_scope(&s),
-            Denial::Path(p) => ApiError::access_denied(&p),
-            Denial::Tenant => ApiError::tenant_wide_only(),
-        })
+        access::decide(self.caller, need.into(), reach).map_err(denial_error)
     }
 
     /// True when the caller's path rules reach an object of this reach (for filtering lists;
@@ -152,6 +148,16 @@ impl<'a> Guard<'a> {
             Ok(()) => err,
             Err(audit_err) => audit_err,
         }
+    }
+}
+
+/// The 403 a refusal answers (not audited: for refusals found inside a service's
+/// transaction, whose handler audits the failure).
+pub fn denial_error(d: Denial) -> ApiError {
+    match d {
+        Denial::Scope(s) => ApiError::insufficient_scope(&s),
+        Denial::Path(p) => ApiError::access_denied(&p),
+        Denial::Tenant => ApiError::tenant_wide_only(),
     }
 }
 
