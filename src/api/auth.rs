@@ -302,26 +302,19 @@ async fn list(
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
-    // A path-restricted admin sees only the tokens inside its own rules: read on past the
-    // others until the page is full.
-    let mut rows = Vec::new();
-    let mut from = after;
-    loop {
-        let batch = st
-            .store
-            .list_tokens(&caller.tenant_id, from.as_deref(), limit + 1)
-            .await?;
-        let exhausted = batch.len() <= limit as usize;
-        from = batch.last().map(|t| t.id.clone());
-        rows.extend(
-            batch
-                .into_iter()
-                .filter(|t| g.sees(Reach::rules(&stored_rules(&t.path_prefixes)))),
-        );
-        if exhausted || rows.len() > limit as usize {
-            break;
-        }
-    }
+    // A path-restricted admin sees only the tokens inside its own rules.
+    let rows = pagination::read_visible(
+        after,
+        limit,
+        |from| {
+            let store = &st.store;
+            let tenant = &caller.tenant_id;
+            async move { store.list_tokens(tenant, from.as_deref(), limit + 1).await }
+        },
+        |t| t.id.clone(),
+        |t| g.sees(Reach::rules(&stored_rules(&t.path_prefixes))),
+    )
+    .await?;
     let (rows, cursor) = pagination::page(rows, limit, |t| t.id.clone());
     let now = to_micros(st.clock.now());
     let tokens: Vec<Value> = rows.iter().map(|t| token_view(t, now)).collect();

@@ -39,6 +39,32 @@ pub fn decode(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
         .ok_or_else(ApiError::invalid_cursor)
 }
 
+/// Reads `limit + 1` rows at a time with `fetch(after)` (ordered by `key`), keeping those
+/// `keep` accepts, until `limit + 1` are kept or the rows run out: a caller whose path rules
+/// hide some rows still gets full pages. Hand the result to [`page`].
+pub async fn read_visible<T, E, Fut>(
+    after: Option<String>,
+    limit: i64,
+    mut fetch: impl FnMut(Option<String>) -> Fut,
+    key: impl Fn(&T) -> String,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Vec<T>, E>
+where
+    Fut: std::future::Future<Output = Result<Vec<T>, E>>,
+{
+    let mut rows = Vec::new();
+    let mut from = after;
+    loop {
+        let batch = fetch(from.clone()).await?;
+        let exhausted = batch.len() <= limit as usize;
+        from = batch.last().map(&key);
+        rows.extend(batch.into_iter().filter(|r| keep(r)));
+        if exhausted || rows.len() > limit as usize {
+            return Ok(rows);
+        }
+    }
+}
+
 /// Splits a `limit + 1` fetch into the page and the next cursor.
 pub fn page<T>(
     mut rows: Vec<T>,

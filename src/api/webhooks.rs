@@ -278,26 +278,23 @@ async fn list(
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
     let after = pagination::decode(query.get("cursor").map(String::as_str))?;
-    // A path-restricted admin sees only webhooks filtered inside its rules: read on past the
-    // others until the page is full.
-    let mut rows = Vec::new();
-    let mut from = after;
-    loop {
-        let batch = st
-            .store
-            .list_webhooks(&caller.tenant_id, from.as_deref(), limit + 1)
-            .await?;
-        let exhausted = batch.len() <= limit as usize;
-        from = batch.last().map(|w| w.id.clone());
-        rows.extend(
-            batch
-                .into_iter()
-                .filter(|w| g.sees(Reach::filter(w.filter_path_prefix.as_deref()))),
-        );
-        if exhausted || rows.len() > limit as usize {
-            break;
-        }
-    }
+    // A path-restricted admin sees only webhooks filtered inside its rules.
+    let rows = pagination::read_visible(
+        after,
+        limit,
+        |from| {
+            let store = &st.store;
+            let tenant = &caller.tenant_id;
+            async move {
+                store
+                    .list_webhooks(tenant, from.as_deref(), limit + 1)
+                    .await
+            }
+        },
+        |w| w.id.clone(),
+        |w| g.sees(Reach::filter(w.filter_path_prefix.as_deref())),
+    )
+    .await?;
     let (rows, cursor) = pagination::page(rows, limit, |w| w.id.clone());
     let list: Vec<Value> = rows.iter().map(view).collect();
     Ok(
