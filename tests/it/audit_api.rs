@@ -552,3 +552,51 @@ async fn per_secret_and_identity_views(kind: StoreKind) {
     assert_eq!(r.body["summary"]["reads"], 3);
     assert_eq!(r.body["logs"].as_array().unwrap().len(), 3);
 }
+
+/// The server's own sealer loop (or another replica's) may be in a pass when a test seals:
+/// `seal_all` must wait for that pass and then seal the rest, not return at once with rows
+/// unsealed (which made the PostgreSQL audit tests fail now and then under load). Here a side
+/// connection holds the sealer's turn, as that pass does, until `seal_all` is seen waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seal_all_waits_for_a_sealer_in_a_pass_on_postgres() {
+    use sqlx::Connection;
+    let app = TestApp::spawn(StoreKind::Postgres).await;
+    let mut other = sqlx::postgres::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    // The key of the sealer's advisory lock (the PostgreSQL dialect in store/sql_store.rs).
+    sqlx::query("SELECT pg_advisory_lock(7243002)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    app.put_secret("turn/x", json!({"v": 1})).await;
+    let db = app.db().await;
+    let waiting = async {
+        loop {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND objid = 7243002 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            if n > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let seal = sealed(&app);
+    tokio::pin!(seal);
+    tokio::select! {
+        _ = &mut seal => panic!("seal_all returned while another sealer had the turn"),
+        _ = waiting => {}
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7243002)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    seal.await;
+    whole_chain(&app, &db).await;
+}
