@@ -375,11 +375,25 @@ async fn export_streams_jsonl_and_csv(kind: StoreKind) {
     assert_eq!(r.code(), "insufficient_scope");
 }
 
+/// Applies a 30-day retention as of the test clock's now, as the sealer loop does with
+/// `audit_retention = "30d"`. The test servers run without that setting: their sealer loop
+/// applies it on its first pass, at a moment of its own, reading the clock these tests move:
+/// under load that pass came after a test had set the clock weeks ahead, and deleted the rows
+/// before the test's own pass (which then found nothing to delete).
+async fn retain_30_days(app: &TestApp) -> u64 {
+    let before = app.clock_now() - chrono::Duration::days(30);
+    app.state
+        .store
+        .apply_audit_retention(
+            scaivault::clock::to_micros(before),
+            scaivault::audit::chain::ANCHOR_KEY,
+        )
+        .await
+        .unwrap()
+}
+
 async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
-    let app = TestApp::spawn_with(kind, |c| {
-        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
-    })
-    .await;
+    let app = TestApp::spawn(kind).await;
     for i in 0..4 {
         app.put_secret(&format!("old/{i}"), json!({"i": i})).await;
     }
@@ -387,9 +401,7 @@ async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
     app.clock.advance(chrono::Duration::days(31));
     app.put_secret("new/x", json!({"i": 1})).await;
     sealed(&app).await;
-    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
-        .await
-        .unwrap();
+    let deleted = retain_30_days(&app).await;
     assert!(deleted >= 4, "{deleted}");
     let r = app.get("/v1/audit/logs?path_prefix=old/").await;
     assert_eq!(r.body["logs"], json!([]));
@@ -405,10 +417,7 @@ async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
 /// reads were sealed as they were written; on PostgreSQL, a transaction commits late):
 /// retention deletes only a prefix of the chain that is entirely older than the cutoff.
 async fn retention_never_deletes_a_row_younger_than_the_cutoff(kind: StoreKind) {
-    let app = TestApp::spawn_with(kind, |c| {
-        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
-    })
-    .await;
+    let app = TestApp::spawn(kind).await;
     let start = scaivault::clock::Clock::now(&app.clock);
     app.put_secret("keep/x", json!({"i": 1})).await;
     sealed(&app).await;
@@ -422,9 +431,7 @@ async fn retention_never_deletes_a_row_younger_than_the_cutoff(kind: StoreKind) 
     sealed(&app).await;
     // Cutoff: day 35. Everything chained before the day-40 read is older: only that goes.
     app.clock.set(start + chrono::Duration::days(65));
-    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
-        .await
-        .unwrap();
+    let deleted = retain_30_days(&app).await;
     let read_row = one_row(&app, &read).await;
     assert_eq!(read_row["action"], "read");
     assert!(
