@@ -11,11 +11,20 @@ use tokio_util::sync::CancellationToken;
 /// long (each read's audit batch queues behind a sealing transaction).
 const SEAL_BATCH: i64 = 250;
 
-/// Seals everything unsealed now (in batches); returns how many rows were sealed.
+/// Seals every row committed before the call (in batches); returns how many rows this call
+/// sealed. If another sealer of the database (this server's loop, another replica's) is in a
+/// pass, waits for it to commit first: its pass may have read the unsealed rows before the
+/// newest ones committed, so returning at once would leave those unsealed.
 pub async fn seal_all(st: &AppState) -> StoreResult<usize> {
+    seal_batches(st, true).await
+}
+
+/// Seals what is unsealed in batches; a pass that finds another sealer at work returns 0 at
+/// once unless `wait` (that sealer, or the next pass, gets the rest).
+async fn seal_batches(st: &AppState, wait: bool) -> StoreResult<usize> {
     let mut total = 0;
     loop {
-        let n = st.store.seal_audit(SEAL_BATCH).await?;
+        let n = st.store.seal_audit(SEAL_BATCH, wait).await?;
         total += n;
         if n < SEAL_BATCH as usize {
             return Ok(total);
@@ -39,11 +48,12 @@ pub async fn apply_retention(st: &AppState) -> StoreResult<u64> {
     Ok(n)
 }
 
-/// Seals every second until cancelled; applies retention once a minute.
+/// Seals every second until cancelled (skipping a pass while another replica seals); applies
+/// retention once a minute.
 pub async fn run(st: AppState, cancel: CancellationToken) {
     let mut passes: u64 = 0;
     loop {
-        if let Err(e) = seal_all(&st).await {
+        if let Err(e) = seal_batches(&st, false).await {
             tracing::warn!(error.cause = %e, "audit sealer pass failed");
         }
         if passes.is_multiple_of(60) {

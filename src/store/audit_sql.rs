@@ -84,17 +84,18 @@ pub async fn insert_rows<R: std::borrow::Borrow<AuditRow>>(
     Ok(())
 }
 
-/// Seals up to `limit` unsealed rows (oldest first) in one transaction; `try_lock` is the
-/// statement that makes this the only sealer of the database (PostgreSQL), if one is needed.
-/// Returns how many rows were sealed.
+/// Seals up to `limit` unsealed rows (oldest first) in one transaction; `lock` is the
+/// statement that makes this the only sealer of the database (PostgreSQL), if one is needed:
+/// it returns false (and nothing is sealed) when another sealer has the turn and it does not
+/// wait for it. Returns how many rows were sealed.
 pub async fn seal_unsealed(
     writer: &AnyPool,
     begin: &'static str,
-    try_lock: Option<&str>,
+    lock: Option<&str>,
     limit: i64,
 ) -> StoreResult<usize> {
     let mut tx = writer.begin_with(begin).await?;
-    if let Some(lock) = try_lock {
+    if let Some(lock) = lock {
         let got: bool = sqlx::query_scalar::<_, bool>(lock)
             .fetch_one(&mut *tx)
             .await?;

@@ -231,8 +231,10 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     /// Counts over the rows matching `q` (limit and cursor ignored).
     async fn audit_summary(&self, q: &AuditQuery) -> StoreResult<AuditSummary>;
     /// Seals up to `limit` unsealed rows in one transaction (one sealer per database at a time)
-    /// with `audit::chain::row_hash`. Returns how many were sealed.
-    async fn seal_audit(&self, limit: i64) -> StoreResult<usize>;
+    /// with `audit::chain::row_hash`. Returns how many were sealed. When another sealer has the
+    /// database's turn (another replica's pass), `wait` waits for it to commit and then seals
+    /// what is left; otherwise this returns 0 at once, whatever is unsealed.
+    async fn seal_audit(&self, limit: i64, wait: bool) -> StoreResult<usize>;
     /// Sealed rows from `from_seq` on, in chain order.
     async fn audit_chain(&self, from_seq: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
     /// Rows not yet sealed.

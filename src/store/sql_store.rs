@@ -833,15 +833,15 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn seal_audit(&self, limit: i64) -> StoreResult<usize> {
+    async fn seal_audit(&self, limit: i64, wait: bool) -> StoreResult<usize> {
         let turn = self.write_turn().await;
-        let sealed = audit_sql::seal_unsealed(
-            &self.writer,
-            self.dialect().begin_write,
-            self.dialect().try_lock_sealer,
-            limit,
-        )
-        .await?;
+        let d = self.dialect();
+        let lock = if wait {
+            d.lock_sealer
+        } else {
+            d.try_lock_sealer
+        };
+        let sealed = audit_sql::seal_unsealed(&self.writer, d.begin_write, lock, limit).await?;
         turn.durable().await?;
         Ok(sealed)
     }
@@ -1139,6 +1139,8 @@ struct Dialect {
     skip_locked: &'static str,
     /// Returns true when this transaction may seal (one sealer per database).
     try_lock_sealer: Option<&'static str>,
+    /// Waits until this transaction may seal, then returns true.
+    lock_sealer: Option<&'static str>,
     lock_event_sequence: Option<&'static str>,
     claim_deliveries: &'static str,
 }
@@ -1148,6 +1150,7 @@ static POSTGRES: Dialect = Dialect {
     lock_row: postgres::LOCK_ROW,
     skip_locked: " FOR UPDATE SKIP LOCKED",
     try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
+    lock_sealer: Some("SELECT true FROM pg_advisory_xact_lock(7243002)"),
     lock_event_sequence: postgres::LOCK_EVENT_SEQUENCE,
     claim_deliveries: postgres::CLAIM_DELIVERIES,
 };
@@ -1157,6 +1160,7 @@ static SQLITE: Dialect = Dialect {
     lock_row: sqlite::LOCK_ROW,
     skip_locked: "",
     try_lock_sealer: None,
+    lock_sealer: None,
     lock_event_sequence: sqlite::LOCK_EVENT_SEQUENCE,
     claim_deliveries: sqlite::CLAIM_DELIVERIES,
 };

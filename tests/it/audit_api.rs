@@ -375,11 +375,25 @@ async fn export_streams_jsonl_and_csv(kind: StoreKind) {
     assert_eq!(r.code(), "insufficient_scope");
 }
 
+/// Applies a 30-day retention as of the test clock's now, as the sealer loop does with
+/// `audit_retention = "30d"`. The test servers run without that setting: their sealer loop
+/// applies it on its first pass, at a moment of its own, reading the clock these tests move:
+/// under load that pass came after a test had set the clock weeks ahead, and deleted the rows
+/// before the test's own pass (which then found nothing to delete).
+async fn retain_30_days(app: &TestApp) -> u64 {
+    let before = app.clock_now() - chrono::Duration::days(30);
+    app.state
+        .store
+        .apply_audit_retention(
+            scaivault::clock::to_micros(before),
+            scaivault::audit::chain::ANCHOR_KEY,
+        )
+        .await
+        .unwrap()
+}
+
 async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
-    let app = TestApp::spawn_with(kind, |c| {
-        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
-    })
-    .await;
+    let app = TestApp::spawn(kind).await;
     for i in 0..4 {
         app.put_secret(&format!("old/{i}"), json!({"i": i})).await;
     }
@@ -387,9 +401,7 @@ async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
     app.clock.advance(chrono::Duration::days(31));
     app.put_secret("new/x", json!({"i": 1})).await;
     sealed(&app).await;
-    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
-        .await
-        .unwrap();
+    let deleted = retain_30_days(&app).await;
     assert!(deleted >= 4, "{deleted}");
     let r = app.get("/v1/audit/logs?path_prefix=old/").await;
     assert_eq!(r.body["logs"], json!([]));
@@ -405,10 +417,7 @@ async fn retention_keeps_the_chain_verifiable(kind: StoreKind) {
 /// reads were sealed as they were written; on PostgreSQL, a transaction commits late):
 /// retention deletes only a prefix of the chain that is entirely older than the cutoff.
 async fn retention_never_deletes_a_row_younger_than_the_cutoff(kind: StoreKind) {
-    let app = TestApp::spawn_with(kind, |c| {
-        c.audit_retention = Some(scaivault::domain::duration::ApiDuration::parse("30d").unwrap());
-    })
-    .await;
+    let app = TestApp::spawn(kind).await;
     let start = scaivault::clock::Clock::now(&app.clock);
     app.put_secret("keep/x", json!({"i": 1})).await;
     sealed(&app).await;
@@ -422,9 +431,7 @@ async fn retention_never_deletes_a_row_younger_than_the_cutoff(kind: StoreKind) 
     sealed(&app).await;
     // Cutoff: day 35. Everything chained before the day-40 read is older: only that goes.
     app.clock.set(start + chrono::Duration::days(65));
-    let deleted = scaivault::audit::sealer::apply_retention(&app.state)
-        .await
-        .unwrap();
+    let deleted = retain_30_days(&app).await;
     let read_row = one_row(&app, &read).await;
     assert_eq!(read_row["action"], "read");
     assert!(
@@ -551,4 +558,52 @@ async fn per_secret_and_identity_views(kind: StoreKind) {
     let r = app.get("/v1/audit/identities/sa:svc").await;
     assert_eq!(r.body["summary"]["reads"], 3);
     assert_eq!(r.body["logs"].as_array().unwrap().len(), 3);
+}
+
+/// The server's own sealer loop (or another replica's) may be in a pass when a test seals:
+/// `seal_all` must wait for that pass and then seal the rest, not return at once with rows
+/// unsealed (which made the PostgreSQL audit tests fail now and then under load). Here a side
+/// connection holds the sealer's turn, as that pass does, until `seal_all` is seen waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seal_all_waits_for_a_sealer_in_a_pass_on_postgres() {
+    use sqlx::Connection;
+    let app = TestApp::spawn(StoreKind::Postgres).await;
+    let mut other = sqlx::postgres::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    // The key of the sealer's advisory lock (the PostgreSQL dialect in store/sql_store.rs).
+    sqlx::query("SELECT pg_advisory_lock(7243002)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    app.put_secret("turn/x", json!({"v": 1})).await;
+    let db = app.db().await;
+    let waiting = async {
+        loop {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+                 AND objid = 7243002 \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            if n > 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let seal = sealed(&app);
+    tokio::pin!(seal);
+    tokio::select! {
+        _ = &mut seal => panic!("seal_all returned while another sealer had the turn"),
+        _ = waiting => {}
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7243002)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    seal.await;
+    whole_chain(&app, &db).await;
 }
