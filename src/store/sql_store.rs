@@ -3,7 +3,6 @@
 //! `tx_impl`, `keys_impl`) delegate to the SQL of each aggregate in `sql/`, with what differs
 //! per backend from `postgres`/`sqlite`.
 
-use super::audit_sink::{AuditBatches, AuditSink};
 use super::errors::{StoreError, StoreResult};
 use super::read_cache::{Group, ReadCache};
 use super::rows::AuditRow;
@@ -24,7 +23,7 @@ pub struct SqlStore {
     /// Token and secret reads of the hot path (off until `start_read_cache`).
     pub(super) cache: Arc<ReadCache>,
     /// SQLite: the connection and threads that append and flush the audit writer's batches.
-    sqlite_audit: Option<Arc<SqliteAuditAppender>>,
+    pub(super) sqlite_audit: Option<Arc<SqliteAuditAppender>>,
     /// SQLite: this process's writers (the writer pool's users and the audit appender, which
     /// has a connection of its own) take turns here, in order, instead of meeting in SQLite's
     /// busy handler, which sleeps a millisecond or more per retry. None on PostgreSQL.
@@ -152,18 +151,6 @@ impl SqlStore {
         }
         self.writer.close().await;
         self.reader.close().await;
-    }
-
-    /// Where the audit writer hands read and denial rows (see `AuditSink`).
-    pub(super) fn audit_sink(&self) -> AuditSink {
-        match &self.sqlite_audit {
-            Some(appender) => AuditSink::Appender(appender.clone()),
-            None => AuditSink::Batches(AuditBatches {
-                writer: self.writer.clone(),
-                begin: self.dialect().begin_write,
-                cache: self.cache.clone(),
-            }),
-        }
     }
 
     /// Writes audit rows outside any other transaction after checking the `tokens` are still

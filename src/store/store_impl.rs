@@ -1,7 +1,7 @@
 //! `Store` for `SqlStore`: each method picks the pool (reads on the reader, writes on their
 //! turn on the writer) and delegates to the aggregate's SQL in `sql/`.
 
-use super::audit_sink::AuditSink;
+use super::audit_sink::{AuditBatches, AuditSink};
 use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
@@ -339,7 +339,14 @@ impl Store for SqlStore {
     }
 
     fn audit_sink(&self) -> AuditSink {
-        SqlStore::audit_sink(self)
+        match &self.sqlite_audit {
+            Some(appender) => AuditSink::Appender(appender.clone()),
+            None => AuditSink::Batches(AuditBatches {
+                writer: self.writer.clone(),
+                begin: self.dialect().begin_write,
+                cache: self.cache.clone(),
+            }),
+        }
     }
 
     async fn list_audit(&self, aq: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
