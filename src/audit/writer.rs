@@ -4,14 +4,14 @@
 //! its row is durable; if the store is down, every waiter gets the error (the request fails
 //! closed).
 //!
-//! On PostgreSQL the rows go to one task here, and a few batches commit at once on separate
-//! connections (the server merges their WAL flushes), so the next batch fills while the
-//! previous ones are being flushed. On SQLite they go straight to the store's audit appender
-//! thread (`store::sqlite_audit`), which groups, seals, commits and flushes them the same way
-//! with one writer and without a task in between.
+//! Where rows go is the store's `AuditSink`. On PostgreSQL the rows go to one task here, and
+//! a few batches commit at once on separate connections (the server merges their WAL
+//! flushes), so the next batch fills while the previous ones are being flushed. On SQLite they
+//! go straight to the store's audit appender thread (`store::SqliteAuditAppender`), which
+//! groups, seals, commits and flushes them the same way with one writer and without a task in
+//! between.
 
-use crate::store::sqlite_audit::SqliteAuditAppender;
-use crate::store::{AuditRow, Store, StoreError};
+use crate::store::{AuditBatches, AuditRow, AuditSink, SqliteAuditAppender, Store, StoreError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -137,14 +137,14 @@ impl AuditWriter {
     /// Starts the writer task over `store`; `enabled: false` drops rows (benchmarks only).
     pub fn start(store: Arc<dyn Store>, enabled: bool) -> Self {
         let stats = Arc::new(WriterStats::default());
-        let route = match store.sqlite_appender() {
-            Some(appender) => {
+        let route = match store.audit_sink() {
+            AuditSink::Appender(appender) => {
                 appender.count_into(stats.clone());
                 Route::Appender(appender)
             }
-            None => {
+            AuditSink::Batches(batches) => {
                 let (tx, rx) = mpsc::channel::<Job>(8192);
-                tokio::spawn(run(store, rx, stats.clone()));
+                tokio::spawn(run(batches, rx, stats.clone()));
                 Route::Task(tx)
             }
         };
@@ -207,7 +207,7 @@ impl AuditWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+async fn run(batches: AuditBatches, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
     let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for a free slot first: rows keep queueing meanwhile and join this batch.
@@ -227,16 +227,12 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<Writ
                 Err(_) => break,
             }
         }
-        let (store, stats) = (store.clone(), stats.clone());
+        let (batches, stats) = (batches.clone(), stats.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let (result, revoked, written) = commit_batch(store.as_ref(), &jobs).await;
-            // The next batch may be written while this one is being made durable.
+            // Durable once committed (PostgreSQL).
+            let (result, revoked, written) = commit_batch(&batches, &jobs).await;
             drop(slot);
-            let result = match result {
-                Ok(()) => store.sync_audit().await,
-                Err(e) => Err(e),
-            };
             if result.is_ok() {
                 stats.record_batch(written, started.elapsed().as_secs_f64());
             }
@@ -251,19 +247,18 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, stats: Arc<Writ
     }
 }
 
-/// Writes the jobs' rows in one transaction that checks the cached tokens (committed, not yet
-/// synced). A job whose token turns out revoked gets one denial row instead of its rows, and
-/// the batch is written again. Returns the outcome, the revoked token ids and the number of
-/// rows written.
+/// Writes the jobs' rows in one transaction that checks the cached tokens. A job whose token
+/// turns out revoked gets one denial row instead of its rows, and the batch is written again.
+/// Returns the outcome, the revoked token ids and the number of rows written.
 async fn commit_batch(
-    store: &dyn Store,
+    batches: &AuditBatches,
     jobs: &[Job],
 ) -> (Result<(), StoreError>, HashSet<String>, usize) {
     let mut revoked: HashSet<String> = HashSet::new();
     loop {
         let (rows, check) = batch_rows(jobs, &revoked);
         let written = rows.len();
-        match store.append_audit_checked(rows, check).await {
+        match batches.append_checked(rows, check).await {
             Ok(bad) if bad.is_empty() => return (Ok(()), revoked, written),
             Ok(bad) => revoked.extend(bad),
             Err(e) => return (Err(e), revoked, 0),

@@ -1,29 +1,32 @@
 //! Persistence behind one trait. Handlers and domain code speak to `Store` and `StoreTx` in
-//! domain terms; SQL lives only in this folder. PostgreSQL and SQLite share query text
-//! (`queries`), and each backend module holds what differs: connection set-up, migrations,
-//! row locking.
+//! domain terms; SQL lives only in this folder. PostgreSQL and SQLite share query text (`sql/`,
+//! one file per aggregate), and each backend module holds what differs: connection set-up,
+//! migrations, row locking (`postgres::DIALECT`, `sqlite::DIALECT`).
 
-mod audit_sql;
+mod audit_sink;
 mod backend;
 mod cache_listener;
 mod errors;
-mod key_sql;
+mod keys_impl;
 mod postgres;
-mod queries;
 pub mod read_cache;
-mod rotation_sql;
 pub mod rows;
+mod sql;
 mod sql_store;
 mod sqlite;
-pub mod sqlite_audit;
+mod sqlite_audit;
 mod sqlite_audit_tx;
 mod sqlite_files;
+mod store_impl;
+mod tx_impl;
 
+pub use audit_sink::{AuditBatches, AuditSink};
 pub use backend::Backend;
 pub use errors::{StoreError, StoreResult};
 pub use read_cache::{CacheStats, ReadCache, SecretEntry};
 pub use rows::*;
 pub use sql_store::SqlStore;
+pub use sqlite_audit::SqliteAuditAppender;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -212,20 +215,9 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         rows: &[AuditRow],
         tokens: &[String],
     ) -> StoreResult<Vec<String>>;
-    /// Like `insert_audit_checked`, but may return before the rows are durable: they are once
-    /// a later `sync_audit` returns. The group-commit writer writes its next batch while the
-    /// previous one is being flushed. Takes the rows (SQLite hands them to its appender thread).
-    async fn append_audit_checked(
-        &self,
-        rows: Vec<AuditRow>,
-        tokens: Vec<String>,
-    ) -> StoreResult<Vec<String>>;
-    /// Returns once every audit row appended before the call is durable.
-    async fn sync_audit(&self) -> StoreResult<()>;
-    /// SQLite's audit appender, to which the group-commit writer hands rows directly.
-    fn sqlite_appender(&self) -> Option<Arc<sqlite_audit::SqliteAuditAppender>> {
-        None
-    }
+    /// Where the group-commit audit writer hands read and denial rows (taken once, when the
+    /// writer starts, after `SqlStore::start_read_cache`).
+    fn audit_sink(&self) -> AuditSink;
     /// Audit rows matching `q`, newest first.
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// Counts over the rows matching `q` (limit and cursor ignored).

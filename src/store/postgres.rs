@@ -1,6 +1,7 @@
-//! PostgreSQL: pool set-up, its migrations, and its row-locking clause.
+//! PostgreSQL: pool set-up, its migrations, and the SQL it needs that SQLite does not.
 
 use super::errors::StoreResult;
+use super::sql::Dialect;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -9,19 +10,22 @@ use std::time::Duration;
 /// Migrations in the PostgreSQL dialect.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Appended to a single-row SELECT that must lock the row for the rest of the transaction.
-pub const LOCK_ROW: &str = " FOR UPDATE";
-
-/// Transaction-scoped lock taken before inserting events (so seq order is commit order).
-pub const LOCK_EVENT_SEQUENCE: Option<&str> = Some("SELECT pg_advisory_xact_lock(7243001)");
-
-/// Claims due deliveries; SKIP LOCKED lets replicas claim disjoint sets concurrently.
-pub const CLAIM_DELIVERIES: &str = concat!(
-    "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
-     WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
-     {exclude} ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
-    super::queries::delivery_cols!()
-);
+/// What PostgreSQL's SQL does differently: row locks, `SKIP LOCKED` claims so replicas take
+/// disjoint rows, and advisory locks for the event sequence and the sealer.
+pub static DIALECT: Dialect = Dialect {
+    begin_write: "BEGIN",
+    lock_row: " FOR UPDATE",
+    skip_locked: " FOR UPDATE SKIP LOCKED",
+    try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
+    lock_sealer: Some("SELECT true FROM pg_advisory_xact_lock(7243002)"),
+    lock_event_sequence: Some("SELECT pg_advisory_xact_lock(7243001)"),
+    claim_deliveries: concat!(
+        "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+         {exclude} ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
+        super::sql::deliveries::delivery_cols!()
+    ),
+};
 
 /// Opens a pool; several replicas may share the database, so every claim and lock is in SQL.
 pub async fn connect(url: &str, max_connections: u32) -> StoreResult<AnyPool> {

@@ -6,6 +6,7 @@
 //! has a connection of its own and takes its turn on the store's write gate like the rest.
 
 use super::errors::{StoreError, StoreResult};
+use super::sql::Dialect;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -15,19 +16,22 @@ use std::time::Duration;
 /// Migrations in the SQLite dialect.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// SQLite has no row locks: the single writer connection serializes write transactions.
-pub const LOCK_ROW: &str = "";
-
-/// The single writer connection already serializes event inserts.
-pub const LOCK_EVENT_SEQUENCE: Option<&str> = None;
-
-/// Claims due deliveries (one writer, so no row locks are needed).
-pub const CLAIM_DELIVERIES: &str = concat!(
-    "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
-     WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
-     {exclude} ORDER BY next_attempt_at LIMIT $3) RETURNING ",
-    super::queries::delivery_cols!()
-);
+/// What SQLite's SQL does differently: `BEGIN IMMEDIATE`, and no row locks (the single writer
+/// connection serializes write transactions, event inserts and claims).
+pub static DIALECT: Dialect = Dialect {
+    begin_write: "BEGIN IMMEDIATE",
+    lock_row: "",
+    skip_locked: "",
+    try_lock_sealer: None,
+    lock_sealer: None,
+    lock_event_sequence: None,
+    claim_deliveries: concat!(
+        "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
+         WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+         {exclude} ORDER BY next_attempt_at LIMIT $3) RETURNING ",
+        super::sql::deliveries::delivery_cols!()
+    ),
+};
 
 /// `wal_autocheckpoint` is only a backstop (40 MB of WAL): checkpoints normally run in the
 /// background (`checkpoint_loop`), so a request's commit never pays for copying the WAL.

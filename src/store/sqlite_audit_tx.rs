@@ -8,8 +8,9 @@
 //! it found valid are still valid, so both are taken from memory instead of being read again.
 
 use super::errors::{StoreError, StoreResult};
-use super::queries as q;
 use super::rows::AuditRow;
+use super::sql::audit as q;
+use super::sql::meta::GET_META;
 use crate::audit::chain;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::HashSet;
@@ -165,7 +166,7 @@ fn chain_head(conn: &Connection) -> StoreResult<(i64, String)> {
         return Ok(head);
     }
     let anchor: Option<String> = conn
-        .query_row(q::GET_META, [chain::ANCHOR_KEY], |r| r.get(0))
+        .query_row(GET_META, [chain::ANCHOR_KEY], |r| r.get(0))
         .optional()
         .map_err(unavailable)?;
     Ok(chain::start_link(anchor.as_deref()))
@@ -188,7 +189,7 @@ fn invalid_tokens(conn: &Connection, tokens: &[String]) -> StoreResult<Vec<Strin
         })
         .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
         .map_err(unavailable)?;
-    Ok(super::audit_sql::not_in(tokens, &valid))
+    Ok(q::not_in(tokens, &valid))
 }
 
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {

@@ -1,9 +1,9 @@
-//! SQL of master key versions and of re-wrapping data keys (`keys rotate`, `keys rewrap`),
-//! shared by both backends. Every swap is conditional on the stored wrapped key being the one
-//! that was re-wrapped, so a concurrent change is never overwritten.
+//! SQL of master key versions and of re-wrapping data keys (`keys rotate`, `keys rewrap`).
+//! Every swap is conditional on the stored wrapped key being the one that was re-wrapped, so
+//! a concurrent change is never overwritten.
 
-use super::errors::StoreResult;
-use super::rows::{
+use crate::store::errors::StoreResult;
+use crate::store::rows::{
     KeySwap, MasterKeyVersionRow, WebhookSecretSlot, WrappedVersionRow, WrappedWebhookRow,
 };
 use sqlx::AnyPool;
@@ -128,77 +128,4 @@ pub async fn swap_webhook_key(
         .execute(pool)
         .await?;
     Ok(r.rows_affected() == 1)
-}
-
-/// Replaces a meta value only if it still is `old` (compare-and-set).
-pub async fn replace_meta(pool: &AnyPool, key: &str, old: &str, new: &str) -> StoreResult<bool> {
-    let r = sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value = $3")
-        .bind(new)
-        .bind(key)
-        .bind(old)
-        .execute(pool)
-        .await?;
-    Ok(r.rows_affected() == 1)
-}
-
-#[async_trait::async_trait]
-impl super::KeyMaterialStore for super::SqlStore {
-    async fn master_key_versions(&self) -> StoreResult<Vec<MasterKeyVersionRow>> {
-        list_versions(self.reader_pool()).await
-    }
-
-    async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool> {
-        let turn = self.write_turn().await;
-        let done = insert_version(self.writer_pool(), row).await?;
-        turn.durable().await?;
-        Ok(done)
-    }
-
-    async fn count_stale_keys(&self, active_key_id: &str) -> StoreResult<(i64, i64)> {
-        count_stale(self.reader_pool(), active_key_id).await
-    }
-
-    async fn stale_versions(
-        &self,
-        active_key_id: &str,
-        after: (&str, i64),
-        limit: i64,
-    ) -> StoreResult<Vec<WrappedVersionRow>> {
-        stale_versions(self.reader_pool(), active_key_id, after, limit).await
-    }
-
-    async fn swap_version_key(
-        &self,
-        secret_id: &str,
-        version: i64,
-        swap: KeySwap<'_>,
-    ) -> StoreResult<bool> {
-        let turn = self.write_turn().await;
-        let done = swap_version_key(self.writer_pool(), secret_id, version, swap).await?;
-        turn.durable().await?;
-        Ok(done)
-    }
-
-    async fn stale_webhooks(&self, active_key_id: &str) -> StoreResult<Vec<WrappedWebhookRow>> {
-        stale_webhooks(self.reader_pool(), active_key_id).await
-    }
-
-    async fn swap_webhook_key(
-        &self,
-        webhook_id: &str,
-        slot: WebhookSecretSlot,
-        swap: KeySwap<'_>,
-    ) -> StoreResult<bool> {
-        let turn = self.write_turn().await;
-        let done = swap_webhook_key(self.writer_pool(), webhook_id, slot, swap).await?;
-        turn.durable().await?;
-        Ok(done)
-    }
-
-    async fn replace_meta(&self, key: &str, old: &str, new: &str) -> StoreResult<bool> {
-        let turn = self.write_turn().await;
-        let done = replace_meta(self.writer_pool(), key, old, new).await?;
-        turn.durable().await?;
-        Ok(done)
-    }
 }

@@ -1,10 +1,11 @@
-//! SQL of the rotation tables (policies, per-secret schedule, history), shared by both backends.
+//! SQL of rotation: policies, the per-secret schedule (one indexed `next_event_at` per
+//! rotating secret), the rotation history, and the scheduler's backlog.
 
-use super::errors::StoreResult;
-use super::rows::{HistoryRow, PolicyRow, ScheduleRow};
-use sqlx::{Any, Transaction};
-
-type Tx = Transaction<'static, Any>;
+use super::Tx;
+use crate::store::errors::StoreResult;
+use crate::store::rows::{HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row};
 
 const POLICY_COLS: &str = "tenant_id, id, name, description, interval_text, interval_seconds, \
      grace_text, grace_seconds, warn_before, auto_generate, webhook_ids, is_active, created_at, updated_at";
@@ -220,7 +221,6 @@ pub async fn due_list<'e, E: sqlx::Executor<'e, Database = Any>>(
     until_us: i64,
     policy_id: Option<&str>,
 ) -> StoreResult<Vec<(ScheduleRow, String)>> {
-    use sqlx::Row;
     let sql = format!(
         "SELECT {}, s.path AS secret_path FROM rotation_schedule r JOIN secrets s ON s.id = r.secret_id \
          WHERE r.tenant_id = $1 AND (r.next_rotation_at <= $2 OR r.status <> 'scheduled') \
@@ -322,117 +322,29 @@ pub async fn list_history<'e, E: sqlx::Executor<'e, Database = Any>>(
         .await?)
 }
 
-/// The deliveries of an event as (webhook id, status).
-pub async fn event_delivery_states<'e, E: sqlx::Executor<'e, Database = Any>>(
-    ex: E,
-    event_id: &str,
-) -> StoreResult<Vec<(String, String)>> {
-    Ok(
-        sqlx::query_as("SELECT webhook_id, status FROM deliveries WHERE event_id = $1")
-            .bind(event_id)
-            .fetch_all(ex)
-            .await?,
-    )
-}
+/// Rotations due at $1 (the same rule as `GET /v1/rotation/due` with `within_hours=0`).
+/// Both arms use a partial index; the per-row scalar lookup of the live secret (primary key)
+/// skips soft-deleted and destroyed ones without the planner turning it into a scan of secrets.
+const ROTATIONS_DUE_COUNT: &str = "SELECT COUNT(*) FROM rotation_schedule r \
+     WHERE ((r.status = 'scheduled' AND r.next_rotation_at <= $1) OR r.status <> 'scheduled') \
+     AND (SELECT COUNT(*) FROM secrets s WHERE s.id = r.secret_id AND s.deleted_at IS NULL) = 1";
+/// The oldest scheduler event due at $1 (both `next_event_at` columns are indexed).
+const OLDEST_DUE_SCHEDULER_EVENT: &str = "SELECT MIN(t) FROM (\
+     SELECT MIN(next_event_at) AS t FROM rotation_schedule WHERE next_event_at <= $1 \
+     UNION ALL SELECT MIN(next_event_at) AS t FROM expiry_schedule WHERE next_event_at <= $1) due";
 
-/// Marks a version as a rotation result, or sets how long a superseded one stays readable.
-pub async fn set_version_flags(
-    tx: &mut Tx,
-    secret_id: &str,
-    version: i64,
-    is_rotation: Option<bool>,
-    readable_until: Option<i64>,
-) -> StoreResult<()> {
-    if let Some(r) = is_rotation {
-        sqlx::query(
-            "UPDATE secret_versions SET is_rotation = $3 WHERE secret_id = $1 AND version = $2",
-        )
-        .bind(secret_id)
-        .bind(version)
-        .bind(i64::from(r))
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(u) = readable_until {
-        sqlx::query(
-            "UPDATE secret_versions SET readable_until = $3 WHERE secret_id = $1 AND version = $2",
-        )
-        .bind(secret_id)
-        .bind(version)
-        .bind(u)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
-pub async fn secret_by_id(tx: &mut Tx, id: &str) -> StoreResult<Option<super::rows::SecretRow>> {
-    let sql = concat!(
-        "SELECT ",
-        super::queries::secret_cols!(),
-        " FROM secrets WHERE id = $1"
-    );
-    Ok(sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?)
-}
-
-const EXPIRY_COLS: &str =
-    "secret_id, tenant_id, expires_at, notify_before, notices_sent, expired_sent, next_event_at";
-
-pub async fn get_expiry(
-    tx: &mut Tx,
-    secret_id: &str,
-) -> StoreResult<Option<super::rows::ExpiryRow>> {
-    let sql = format!("SELECT {EXPIRY_COLS} FROM expiry_schedule WHERE secret_id = $1");
-    Ok(sqlx::query_as(&sql)
-        .bind(secret_id)
-        .fetch_optional(&mut **tx)
-        .await?)
-}
-
-pub async fn upsert_expiry(tx: &mut Tx, e: &super::rows::ExpiryRow) -> StoreResult<()> {
-    sqlx::query("DELETE FROM expiry_schedule WHERE secret_id = $1")
-        .bind(&e.secret_id)
-        .execute(&mut **tx)
-        .await?;
-    let sql =
-        format!("INSERT INTO expiry_schedule ({EXPIRY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
-    sqlx::query(&sql)
-        .bind(&e.secret_id)
-        .bind(&e.tenant_id)
-        .bind(e.expires_at)
-        .bind(&e.notify_before)
-        .bind(&e.notices_sent)
-        .bind(e.expired_sent)
-        .bind(e.next_event_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-pub async fn delete_expiry(tx: &mut Tx, secret_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM expiry_schedule WHERE secret_id = $1")
-        .bind(secret_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-pub async fn claim_due_expiry(
-    tx: &mut Tx,
-    now_us: i64,
-    limit: i64,
-    skip_locked: &str,
-) -> StoreResult<Vec<super::rows::ExpiryRow>> {
-    let sql = format!(
-        "SELECT {EXPIRY_COLS} FROM expiry_schedule WHERE next_event_at IS NOT NULL \
-         AND next_event_at <= $1 ORDER BY next_event_at LIMIT $2{skip_locked}"
-    );
-    Ok(sqlx::query_as(&sql)
+/// Rotations due and the oldest due scheduler event at `now_us` (all tenants).
+pub async fn backlog(pool: &AnyPool, now_us: i64) -> StoreResult<SchedulerBacklog> {
+    let due: AnyRow = sqlx::query(ROTATIONS_DUE_COUNT)
         .bind(now_us)
-        .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?)
+        .fetch_one(pool)
+        .await?;
+    let oldest: AnyRow = sqlx::query(OLDEST_DUE_SCHEDULER_EVENT)
+        .bind(now_us)
+        .fetch_one(pool)
+        .await?;
+    Ok(SchedulerBacklog {
+        rotations_due: due.try_get(0)?,
+        oldest_due_event_at: oldest.try_get(0)?,
+    })
 }
