@@ -100,6 +100,41 @@ pub struct Replica {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+impl Drop for TestApp {
+    /// Drops this test's PostgreSQL database once the test is over (thousands of leftover
+    /// databases once filled this machine's disk). A thread of its own does it, after the
+    /// server's shutdown signal, so no runtime is blocked; `WITH (FORCE)` ends the connections
+    /// the stopping server still holds. Databases left by a killed run are dropped by
+    /// `scripts/test.sh` at its next start.
+    fn drop(&mut self) {
+        if self.kind != StoreKind::Postgres {
+            return;
+        }
+        let Some(name) = self.database_url.rsplit('/').next().map(str::to_string) else {
+            return;
+        };
+        if !name.starts_with("svt_") {
+            return;
+        }
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+    }
+}
+
 /// A response as a test sees it.
 #[derive(Debug)]
 pub struct Resp {
