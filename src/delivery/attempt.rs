@@ -1,7 +1,7 @@
 //! One delivery attempt: sign with a fresh timestamp, POST, classify the answer.
 
 use super::signer::signature;
-use super::target::{is_denied, literal_ip};
+use super::target::host_ip;
 use crate::crypto::envelope::{open, Sealed};
 use crate::crypto::KeyRing;
 use crate::store::{EventRow, WebhookRow};
@@ -61,7 +61,7 @@ pub async fn send(
     delivery_id: &str,
     now: DateTime<Utc>,
 ) -> AttemptResult {
-    let (http, keys, deny) = (&st.http, &*st.keys, &st.config.webhook_deny_cidrs[..]);
+    let (http, keys) = (&st.http, &*st.keys);
     let started = Instant::now();
     let fail = |msg: String| AttemptResult {
         success: false,
@@ -80,11 +80,9 @@ pub async fn send(
     let Some(secret) = signing_secret(keys, w) else {
         return fail("the webhook's signing secret could not be decrypted".into());
     };
-    if let Some(ip) = reqwest::Url::parse(&w.url)
-        .ok()
-        .and_then(|u| u.host_str().and_then(literal_ip))
-    {
-        if is_denied(ip, deny) {
+    // An IP-literal host never reaches the resolver: check it here, before any connection.
+    if let Some(ip) = reqwest::Url::parse(&w.url).ok().as_ref().and_then(host_ip) {
+        if !st.config.webhook_targets().permits(ip) {
             return fail("the webhook URL points at a denied network".into());
         }
     }

@@ -35,4 +35,5 @@ mod store_down;
 mod tls;
 mod undecodable_path;
 mod webhook_isolation;
+mod webhook_targets;
 mod webhooks;
