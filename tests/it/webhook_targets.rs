@@ -14,6 +14,7 @@ const SECRET: &str = "whsec_0123456789abcdef";
 both_stores!(
     default_lists_refuse_internal_targets_on_create_and_update,
     test_endpoint_refuses_denied_targets_without_connecting,
+    transport_failures_read_alike,
 );
 
 /// Targets the default deny list refuses, all on `port` (where a listener may be waiting).
@@ -146,8 +147,55 @@ async fn test_endpoint_refuses_denied_targets_without_connecting(kind: StoreKind
         assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.body);
         assert_eq!(r.body["status"], "failed", "{url}: {}", r.body);
         assert_eq!(r.body["response_code"], Value::Null, "{url}");
+        assert_eq!(r.body["error"], "target_denied", "{url}: {}", r.body);
         assert_no_connection(&listener, url);
         let d = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
-        assert_eq!(d.body["deliveries"][0]["status"], "failed");
+        assert_eq!(d.body["deliveries"][0]["last_error"], "target_denied");
+    }
+}
+
+async fn transport_failures_read_alike(kind: StoreKind) {
+    let app = TestApp::spawn_with(kind, |c| {
+        c.webhook_timeout = scaivault::domain::duration::ApiDuration::parse("1s").unwrap()
+    })
+    .await;
+    // A closed port: connection refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    // An open port that hangs up at once.
+    let hangup = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hangup_port = hangup.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = hangup.accept().await {
+            drop(s);
+        }
+    });
+    // An open port that never answers (the attempt times out).
+    let (_mute, mute_port) = silent_listener();
+    let mut errors = Vec::new();
+    for (name, port) in [
+        ("closed", closed_port),
+        ("hangup", hangup_port),
+        ("mute", mute_port),
+    ] {
+        let r = create(&app, name, &format!("http://127.0.0.1:{port}/hook")).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap();
+        let t = app
+            .post(&format!("/v1/webhooks/{id}/test"), &json!({}))
+            .await;
+        assert_eq!(t.body["status"], "failed", "{name}: {}", t.body);
+        assert_eq!(t.body["response_code"], Value::Null);
+        let d = app.get(&format!("/v1/webhooks/{id}/deliveries")).await;
+        errors.push((
+            name,
+            t.body["error"].clone(),
+            d.body["deliveries"][0]["last_error"].clone(),
+        ));
+    }
+    for (name, answered, stored) in &errors {
+        assert_eq!(answered, "connection_failed", "{name}: {errors:?}");
+        assert_eq!(stored, "connection_failed", "{name}: {errors:?}");
     }
 }
