@@ -1,7 +1,7 @@
 //! Where webhooks may be sent (SPEC §5a): URL rules (https unless allowed), the deny and allow
 //! lists checked on every address (IPv4-mapped, IPv4-compatible and NAT64 forms normalised
 //! first), and the delivery client whose resolver refuses a name resolving into a denied
-//! network. Redirects are never followed.
+//! network. Redirects are never followed and environment proxies are never used.
 
 use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -153,12 +153,14 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// The HTTP client used for every delivery.
+/// The HTTP client used for every delivery. `HTTP(S)_PROXY`/`ALL_PROXY` are ignored: through a
+/// proxy the target's name would be resolved by the proxy, past the resolver's check.
 pub fn client(timeout: Duration, rules: TargetRules) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .user_agent("ScaiVault-Webhook/1.0")
         .dns_resolver(Arc::new(GuardedResolver {
             rules: Arc::new(rules),

@@ -2,7 +2,8 @@
 //! unspecified and embedded-IPv4 (mapped, NAT64) targets when a webhook is created or changed,
 //! and its test endpoint answers `target_denied` without opening a connection (a listener on
 //! the target port sees none). An allowed target that fails answers one generic
-//! `connection_failed`, whether the port is closed, hangs up or never answers.
+//! `connection_failed`, whether the port is closed, hangs up or never answers. Proxies set in
+//! the server's environment are not used.
 
 use crate::both_stores;
 use crate::common::{StoreKind, TestApp};
@@ -198,4 +199,100 @@ async fn transport_failures_read_alike(kind: StoreKind) {
         assert_eq!(answered, "connection_failed", "{name}: {errors:?}");
         assert_eq!(stored, "connection_failed", "{name}: {errors:?}");
     }
+}
+
+/// `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` in the server's environment are ignored: through
+/// a proxy the target's name would be resolved by the proxy, past the deny list. The real
+/// binary runs with them set (the variables stay out of this shared test process); a name
+/// resolving to loopback is still refused, and neither the proxy nor the target sees a
+/// connection. The store plays no part: SQLite only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_proxies_are_ignored() {
+    use crate::binary::{command, drain, free_port, master_key, root_token, START_DEADLINE};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("sv.db").display());
+    let (key, root) = (master_key(), root_token());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let (proxy, proxy_port) = silent_listener();
+    let (target, target_port) = silent_listener();
+    let proxy_url = format!("http://127.0.0.1:{proxy_port}");
+    let mut env = vec![
+        ("SCAIVAULT_LISTEN", listen.as_str()),
+        ("SCAIVAULT_DATABASE_URL", db.as_str()),
+        ("SCAIVAULT_MASTER_KEY", key.as_str()),
+        ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ("SCAIVAULT_WEBHOOK_TIMEOUT", "2s"),
+        ("SCAIVAULT_LOG_FORMAT", "json"),
+    ];
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((name, proxy_url.as_str()));
+    }
+    let mut child = command(dir.path(), &["serve"], &env)
+        .spawn()
+        .expect("spawn scaivault");
+    let (_out, err) = (
+        drain(child.stdout.take().unwrap()),
+        drain(child.stderr.take().unwrap()),
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = format!("http://{listen}");
+    let deadline = Instant::now() + START_DEADLINE;
+    while !client
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            child.try_wait().ok().flatten().is_none(),
+            "scaivault exited: {}",
+            String::from_utf8_lossy(&err.lock().unwrap())
+        );
+        assert!(Instant::now() < deadline, "scaivault did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let created: Value = client
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(&root)
+        .json(
+            &json!({"name": "via-name", "url": format!("http://localhost:{target_port}/hook"),
+                      "secret": SECRET, "events": ["rotation.due"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"));
+    let tested: Value = client
+        .post(format!("{base}/v1/webhooks/{id}/test"))
+        .bearer_auth(&root)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tested["error"], "target_denied", "{tested}");
+    assert_no_connection(&proxy, "the environment's proxy");
+    assert_no_connection(&target, "the target");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
 }
