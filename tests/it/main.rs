@@ -14,6 +14,7 @@ mod container;
 mod disconnects;
 mod foundation;
 mod keys;
+mod list_limits;
 mod metrics;
 mod metrics_binary;
 mod nul_input;
