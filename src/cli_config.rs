@@ -98,6 +98,16 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
                     .join(","),
             ),
         ),
+        (
+            "webhook_allow_cidrs",
+            quoted(
+                c.webhook_allow_cidrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ),
         ("tls_cert", path(&c.tls_cert)),
         ("tls_key", path(&c.tls_key)),
         (

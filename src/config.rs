@@ -54,6 +54,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhook_timeout",
     "webhook_allow_http",
     "webhook_deny_cidrs",
+    "webhook_allow_cidrs",
     "tls_cert",
     "tls_key",
     "log_format",
@@ -85,6 +86,7 @@ struct RawConfig {
     webhook_timeout: String,
     webhook_allow_http: Option<bool>,
     webhook_deny_cidrs: String,
+    webhook_allow_cidrs: Option<String>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
     log_format: Option<String>,
@@ -114,7 +116,8 @@ impl Default for RawConfig {
             webhook_retry_schedule: "30s,5m,30m,2h,8h,24h".into(),
             webhook_timeout: "10s".into(),
             webhook_allow_http: None,
-            webhook_deny_cidrs: "169.254.0.0/16,fe80::/10".into(),
+            webhook_deny_cidrs: crate::delivery::target::DEFAULT_DENY_CIDRS.into(),
+            webhook_allow_cidrs: None,
             tls_cert: None,
             tls_key: None,
             log_format: None,
@@ -148,7 +151,10 @@ pub struct Config {
     pub webhook_retry_schedule: Vec<ApiDuration>,
     pub webhook_timeout: ApiDuration,
     pub webhook_allow_http: bool,
+    /// Webhook targets never called (SPEC §5a) unless `webhook_allow_cidrs` opens them.
     pub webhook_deny_cidrs: Vec<ipnet::IpNet>,
+    /// Ranges opened on purpose; beats the deny list (`--dev`: loopback).
+    pub webhook_allow_cidrs: Vec<ipnet::IpNet>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
@@ -315,17 +321,18 @@ impl Config {
         let webhook_timeout = dur("webhook_timeout", &raw.webhook_timeout)?;
         let webhook_retry_schedule = parse_list(&raw.webhook_retry_schedule)
             .map_err(|e| ConfigError::new("webhook_retry_schedule", e.to_string()))?;
-        let webhook_deny_cidrs = raw
-            .webhook_deny_cidrs
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<ipnet::IpNet>().map_err(|_| {
-                    ConfigError::new("webhook_deny_cidrs", format!("'{s}' is not a CIDR block"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let cidrs = |key: &str, v: &str| {
+            crate::delivery::target::parse_cidrs(v).map_err(|e| ConfigError::new(key, e))
+        };
+        let webhook_deny_cidrs = cidrs("webhook_deny_cidrs", &raw.webhook_deny_cidrs)?;
+        let webhook_allow_cidrs = match raw.webhook_allow_cidrs.as_deref() {
+            Some(v) => cidrs("webhook_allow_cidrs", v)?,
+            None if dev => cidrs(
+                "webhook_allow_cidrs",
+                crate::delivery::target::DEV_ALLOW_CIDRS,
+            )?,
+            None => Vec::new(),
+        };
         let log_format = match raw.log_format.as_deref() {
             None | Some("") => None,
             Some("pretty") => Some(LogFormat::Pretty),
@@ -385,6 +392,7 @@ impl Config {
             webhook_timeout,
             webhook_allow_http: raw.webhook_allow_http.unwrap_or(dev),
             webhook_deny_cidrs,
+            webhook_allow_cidrs,
             tls_cert: non_empty(raw.tls_cert).map(PathBuf::from),
             tls_key: non_empty(raw.tls_key).map(PathBuf::from),
             log_format,
@@ -410,6 +418,14 @@ impl Config {
                 unauthenticated: raw.rate_limit_unauthenticated,
             },
         })
+    }
+
+    /// The deny and allow lists webhook targets are checked against.
+    pub fn webhook_targets(&self) -> crate::delivery::target::TargetRules {
+        crate::delivery::target::TargetRules {
+            deny: self.webhook_deny_cidrs.clone(),
+            allow: self.webhook_allow_cidrs.clone(),
+        }
     }
 
     /// Defaults for a given database URL, for embedding and tests.
@@ -453,6 +469,46 @@ mod tests {
         assert_eq!(ok.metrics_listen, Some("127.0.0.1:9210".parse().unwrap()));
         assert_eq!(ok.rate_limits.reads, 3);
         assert_eq!(ok.rate_limits.writes, 0);
+    }
+
+    #[test]
+    fn webhook_target_lists() {
+        let c = Config::validate(RawConfig::default(), false).unwrap();
+        let rules = c.webhook_targets();
+        for denied in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "0.0.0.0",
+        ] {
+            assert!(!rules.permits(denied.parse().unwrap()), "{denied}");
+        }
+        assert!(c.webhook_allow_cidrs.is_empty());
+        let dev = Config::validate(RawConfig::default(), true).unwrap();
+        assert!(dev.webhook_targets().permits("127.0.0.1".parse().unwrap()));
+        assert!(dev.webhook_targets().permits("::1".parse().unwrap()));
+        assert!(!dev.webhook_targets().permits("10.0.0.1".parse().unwrap()));
+        // An explicit (even empty) allow list replaces the --dev default.
+        let closed = Config::validate(
+            RawConfig {
+                webhook_allow_cidrs: Some(String::new()),
+                ..RawConfig::default()
+            },
+            true,
+        )
+        .unwrap();
+        assert!(closed.webhook_allow_cidrs.is_empty());
+        let err = Config::validate(
+            RawConfig {
+                webhook_allow_cidrs: Some("10.0.0.0/40".into()),
+                ..RawConfig::default()
+            },
+            false,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.env, "SCAIVAULT_WEBHOOK_ALLOW_CIDRS");
     }
 
     #[test]

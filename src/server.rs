@@ -98,7 +98,7 @@ impl App {
         let initial_token = crate::bootstrap::ensure_tokens(&store, &config, clock.now()).await?;
         let http = crate::delivery::target::client(
             config.webhook_timeout.as_std(),
-            config.webhook_deny_cidrs.clone(),
+            config.webhook_targets(),
         );
         let cache_stats = store.read_cache().stats.clone();
         let store: Arc<dyn Store> = Arc::new(store);

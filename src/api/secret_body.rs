@@ -2,7 +2,9 @@
 //! with messages that never echo a submitted value.
 
 use crate::domain::duration::{parse_list, ApiDuration, DurationError};
-use crate::domain::secret::{MetadataPatch, SecretType, MAX_MAX_VERSIONS, MAX_VALUE_BYTES};
+use crate::domain::secret::{
+    MetadataPatch, SecretType, MAX_CUSTOM_METADATA_BYTES, MAX_MAX_VERSIONS, MAX_VALUE_BYTES,
+};
 use crate::domain::secret_ops::WriteOptions;
 use crate::http::error::{ApiError, FieldError};
 use chrono::{DateTime, Utc};
@@ -183,6 +185,15 @@ fn parse_metadata(
     match m.get("custom") {
         None => {}
         Some(Value::Null) => patch.custom = Some(BTreeMap::new()),
+        Some(Value::Object(c))
+            if serde_json::to_vec(c).map_or(usize::MAX, |v| v.len())
+                > MAX_CUSTOM_METADATA_BYTES =>
+        {
+            errors.push(FieldError::new(
+                &field("custom"),
+                format!("must be at most {MAX_CUSTOM_METADATA_BYTES} bytes of JSON"),
+            ))
+        }
         Some(Value::Object(c)) => patch.custom = Some(c.clone().into_iter().collect()),
         Some(_) => errors.push(FieldError::new(&field("custom"), "must be an object")),
     }

@@ -37,6 +37,18 @@ pub fn rotation(schedule: Option<&ScheduleRow>) -> Value {
     }
 }
 
+/// About how many bytes a secret takes in a listing: its stored metadata plus the fixed fields.
+pub fn listed_size(row: &SecretRow) -> usize {
+    const FIXED: usize = 512;
+    FIXED
+        + row.path.len()
+        + row.custom.len()
+        + row.tags.len()
+        + row.description.as_ref().map_or(0, String::len)
+        + row.owner.as_ref().map_or(0, String::len)
+        + row.notify_before.as_ref().map_or(0, String::len)
+}
+
 /// The answer to a write.
 pub fn write_result(row: &SecretRow) -> Value {
     json!({

@@ -576,19 +576,32 @@ async fn list(
         };
         let limit = pagination::limit(query.get("limit").map(String::as_str))?;
         let after = pagination::decode(query.get("cursor").map(String::as_str))?;
-        let rows = st
-            .store
-            .list_secrets(&SecretListQuery {
-                tenant_id: caller.tenant_id.clone(),
-                prefix: prefix.clone(),
-                tag: query.get("tag").filter(|t| !t.is_empty()).cloned(),
-                secret_type,
-                path_rules: caller.path_prefixes.clone(),
-                after_path: after,
-                limit: limit + 1,
-            })
-            .await?;
-        let (rows, cursor) = pagination::page(rows, limit, |r| r.path.clone());
+        let base = SecretListQuery {
+            tenant_id: caller.tenant_id.clone(),
+            prefix: prefix.clone(),
+            tag: query.get("tag").filter(|t| !t.is_empty()).cloned(),
+            secret_type,
+            path_rules: caller.path_prefixes.clone(),
+            after_path: None,
+            limit: 0,
+        };
+        // Metadata can be large (older rows predate its bound): the page also ends at a size.
+        let (rows, cursor) = pagination::fill(
+            limit,
+            after,
+            |r| r.path.clone(),
+            view::listed_size,
+            |after_path, limit| {
+                let q = SecretListQuery {
+                    after_path,
+                    limit,
+                    ..base.clone()
+                };
+                let store = st.store.clone();
+                async move { store.list_secrets(&q).await }
+            },
+        )
+        .await?;
         g.record(&[g.row(
             action::LIST,
             prefix.as_deref(),

@@ -28,7 +28,7 @@ pub fn parse(
     body: &Map<String, Value>,
     create: bool,
     allow_http: bool,
-    deny: &[ipnet::IpNet],
+    targets: &crate::delivery::target::TargetRules,
 ) -> Result<WebhookFields, ApiError> {
     let mut errors = Vec::new();
     let mut f = WebhookFields::default();
@@ -44,7 +44,7 @@ pub fn parse(
     }
     match body.get("url") {
         None | Some(Value::Null) => {}
-        Some(Value::String(u)) => match validate_url(u, allow_http, deny) {
+        Some(Value::String(u)) => match validate_url(u, allow_http, targets) {
             Ok(_) => f.url = Some(u.clone()),
             Err(msg) => errors.push(FieldError::new("url", msg)),
         },

@@ -148,7 +148,7 @@ async fn create(
             &body,
             true,
             st.config.webhook_allow_http,
-            &st.config.webhook_deny_cidrs,
+            &st.config.webhook_targets(),
         )?;
         let now = to_micros(st.clock.now());
         let mut w = WebhookRow {
@@ -356,7 +356,7 @@ async fn update(
             &body,
             false,
             st.config.webhook_allow_http,
-            &st.config.webhook_deny_cidrs,
+            &st.config.webhook_targets(),
         )?;
         let rotated = f.secret.is_some();
         apply(&st, &mut w, f, to_micros(st.clock.now()));

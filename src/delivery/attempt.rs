@@ -1,7 +1,7 @@
 //! One delivery attempt: sign with a fresh timestamp, POST, classify the answer.
 
 use super::signer::signature;
-use super::target::{is_denied, literal_ip};
+use super::target::{host_ip, is_target_denied, CONNECTION_FAILED, TARGET_DENIED};
 use crate::crypto::envelope::{open, Sealed};
 use crate::crypto::KeyRing;
 use crate::store::{EventRow, WebhookRow};
@@ -61,7 +61,7 @@ pub async fn send(
     delivery_id: &str,
     now: DateTime<Utc>,
 ) -> AttemptResult {
-    let (http, keys, deny) = (&st.http, &*st.keys, &st.config.webhook_deny_cidrs[..]);
+    let (http, keys) = (&st.http, &*st.keys);
     let started = Instant::now();
     let fail = |msg: String| AttemptResult {
         success: false,
@@ -80,12 +80,10 @@ pub async fn send(
     let Some(secret) = signing_secret(keys, w) else {
         return fail("the webhook's signing secret could not be decrypted".into());
     };
-    if let Some(ip) = reqwest::Url::parse(&w.url)
-        .ok()
-        .and_then(|u| u.host_str().and_then(literal_ip))
-    {
-        if is_denied(ip, deny) {
-            return fail("the webhook URL points at a denied network".into());
+    // An IP-literal host never reaches the resolver: check it here, before any connection.
+    if let Some(ip) = reqwest::Url::parse(&w.url).ok().as_ref().and_then(host_ip) {
+        if !st.config.webhook_targets().permits(ip) {
+            return fail(TARGET_DENIED.into());
         }
     }
     // Fresh timestamp per attempt (wall clock: receivers compare it with theirs).
@@ -125,7 +123,7 @@ pub async fn send(
                 gone: code == 410,
             }
         }
-        Err(e) => fail(describe(&e)),
+        Err(e) => fail(describe(e, &w.id, delivery_id)),
     }
 }
 
@@ -133,23 +131,30 @@ fn elapsed_ms(started: Instant) -> i64 {
     i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A short cause without the URL's query (which could carry a credential).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        let mut msg = "connection failed".to_string();
-        let mut src = std::error::Error::source(e);
-        while let Some(s) = src {
-            if s.to_string().contains("denied network") {
-                msg = "the webhook host resolves to a denied network".into();
-            }
-            src = s.source();
-        }
-        msg
-    } else if e.is_redirect() {
-        "redirects are not followed".into()
+/// The attempt's error as reported: `target_denied` when the resolver refused the target (no
+/// connection was made), else `connection_failed` whatever the cause, so that the answer cannot
+/// tell a closed port from an open one (SPEC §5a). The cause is logged, without the URL (whose
+/// query could carry a credential).
+fn describe(e: reqwest::Error, webhook_id: &str, delivery_id: &str) -> String {
+    let e = e.without_url();
+    let code = if is_target_denied(&e) {
+        TARGET_DENIED
     } else {
-        "request failed".into()
+        CONNECTION_FAILED
+    };
+    let mut cause = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        cause.push_str(": ");
+        cause.push_str(&s.to_string());
+        src = s.source();
     }
+    tracing::info!(
+        webhook.id = %webhook_id,
+        delivery.id = %delivery_id,
+        error.code = code,
+        error.cause = %cause,
+        "webhook attempt failed before any response"
+    );
+    code.into()
 }

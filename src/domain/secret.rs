@@ -8,6 +8,9 @@ pub const DEFAULT_MAX_VERSIONS: i64 = 10;
 pub const MAX_MAX_VERSIONS: i64 = 100;
 /// Largest accepted serialized `data` value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 512 * 1024;
+/// Largest accepted `metadata.custom`, serialized as JSON, in bytes: metadata is returned by
+/// every listing, up to 1000 secrets a page.
+pub const MAX_CUSTOM_METADATA_BYTES: usize = 16 * 1024;
 /// How long a soft-deleted secret can be restored.
 pub const SOFT_DELETE_RETENTION_DAYS: i64 = 30;
 

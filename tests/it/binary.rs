@@ -266,6 +266,7 @@ async fn logs_hold_no_values_or_tokens(kind: StoreKind) {
         ("SCAIVAULT_MASTER_KEY", key.as_str()),
         ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
         ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ("SCAIVAULT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
     ];
     let srv = Server::start(dir.path(), &[], free_port(), &env, &root).await;
     let canary = |n: u32| format!("LOG-CANARY-{n}-{}", uuid::Uuid::new_v4().simple());
@@ -996,6 +997,7 @@ async fn kill_9_loses_no_event(kind: StoreKind) {
         ("SCAIVAULT_MASTER_KEY", key.as_str()),
         ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
         ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ("SCAIVAULT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
         (
             "SCAIVAULT_WEBHOOK_RETRY_SCHEDULE",
             "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
@@ -1158,6 +1160,7 @@ async fn seconds_policy_lifecycle(kind: StoreKind) {
         ("SCAIVAULT_MASTER_KEY", key.as_str()),
         ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
         ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
+        ("SCAIVAULT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
         ("SCAIVAULT_SCHEDULER_TICK", "1s"),
         ("RUST_LOG", "warn"),
     ];

@@ -79,6 +79,14 @@ pub fn t0() -> chrono::DateTime<Utc> {
         .expect("valid time")
 }
 
+/// Opens loopback to webhooks, as `serve --dev` does: the receivers run on 127.0.0.1, which the
+/// default deny list refuses (SPEC §5a). A test of the defaults clears `webhook_allow_cidrs`.
+pub fn allow_loopback_webhooks(config: &mut Config) {
+    config.webhook_allow_cidrs =
+        scaivault::delivery::target::parse_cidrs(scaivault::delivery::target::DEV_ALLOW_CIDRS)
+            .expect("loopback CIDRs");
+}
+
 /// A running server plus everything a test needs to talk to it.
 pub struct TestApp {
     pub kind: StoreKind,
@@ -191,6 +199,7 @@ impl TestApp {
         let root_token = format!("skt_test_{}", uuid::Uuid::new_v4().simple());
         config.root_token = Some(SecretString::from(root_token.clone()));
         config.webhook_allow_http = true;
+        allow_loopback_webhooks(&mut config);
         config.worker_poll_interval = std::time::Duration::from_millis(50);
         tweak(&mut config);
         let clock = ManualClock::new(t0());
@@ -232,6 +241,7 @@ impl TestApp {
         let mut config = Config::with_database(&self.database_url);
         config.master_key = self.state.config.master_key.clone();
         config.data_dir = self.state.config.data_dir.clone();
+        allow_loopback_webhooks(&mut config);
         App::build(config, Arc::new(self.clock.clone()))
             .await
             .expect("second replica builds")
@@ -245,6 +255,7 @@ impl TestApp {
         config.master_key = self.state.config.master_key.clone();
         config.data_dir = self.state.config.data_dir.clone();
         config.database_max_connections = 8;
+        allow_loopback_webhooks(&mut config);
         tweak(&mut config);
         let app = App::build(config, Arc::new(self.clock.clone()))
             .await
