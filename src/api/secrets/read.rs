@@ -1,0 +1,176 @@
+//! Secret reads: the current or an explicit version, the version list, and metadata.
+
+use crate::api::secret_views as view;
+use crate::audit::action;
+use crate::domain::access::{Need, Reach};
+use crate::domain::scope::Scope;
+use crate::domain::token::Caller;
+use crate::http::context::RequestContext;
+use crate::http::error::ApiError;
+use crate::http::guard::{query_map, Guard};
+use crate::server::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::schemas::secrets as schema;
+
+use super::*;
+
+/// Reads the current version, or `version`.
+#[utoipa::path(get, path = "/v1/secrets/{path}", tag = "secrets", operation_id = "read_secret",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`"),
+        ("version" = Option<i64>, Query, minimum = 1, description = "Read this version instead of the current one")),
+    responses(
+        (status = 200, description = "The value and its metadata", body = schema::SecretRead, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 404, description = "`secret_not_found`, `version_not_found`"),
+        (status = 410, description = "`secret_expired`: the version's grace period after a rotation has ended"),
+    ),
+    security(("bearer" = ["secrets:read"])))]
+pub(super) async fn get_any(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    if let Some(p) = raw.strip_suffix("/versions") {
+        return versions(&g, p).await;
+    }
+    if let Some(p) = raw.strip_suffix("/metadata") {
+        return get_metadata(&g, p).await;
+    }
+    let res = async {
+        let path = parse_path(&raw)?;
+        g.allow(action::READ, Scope::SecretsRead, Reach::Path(path.as_str()))
+            .await?;
+        let query = query_map(q.as_deref());
+        let version =
+            match query.get("version") {
+                None => None,
+                Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::invalid_request("version must be a positive integer")
+                })?),
+            };
+        let read = ops(&st).read(&caller.tenant_id, &path, version).await?;
+        let data: Value = serde_json::from_slice(&read.value)
+            .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
+        g.record(&[g.row(
+            action::READ,
+            Some(path.as_str()),
+            Some(read.version),
+            200,
+            Value::Null,
+        )])
+        .await?;
+        st.metrics.secret_reads(1);
+        let schedule = schedule_of(&st, &read.secret).await?;
+        let mut res = Json(view::read_result(
+            &read.secret,
+            read.version,
+            read.version_created_at,
+            data,
+            schedule.as_deref(),
+        ))
+        .into_response();
+        set_etag(&mut res, read.version);
+        Ok(res)
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ, audit_path(&raw), e).await),
+    }
+}
+
+/// Lists the versions, newest first.
+#[utoipa::path(get, path = "/v1/secrets/{path}/versions", tag = "secrets", operation_id = "secret_versions",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    responses(
+        (status = 200, description = "The versions", body = schema::VersionList),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:read"]), ("bearer" = ["secrets:list"])))]
+pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
+    let res = async {
+        let path = parse_path(raw)?;
+        g.allow(
+            action::READ_METADATA,
+            Need::AnyOf(&[Scope::SecretsRead, Scope::SecretsList]),
+            Reach::Path(path.as_str()),
+        )
+        .await?;
+        let secret =
+            g.st.store
+                .get_secret(&g.caller.tenant_id, path.as_str())
+                .await?
+                .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        let list = g.st.store.list_versions(&secret.id).await?;
+        let versions: Vec<Value> = list
+            .iter()
+            .map(|v| view::version_entry(v, secret.current_version))
+            .collect();
+        g.record(&[g.row(
+            action::READ_METADATA,
+            Some(path.as_str()),
+            Some(secret.current_version),
+            200,
+            json!({ "resource": "versions" }),
+        )])
+        .await?;
+        Ok(Json(json!({ "path": secret.path, "versions": versions })).into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
+    }
+}
+
+/// Everything about the secret but its value.
+#[utoipa::path(get, path = "/v1/secrets/{path}/metadata", tag = "secrets", operation_id = "secret_metadata",
+    params(("path" = String, Path, pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512, description = "The secret path, 1-10 segments of `[A-Za-z0-9._-]`; its `/` may be sent raw or as `%2F`")),
+    responses(
+        (status = 200, description = "The metadata", body = schema::SecretInfo),
+        (status = 404, description = "`secret_not_found`"),
+    ),
+    security(("bearer" = ["secrets:list"])))]
+pub(super) async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
+    let res = async {
+        let path = parse_path(raw)?;
+        g.allow(
+            action::READ_METADATA,
+            Scope::SecretsList,
+            Reach::Path(path.as_str()),
+        )
+        .await?;
+        let secret =
+            g.st.store
+                .get_secret(&g.caller.tenant_id, path.as_str())
+                .await?
+                .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
+        let count = g.st.store.list_versions(&secret.id).await?.len() as i64;
+        g.record(&[g.row(
+            action::READ_METADATA,
+            Some(path.as_str()),
+            Some(secret.current_version),
+            200,
+            Value::Null,
+        )])
+        .await?;
+        let schedule = schedule_of(g.st, &secret).await?;
+        Ok(Json(view::secret_metadata(
+            &secret,
+            Some(count),
+            schedule.as_deref(),
+        ))
+        .into_response())
+    }
+    .await;
+    match res {
+        Ok(r) => Ok(r),
+        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
+    }
+}

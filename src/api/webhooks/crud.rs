@@ -1,0 +1,256 @@
+//! Webhook create, list, read, change and delete: authorize through the guard, call the
+//! webhook service, answer.
+
+use crate::api::pagination;
+use crate::api::webhook_body::parse;
+use crate::clock::to_micros;
+use crate::domain::access::Reach;
+use crate::domain::scope::Scope;
+use crate::domain::token::Caller;
+use crate::domain::webhook_ops::WebhookOps;
+use crate::http::body::JsonObject;
+use crate::http::context::RequestContext;
+use crate::http::error::ApiError;
+use crate::http::guard::{audited, query_map, Guard};
+use crate::server::AppState;
+use crate::store::WebhookRow;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::schemas::webhooks as schema;
+
+use super::*;
+
+/// Creates a webhook.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", operation_id = "create_webhook",
+    request_body = schema::WebhookCreate,
+    responses(
+        (status = 201, description = "Created", body = schema::Webhook),
+        (status = 409, description = "`name_conflict`"),
+    ),
+    security(("bearer" = ["admin"])))]
+pub(super) async fn create(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "webhook_create", async {
+        g.allow("webhook_create", Scope::Admin, Reach::Filtered)
+            .await?;
+        let JsonObject(body) = body?;
+        let f = parse(
+            &body,
+            true,
+            st.config.webhook_allow_http,
+            &st.config.webhook_targets(),
+        )?;
+        let now = to_micros(st.clock.now());
+        let mut w = WebhookRow {
+            id: crate::domain::ids::new_id("wh_"),
+            tenant_id: caller.tenant_id.clone(),
+            name: String::new(),
+            url: String::new(),
+            description: None,
+            secret_ciphertext: Vec::new(),
+            secret_wrapped_key: Vec::new(),
+            secret_key_id: String::new(),
+            prev_secret_ciphertext: None,
+            prev_secret_wrapped_key: None,
+            prev_secret_key_id: None,
+            prev_secret_until: None,
+            events: "[]".into(),
+            filter_path_prefix: None,
+            filter_secret_type: None,
+            filter_tags: "[]".into(),
+            enabled: 1,
+            status: "healthy".into(),
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        apply(&st, &mut w, f, now);
+        // A path-restricted admin's webhook needs a path filter inside its rules.
+        g.allow(
+            "webhook_create",
+            Scope::Admin,
+            Reach::filter(w.filter_path_prefix.as_deref()),
+        )
+        .await?;
+        let audit = g.row(
+            "webhook_create",
+            None,
+            None,
+            201,
+            json!({ "webhook_id": w.id, "name": w.name }),
+        );
+        WebhookOps::new(st.store.as_ref())
+            .create(&w, &audit)
+            .await
+            .map_err(name_conflict)?;
+        Ok((StatusCode::CREATED, Json(view(&w))).into_response())
+    })
+}
+
+/// Lists the tenant's webhooks.
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", operation_id = "list_webhooks",
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+        ("cursor" = Option<String>, Query, description = "From the previous page"),
+    ),
+    responses((status = 200, description = "A page of webhooks", body = schema::WebhookList)),
+    security(("bearer" = ["admin"])))]
+pub(super) async fn list(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    g.allow("webhook_list", Scope::Admin, Reach::Filtered)
+        .await?;
+    let query = query_map(q.as_deref());
+    let limit = pagination::limit(query.get("limit").map(String::as_str))?;
+    let after = pagination::decode(query.get("cursor").map(String::as_str))?;
+    // A path-restricted admin sees only webhooks filtered inside its rules.
+    let rows = pagination::read_visible(
+        after,
+        limit,
+        |from| {
+            let store = &st.store;
+            let tenant = &caller.tenant_id;
+            async move {
+                store
+                    .list_webhooks(tenant, from.as_deref(), limit + 1)
+                    .await
+            }
+        },
+        |w| w.id.clone(),
+        |w| g.sees(Reach::filter(w.filter_path_prefix.as_deref())),
+    )
+    .await?;
+    let (rows, cursor) = pagination::page(rows, limit, |w| w.id.clone());
+    let list: Vec<Value> = rows.iter().map(view).collect();
+    Ok(
+        Json(json!({ "webhooks": list, "has_more": cursor.is_some(), "cursor": cursor }))
+            .into_response(),
+    )
+}
+
+/// A webhook with its delivery statistics.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    responses(
+        (status = 200, description = "The webhook", body = schema::WebhookDetail),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
+pub(super) async fn show(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_read", &id).await?;
+    let since = to_micros(st.clock.now() - chrono::Duration::hours(24));
+    let stats = st.store.webhook_stats(&w.id, since).await?;
+    let last = st.store.last_delivery(&w.id).await?;
+    let mut v = view(&w);
+    v["statistics"] = json!({
+        "deliveries_24h": stats.deliveries,
+        "success_rate_24h": if stats.deliveries > 0 { json!(stats.successes as f64 / stats.deliveries as f64) } else { Value::Null },
+        "avg_latency_ms": stats.avg_latency_ms,
+    });
+    v["last_delivery"] = last.as_ref().map_or(Value::Null, delivery_view);
+    Ok(Json(v).into_response())
+}
+
+/// Changes a webhook; a new `secret` rotates the signing secret.
+#[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "update_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    request_body(content = Option<schema::WebhookPatch>, description = "Fields to change; an empty body changes nothing"),
+    responses(
+        (status = 200, description = "The changed webhook", body = schema::Webhook),
+        (status = 404, description = "`webhook_not_found`"),
+        (status = 409, description = "`name_conflict`"),
+    ),
+    security(("bearer" = ["admin"])))]
+pub(super) async fn update(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "webhook_update", async {
+        let mut w = load(&g, "webhook_update", &id).await?;
+        let JsonObject(body) = body?;
+        let f = parse(
+            &body,
+            false,
+            st.config.webhook_allow_http,
+            &st.config.webhook_targets(),
+        )?;
+        let rotated = f.secret.is_some();
+        apply(&st, &mut w, f, to_micros(st.clock.now()));
+        // The changed filter must still lie inside the caller's rules.
+        g.allow(
+            "webhook_update",
+            Scope::Admin,
+            Reach::filter(w.filter_path_prefix.as_deref()),
+        )
+        .await?;
+        let audit = g.row(
+            "webhook_update",
+            None,
+            None,
+            200,
+            json!({ "webhook_id": w.id, "secret_rotated": rotated }),
+        );
+        WebhookOps::new(st.store.as_ref())
+            .update(&w, &audit, to_micros(st.clock.now()))
+            .await
+            .map_err(name_conflict)?;
+        Ok(Json(view(&w)).into_response())
+    })
+}
+
+/// Deletes a webhook; its pending deliveries are cancelled.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
+    params(("id" = String, Path, min_length = 1, description = "`wh_…`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`webhook_not_found`"),
+    ),
+    security(("bearer" = ["admin"])))]
+pub(super) async fn remove(
+    State(st): State<AppState>,
+    ctx: RequestContext,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let g = Guard::new(&st, &ctx, &caller);
+    audited!(g, "webhook_delete", async {
+        load(&g, "webhook_delete", &id).await?;
+        let audit = g.row(
+            "webhook_delete",
+            None,
+            None,
+            204,
+            json!({ "webhook_id": id }),
+        );
+        let now = to_micros(st.clock.now());
+        if !WebhookOps::new(st.store.as_ref())
+            .delete(&caller.tenant_id, &id, &audit, now)
+            .await?
+        {
+            return Err(not_found(&id));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
