@@ -380,9 +380,15 @@ impl Store for SqlStore {
 
     async fn apply_audit_retention(&self, before_us: i64, anchor_key: &str) -> StoreResult<u64> {
         let turn = self.write_turn().await;
-        let begin = self.dialect().begin_write;
-        let Some(deleted) =
-            audit::apply_retention(&self.writer, begin, before_us, anchor_key).await?
+        let dialect = self.dialect();
+        let Some(deleted) = audit::apply_retention(
+            &self.writer,
+            dialect.begin_write,
+            dialect.lock_sealer,
+            before_us,
+            anchor_key,
+        )
+        .await?
         else {
             // Nothing was written: nothing to wait for.
             return Ok(0);

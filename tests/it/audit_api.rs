@@ -607,3 +607,94 @@ async fn seal_all_waits_for_a_sealer_in_a_pass_on_postgres() {
     seal.await;
     whole_chain(&app, &db).await;
 }
+
+/// Two replicas apply retention at once, each with its own clock: the one with the later
+/// cutoff (here a side connection doing what its pass does: take the sealer's turn, move the
+/// anchor, delete) commits while the other's pass is under way. The earlier cutoff must not
+/// move the anchor back behind the rows the first deleted (verify would report them missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retention_never_moves_the_anchor_back_on_postgres() {
+    use sqlx::Connection;
+    let app = TestApp::spawn(StoreKind::Postgres).await;
+    let t0 = app.clock_now();
+    for i in 0..4 {
+        app.put_secret(&format!("old/{i}"), json!({"i": i})).await;
+    }
+    sealed(&app).await;
+    app.clock.advance(chrono::Duration::days(10));
+    for i in 0..3 {
+        app.put_secret(&format!("mid/{i}"), json!({"i": i})).await;
+    }
+    sealed(&app).await;
+    app.clock.advance(chrono::Duration::days(10));
+    app.put_secret("new/x", json!({"i": 1})).await;
+    sealed(&app).await;
+    let mut other = sqlx::postgres::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    // The other replica's pass, cutoff day 15: everything before the mid/ rows' end goes.
+    let cutoff = scaivault::clock::to_micros(t0 + chrono::Duration::days(15));
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let (seq, hash): (i64, String) = sqlx::query_as(
+        "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL AND ts < $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(cutoff)
+    .fetch_one(&mut other)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(scaivault::audit::chain::ANCHOR_KEY)
+    .bind(scaivault::audit::chain::anchor_value(seq, &hash))
+    .execute(&mut other)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq <= $1")
+        .bind(seq)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // This replica's pass, cutoff day 5, runs until it waits on the other's transaction.
+    let before = scaivault::clock::to_micros(t0 + chrono::Duration::days(5));
+    let store = app.state.store.clone();
+    let mine = tokio::spawn(async move {
+        store
+            .apply_audit_retention(before, scaivault::audit::chain::ANCHOR_KEY)
+            .await
+    });
+    let db = app.db().await;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE NOT l.granted AND a.datname = current_database()",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(!mine.is_finished(), "the second pass never waited");
+        tokio::task::yield_now().await;
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    mine.await.unwrap().unwrap();
+    let anchor: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+        .bind(scaivault::audit::chain::ANCHOR_KEY)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        anchor,
+        scaivault::audit::chain::anchor_value(seq, &hash),
+        "the anchor stays where the later cutoff put it"
+    );
+    let v = verify(&app).await;
+    assert_eq!(v["ok"], true, "{v}");
+}

@@ -200,10 +200,20 @@ pub async fn count_unsealed<'e, E: Executor<'e, Database = Any>>(ex: E) -> Store
 pub async fn apply_retention(
     writer: &AnyPool,
     begin: &'static str,
+    lock: Option<&str>,
     before_us: i64,
     anchor_key: &str,
 ) -> StoreResult<Option<u64>> {
     let mut tx = writer.begin_with(begin).await?;
+    // The sealer's turn first (PostgreSQL): two replicas applying retention at once, each with
+    // its own cutoff, would otherwise both read the chain before either commits, and the one
+    // with the earlier cutoff would move the anchor back behind rows the other deleted (a
+    // false `missing_row` in verify). Serialized, the later pass finds nothing left to cut.
+    if let Some(lock) = lock {
+        sqlx::query_scalar::<_, bool>(lock)
+            .fetch_one(&mut *tx)
+            .await?;
+    }
     let last: Option<(i64, String)> = sqlx::query_as(AUDIT_LAST_BEFORE)
         .bind(before_us)
         .fetch_optional(&mut *tx)
