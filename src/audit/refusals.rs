@@ -128,6 +128,15 @@ fn summary(w: Window, now_us: i64) -> Option<AuditRow> {
     Some(row)
 }
 
+/// Writes a refusal's audit row through the collapse windows (nothing when it only counts in
+/// an open one); fails like any audit write, so the caller fails closed.
+pub async fn record(
+    st: &crate::server::AppState,
+    row: AuditRow,
+) -> Result<(), crate::audit::writer::AuditError> {
+    st.audit.record(st.refusals.admit(row)).await
+}
+
 /// Writes the summaries of expired windows every second until cancelled, then the open ones.
 pub async fn run(st: crate::server::AppState, cancel: tokio_util::sync::CancellationToken) {
     loop {
@@ -141,10 +150,8 @@ pub async fn run(st: crate::server::AppState, cancel: tokio_util::sync::Cancella
         } else {
             st.refusals.sweep(now)
         };
-        if !rows.is_empty() {
-            if let Err(e) = st.audit.record(rows).await {
-                tracing::warn!(error.cause = ?e, "could not write collapsed refusal rows");
-            }
+        if let Err(e) = st.audit.record(rows).await {
+            tracing::warn!(error.cause = ?e, "could not write collapsed refusal rows");
         }
         if cancelled {
             return;

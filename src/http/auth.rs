@@ -66,10 +66,7 @@ impl FromRequestParts<AppState> for Caller {
                     json!({ "reason": code, "path": parts.uri.path() }),
                 );
                 // Identical refusals within a minute are one row (`audit::refusals`).
-                let rows = state.refusals.admit(row);
-                if !rows.is_empty() {
-                    state.audit.record(rows).await?;
-                }
+                audit::refusals::record(state, row).await?;
                 match limited {
                     Some(secs) => Err(ApiError::rate_limited(
                         secs,

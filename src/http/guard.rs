@@ -109,11 +109,8 @@ impl<'a> Guard<'a> {
             err.status.as_u16(),
             json!({ "error": err.code }),
         );
-        let rows = self.st.refusals.admit(row);
-        if !rows.is_empty() {
-            if let Err(e) = self.st.audit.record(rows).await {
-                return e.into();
-            }
+        if let Err(e) = crate::audit::refusals::record(self.st, row).await {
+            return e.into();
         }
         err.audited = true;
         err
