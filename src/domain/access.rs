@@ -109,12 +109,17 @@ pub fn within(caller: &Caller, reach: Reach<'_>) -> Result<(), Denial> {
         Reach::Tenant => Err(Denial::Tenant),
         Reach::Path(p) if !inside(rules, p) => Err(Denial::Path(p.to_string())),
         Reach::Path(_) => Ok(()),
-        Reach::Paths(ps) => match ps.iter().find(|p| !inside(rules, p)) {
-            Some(p) => Err(Denial::Path(p.clone())),
-            None => Ok(()),
-        },
+        Reach::Paths(ps) => paths_within(rules, ps),
         Reach::Prefix(p) if !prefix_inside(rules, p) => Err(Denial::Path(p.to_string())),
         Reach::Prefix(_) => Ok(()),
+    }
+}
+
+/// Every one of `paths` inside `rules` (no rules allow everything), else the first outside.
+pub fn paths_within(rules: &[String], paths: &[String]) -> Result<(), Denial> {
+    match paths.iter().find(|p| !inside(rules, p)) {
+        Some(p) => Err(Denial::Path(p.clone())),
+        None => Ok(()),
     }
 }
 

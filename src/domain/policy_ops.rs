@@ -1,9 +1,9 @@
 //! Rotation policy operations: each change is one transaction that checks its rules, writes the
 //! policy, the affected schedules (and rotations) and the audit row together. The caller's path
-//! rules reach in as a check on the attached secrets' paths, run inside the transaction so a
-//! secret attached meanwhile is seen.
+//! rules (its path rules) are checked against the attached secrets' paths inside the
+//! transaction, so a secret attached meanwhile is seen.
 
-use super::access::Denial;
+use super::access::{self, Denial};
 use super::rotation;
 use crate::store::{AuditRow, HistoryRow, PolicyRow, ScheduleRow, Store, StoreError, StoreTx};
 use chrono::{DateTime, Utc};
@@ -22,9 +22,6 @@ pub enum PolicyError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
-
-/// A check of the paths a change reaches (the caller's path rules).
-pub type PathCheck<'c> = &'c (dyn Fn(&[String]) -> Result<(), Denial> + Sync);
 
 /// A rotation opened (or found pending) by a forced rotation.
 pub struct Forced {
@@ -68,10 +65,10 @@ impl<'a> PolicyOps<'a> {
         p: &PolicyRow,
         audit: &AuditRow,
         now: DateTime<Utc>,
-        check: PathCheck<'_>,
+        rules: &[String],
     ) -> Result<(), PolicyError> {
         let mut tx = self.store.begin().await?;
-        attached_check(&mut *tx, &p.tenant_id, &p.id, check).await?;
+        attached_check(&mut *tx, &p.tenant_id, &p.id, rules).await?;
         tx.update_policy(p).await?;
         for mut s in tx.schedules_of_policy(&p.tenant_id, &p.id).await? {
             rotation::reschedule(&mut s, p, now);
@@ -88,10 +85,10 @@ impl<'a> PolicyOps<'a> {
         tenant_id: &str,
         id: &str,
         audit: &AuditRow,
-        check: PathCheck<'_>,
+        rules: &[String],
     ) -> Result<(), PolicyError> {
         let mut tx = self.store.begin().await?;
-        attached_check(&mut *tx, tenant_id, id, check).await?;
+        attached_check(&mut *tx, tenant_id, id, rules).await?;
         if !tx.delete_policy(tenant_id, id).await? {
             return Err(PolicyError::NotFound(id.to_string()));
         }
@@ -249,13 +246,17 @@ impl<'a> PolicyOps<'a> {
     }
 }
 
-/// Runs `check` on the paths of the secrets attached to policy `id`, inside `tx`.
+/// Fails unless every secret attached to policy `id` lies inside the caller's path `rules`
+/// (read inside `tx`; no rules reach everything, and nothing is read).
 async fn attached_check(
     tx: &mut dyn StoreTx,
     tenant_id: &str,
     id: &str,
-    check: PathCheck<'_>,
+    rules: &[String],
 ) -> Result<(), PolicyError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
     let attached = tx.attached_paths(tenant_id, id).await?;
-    check(&attached).map_err(PolicyError::Denied)
+    access::paths_within(rules, &attached).map_err(PolicyError::Denied)
 }

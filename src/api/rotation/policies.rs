@@ -2,7 +2,7 @@
 
 use crate::api::pagination;
 use crate::clock::to_micros;
-use crate::domain::access::{self, Denial, Reach};
+use crate::domain::access::Reach;
 use crate::domain::policy_ops::{PolicyError, PolicyOps};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
@@ -176,18 +176,12 @@ pub(super) async fn load_for_change(
             .get_policy(&g.caller.tenant_id, id)
             .await?
             .ok_or_else(|| not_found(id))?;
-    let attached = g.st.store.attached_paths(&g.caller.tenant_id, id).await?;
-    g.allow(action, Scope::Admin, Reach::Paths(&attached))
-        .await?;
+    if !g.caller.path_prefixes.is_empty() {
+        let attached = g.st.store.attached_paths(&g.caller.tenant_id, id).await?;
+        g.allow(action, Scope::Admin, Reach::Paths(&attached))
+            .await?;
+    }
     Ok(p)
-}
-
-/// The caller's path rules as a check on a policy's attached secrets (run by the policy
-/// service inside its transaction).
-pub(super) fn attached_rule<'g>(
-    g: &'g Guard<'_>,
-) -> impl Fn(&[String]) -> Result<(), Denial> + Sync + 'g {
-    move |paths| access::within(g.caller, Reach::Paths(paths))
 }
 
 /// Saves a changed policy and recomputes its secrets' schedules in one transaction.
@@ -198,7 +192,7 @@ pub(super) async fn save_and_reschedule(
     audit: crate::store::AuditRow,
 ) -> Result<(), ApiError> {
     PolicyOps::new(st.store.as_ref())
-        .save(p, &audit, st.clock.now(), &attached_rule(g))
+        .save(p, &audit, st.clock.now(), &g.caller.path_prefixes)
         .await
         .map_err(policy_error)
 }
@@ -345,7 +339,7 @@ pub(super) async fn remove(
             json!({ "policy_id": id }),
         );
         PolicyOps::new(st.store.as_ref())
-            .delete(&caller.tenant_id, &id, &audit, &attached_rule(&g))
+            .delete(&caller.tenant_id, &id, &audit, &caller.path_prefixes)
             .await
             .map_err(policy_error)?;
         Ok(StatusCode::NO_CONTENT.into_response())
