@@ -32,7 +32,7 @@ NSECRETS=${BENCH_SECRETS:-100000}     # secrets seeded per store
 RSS_SAMPLE=${BENCH_RSS_SAMPLE:-10000} # how many of them the read pass reads
 RSS_SECS=${BENCH_RSS_SECONDS:-6}      # length of the read pass (wrk)
 
-# Targets (issue 7).
+# Targets.
 T_GET_RATIO=0.5 T_GET_P99=5 T_PUT_RATIO=0.5 T_DELIV=2000 T_TICK_MS=10 T_RSS_MIB=200
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
@@ -677,7 +677,7 @@ while IFS=$'\t' read -r sc st val unit p50 p99 _ _ _ note ratio _ tg met; do
 done <"$WORK/final.tsv" | sed 's/ *$//'
 echo
 echo "ratio: get_*/list vs get_bare req/s; put vs pgbench_insert tps; deliveries vs ${T_DELIV}/s; tick_none_due vs ${T_TICK_MS} ms;"
-echo "rss vs ${T_RSS_MIB} MiB (VmRSS with $NSECRETS secrets after a read pass). Targets from issue 7; met: yes/NO."
+echo "rss vs ${T_RSS_MIB} MiB (VmRSS with $NSECRETS secrets after a read pass). Targets as set for this machine; met: yes/NO."
 echo "nproc=$NPROC  commit=${COMMIT:0:12}$($DIRTY && echo ' (dirty tree)')  took $((T_TOTAL / 60))m$((T_TOTAL % 60))s (build ${T_BUILD}s$(for k in http deliveries scale; do [[ -n ${T_SECTION[$k]:-} ]] && printf ', %s %ss' "$k" "${T_SECTION[$k]}"; done))"
 
 {
