@@ -27,8 +27,8 @@ use std::collections::HashMap;
 use utoipa::OpenApi;
 use utoipa_axum::routes;
 
+use super::bodies::audit as schema;
 use super::registry::ApiRouter;
-use super::schemas::audit as schema;
 
 pub fn router() -> ApiRouter {
     ApiRouter::new()

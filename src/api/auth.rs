@@ -1,7 +1,7 @@
 //! `/v1/auth`: whoami, introspect, and token management (create, list, revoke).
 
+use super::bodies::common::duration_error;
 use super::pagination;
-use super::secret_body::duration_error;
 use crate::audit::action;
 use crate::clock::{from_micros, rfc3339, to_micros};
 use crate::crypto::token_hash;
@@ -25,8 +25,8 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use utoipa_axum::routes;
 
+use super::bodies::auth as schema;
 use super::registry::ApiRouter;
-use super::schemas::auth as schema;
 
 pub fn router() -> ApiRouter {
     ApiRouter::new()

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use utoipa_axum::routes;
 
+use super::bodies::webhooks as schema;
 use super::registry::ApiRouter;
-use super::schemas::webhooks as schema;
 
 /// Longest accepted long-poll.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -84,7 +84,7 @@ async fn feed(
         None => None,
         Some(w) => Some(
             ApiDuration::parse(w)
-                .map_err(super::secret_body::duration_error)?
+                .map_err(super::bodies::common::duration_error)?
                 .as_std()
                 .min(MAX_WAIT),
         ),

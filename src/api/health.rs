@@ -9,8 +9,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use utoipa_axum::routes;
 
+use super::bodies::auth as schema;
 use super::registry::ApiRouter;
-use super::schemas::auth as schema;
 
 pub fn router() -> ApiRouter {
     ApiRouter::new()

@@ -4,6 +4,7 @@
 pub mod audit;
 mod audit_csv;
 pub mod auth;
+pub mod bodies;
 pub mod events;
 pub mod health;
 pub mod metrics;
@@ -12,9 +13,6 @@ mod openapi_links;
 mod pagination;
 pub mod registry;
 pub mod rotation;
-pub mod schemas;
-mod secret_body;
-mod secret_views;
 pub mod secrets;
 mod webhook_body;
 pub mod webhooks;

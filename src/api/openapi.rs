@@ -1,8 +1,8 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document, built once from the route registry, the
 //! `bearer` security scheme, and the error responses every operation can give.
 
+use super::bodies::common::{ErrorCode, ErrorEnvelope};
 use super::registry::ApiRouter;
-use super::schemas::common::{ErrorCode, ErrorEnvelope};
 use crate::domain::token::Caller;
 use crate::http::error::{ApiError, ERROR_CODES};
 use axum::http::header;

@@ -73,7 +73,7 @@ pub fn parse(
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => {
             f.previous_secret_ttl =
-                Some(ApiDuration::parse(s).map_err(super::secret_body::duration_error)?)
+                Some(ApiDuration::parse(s).map_err(super::bodies::common::duration_error)?)
         }
         Some(_) => errors.push(FieldError::new(
             "previous_secret_ttl",

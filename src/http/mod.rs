@@ -8,6 +8,7 @@ pub mod guard;
 pub mod listener;
 pub mod rate_limit;
 pub mod track;
+pub mod typed_body;
 pub mod undecodable;
 
 use crate::server::AppState;

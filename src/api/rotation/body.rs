@@ -1,7 +1,7 @@
 //! Reading a rotation policy body (create and patch) into a policy row, all field errors
 //! collected into one 422.
 
-use crate::api::secret_body::duration_error;
+use crate::api::bodies::common::duration_error;
 use crate::domain::access::Reach;
 use crate::domain::duration::{list_to_string, parse_list, ApiDuration};
 use crate::domain::rotation;

@@ -1,26 +1,27 @@
 //! Listing secrets (filtered to the caller's paths) and the batch read.
 
+use crate::api::bodies::common::ErrorCode;
 use crate::api::pagination;
-use crate::api::secret_views as view;
 use crate::audit::action;
 use crate::domain::access::Reach;
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::Scope;
 use crate::domain::secret::SecretType;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use crate::store::SecretListQuery;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-use crate::api::schemas::secrets as schema;
+use crate::api::bodies::secrets as schema;
 
 use super::*;
 
@@ -29,7 +30,7 @@ use super::*;
     params(
         ("prefix" = Option<String>, Query, description = "Only paths starting with this"),
         ("tag" = Option<String>, Query, description = "Only secrets with this tag"),
-        ("secret_type" = Option<crate::api::schemas::common::SecretTypeName>, Query),
+        ("secret_type" = Option<crate::api::bodies::common::SecretTypeName>, Query),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
         ("cursor" = Option<String>, Query, description = "From the previous page"),
     ),
@@ -81,7 +82,7 @@ pub(super) async fn list(
             limit,
             after,
             |r| r.path.clone(),
-            view::listed_size,
+            schema::SecretInfo::listed_size,
             |after_path, limit| {
                 let q = SecretListQuery {
                     after_path,
@@ -101,14 +102,16 @@ pub(super) async fn list(
             json!({ "count": rows.len() }),
         )])
         .await?;
-        let secrets: Vec<Value> = rows
+        let secrets = rows
             .iter()
-            .map(|r| view::secret_metadata(r, None, None))
+            .map(|r| schema::SecretInfo::of(r, None, None))
             .collect();
-        Ok(
-            Json(json!({ "secrets": secrets, "has_more": cursor.is_some(), "cursor": cursor }))
-                .into_response(),
-        )
+        Ok(Json(schema::SecretList {
+            secrets,
+            has_more: cursor.is_some(),
+            cursor,
+        })
+        .into_response())
     }
     .await;
     match res {
@@ -126,17 +129,22 @@ pub(super) async fn batch(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::BatchRead>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         g.allow(action::READ, Scope::SecretsRead, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
-        let (paths, include_metadata, fail_fast, version) = parse_batch(&body)?;
+        let Body { body, check } = body?;
+        let schema::BatchBody {
+            paths,
+            include_metadata,
+            fail_fast,
+            version,
+        } = body.check(check)?;
         let o = ops(&st);
-        let mut secrets = Map::new();
-        let mut errors = Map::new();
+        let mut secrets = BTreeMap::new();
+        let mut errors = BTreeMap::new();
         let mut rows = Vec::new();
         for raw in paths {
             let one = async {
@@ -151,19 +159,40 @@ pub(super) async fn batch(
             .await;
             match one {
                 Ok((read, data)) => {
-                    rows.push(g.row(action::READ, Some(&raw), Some(read.version), 200, json!({ "batch": true })));
-                    let mut entry = json!({ "data": data, "version": read.version, "secret_type": read.secret.secret_type });
-                    if include_metadata {
-                        entry["metadata"] = view::metadata(&read.secret);
-                    }
+                    rows.push(g.row(
+                        action::READ,
+                        Some(&raw),
+                        Some(read.version),
+                        200,
+                        json!({ "batch": true }),
+                    ));
+                    let metadata = include_metadata.then(|| (&read.secret).into());
+                    let entry = schema::BatchEntry {
+                        data,
+                        version: read.version,
+                        secret_type: read.secret.secret_type.clone(),
+                        metadata,
+                    };
                     secrets.insert(raw, entry);
                 }
                 Err(e) => {
                     if e.status.is_server_error() && e.status != StatusCode::INTERNAL_SERVER_ERROR {
                         return Err(e);
                     }
-                    rows.push(g.row(action::READ, audit_path(&raw), None, e.status.as_u16(), json!({ "batch": true, "error": e.code })));
-                    errors.insert(raw, json!({ "code": e.code, "message": e.message }));
+                    rows.push(g.row(
+                        action::READ,
+                        audit_path(&raw),
+                        None,
+                        e.status.as_u16(),
+                        json!({ "batch": true, "error": e.code }),
+                    ));
+                    errors.insert(
+                        raw,
+                        schema::BatchError {
+                            code: ErrorCode(e.code.to_string()),
+                            message: e.message.clone(),
+                        },
+                    );
                     if fail_fast {
                         break;
                     }
@@ -172,65 +201,11 @@ pub(super) async fn batch(
         }
         g.record(&rows).await?;
         st.metrics.secret_reads(secrets.len() as u64);
-        Ok(Json(json!({ "secrets": secrets, "errors": errors })).into_response())
+        Ok(Json(schema::BatchResult { secrets, errors }).into_response())
     }
     .await;
     match res {
         Ok(r) => Ok(r),
         Err(e) => Err(g.fail(action::READ, None, e).await),
     }
-}
-
-pub(super) fn parse_batch(
-    body: &Map<String, Value>,
-) -> Result<(Vec<String>, bool, bool, Option<i64>), ApiError> {
-    let paths = match body.get("paths") {
-        Some(Value::Array(a)) if a.is_empty() => {
-            return Err(ApiError::validation_one("paths", "name at least one path"))
-        }
-        Some(Value::Array(a)) if a.len() > 100 => {
-            return Err(ApiError::validation_one(
-                "paths",
-                "at most 100 paths per batch",
-            ))
-        }
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|p| p.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ApiError::validation_one("paths", "must be a list of strings"))?,
-        None => return Err(ApiError::validation_one("paths", "is required")),
-        Some(_) => {
-            return Err(ApiError::validation_one(
-                "paths",
-                "must be a list of strings",
-            ))
-        }
-    };
-    let empty = Map::new();
-    let opts = match body.get("options") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(o)) => o,
-        Some(_) => return Err(ApiError::validation_one("options", "must be an object")),
-    };
-    let flag = |name: &str| match opts.get(name) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ApiError::validation_one(
-            &format!("options.{name}"),
-            "must be true or false",
-        )),
-    };
-    let version = match opts.get("version") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().filter(|n| *n >= 1).ok_or_else(|| {
-            ApiError::validation_one("options.version", "must be a positive integer")
-        })?),
-    };
-    Ok((
-        paths,
-        flag("include_metadata")?,
-        flag("fail_fast")?,
-        version,
-    ))
 }

@@ -1,6 +1,5 @@
 //! Secret reads: the current or an explicit version, the version list, and metadata.
 
-use crate::api::secret_views as view;
 use crate::audit::action;
 use crate::domain::access::{Need, Reach};
 use crate::domain::scope::Scope;
@@ -14,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::schemas::secrets as schema;
+use crate::api::bodies::secrets as schema;
 
 use super::*;
 
@@ -67,7 +66,7 @@ pub(super) async fn get_any(
         .await?;
         st.metrics.secret_reads(1);
         let schedule = schedule_of(&st, &read.secret).await?;
-        let mut res = Json(view::read_result(
+        let mut res = Json(schema::SecretRead::of(
             &read.secret,
             read.version,
             read.version_created_at,
@@ -108,9 +107,9 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
                 .await?
                 .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
         let list = g.st.store.list_versions(&secret.id).await?;
-        let versions: Vec<Value> = list
+        let versions = list
             .iter()
-            .map(|v| view::version_entry(v, secret.current_version))
+            .map(|v| schema::VersionEntry::of(v, secret.current_version))
             .collect();
         g.record(&[g.row(
             action::READ_METADATA,
@@ -120,7 +119,11 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
             json!({ "resource": "versions" }),
         )])
         .await?;
-        Ok(Json(json!({ "path": secret.path, "versions": versions })).into_response())
+        Ok(Json(schema::VersionList {
+            path: secret.path,
+            versions,
+        })
+        .into_response())
     }
     .await;
     match res {
@@ -161,7 +164,7 @@ pub(super) async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, A
         )])
         .await?;
         let schedule = schedule_of(g.st, &secret).await?;
-        Ok(Json(view::secret_metadata(
+        Ok(Json(schema::SecretInfo::of(
             &secret,
             Some(count),
             schedule.as_deref(),

@@ -1,16 +1,14 @@
 //! Secret writes: create or update a value, change metadata, restore, delete and destroy.
 
-use crate::api::secret_body::{parse_patch, parse_put};
-use crate::api::secret_views as view;
 use crate::audit::action;
 use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
 use crate::domain::secret_ops::WriteRequest;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::schemas::secrets as schema;
+use crate::api::bodies::secrets as schema;
 
 use super::*;
 
@@ -40,7 +38,7 @@ pub(super) async fn put(
     caller: Caller,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::SecretWrite>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
@@ -51,8 +49,8 @@ pub(super) async fn put(
             Reach::Path(path.as_str()),
         )
         .await?;
-        let JsonObject(body) = body?;
-        let mut parsed = parse_put(body, st.clock.now())?;
+        let Body { body, check } = body?;
+        let mut parsed = body.check(check, st.clock.now())?;
         if parsed.options.cas.is_none() {
             parsed.options.cas = if_match(&headers)?;
         }
@@ -79,7 +77,7 @@ pub(super) async fn put(
         } else {
             StatusCode::OK
         };
-        let mut res = (status, Json(view::write_result(&out.secret))).into_response();
+        let mut res = (status, Json(schema::SecretWritten::from(&out.secret))).into_response();
         set_etag(&mut res, out.secret.current_version);
         Ok(res)
     }
@@ -107,7 +105,7 @@ pub(super) async fn patch_any(
     caller: Caller,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::MetadataPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/metadata") else {
@@ -124,8 +122,8 @@ pub(super) async fn patch_any(
             Reach::Path(path.as_str()),
         )
         .await?;
-        let JsonObject(body) = body?;
-        let (patch, mut options) = parse_patch(body, st.clock.now())?;
+        let Body { body, check } = body?;
+        let (patch, mut options) = body.check(check, st.clock.now())?;
         if options.cas.is_none() {
             options.cas = if_match(&headers)?;
         }
@@ -140,7 +138,7 @@ pub(super) async fn patch_any(
             .patch_metadata(&caller.tenant_id, &path, &patch, &options, row)
             .await?;
         let schedule = schedule_of(&st, &secret).await?;
-        Ok(Json(view::secret_metadata(&secret, None, schedule.as_deref())).into_response())
+        Ok(Json(schema::SecretInfo::of(&secret, None, schedule.as_deref())).into_response())
     }
     .await;
     match res {
@@ -180,12 +178,12 @@ pub(super) async fn post_any(
         .await?;
         let row = g.row(action::RESTORE, Some(path.as_str()), None, 200, Value::Null);
         let secret = ops(&st).restore(&caller.tenant_id, &path, row).await?;
-        Ok(Json(json!({
-            "path": secret.path,
-            "version": secret.current_version,
-            "restored": true,
-            "restored_at": crate::clock::rfc3339(st.clock.now()),
-        }))
+        Ok(Json(schema::SecretRestored {
+            path: secret.path,
+            version: secret.current_version,
+            restored: true,
+            restored_at: crate::clock::rfc3339(st.clock.now()),
+        })
         .into_response())
     }
     .await;
@@ -243,7 +241,7 @@ pub(super) async fn delete(
         } else {
             o.soft_delete(&caller.tenant_id, &path, row).await?
         };
-        Ok(Json(view::deleted(&secret, count, permanent)).into_response())
+        Ok(Json(schema::SecretDeleted::of(&secret, count, permanent)).into_response())
     }
     .await;
     match res {

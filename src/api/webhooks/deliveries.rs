@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::schemas::webhooks as schema;
+use crate::api::bodies::webhooks as schema;
 
 use super::*;
 

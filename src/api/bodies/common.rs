@@ -1,7 +1,9 @@
 //! Shapes shared by every resource: the error envelope and its code list, scope and secret
 //! type names, timestamps.
 
+use crate::domain::duration::DurationError;
 use crate::domain::events::ALL_TYPES;
+use crate::http::error::ApiError;
 use crate::http::error::ERROR_CODES;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -105,4 +107,17 @@ pub enum SecretTypeName {
     Certificate,
     SshKey,
     ApiKey,
+}
+
+/// Malformed → 400 `invalid_duration`; zero/negative → 422 (SPEC §0).
+pub fn duration_error(e: DurationError) -> ApiError {
+    field_duration_error(e, "duration")
+}
+
+/// As `duration_error`, naming the body field that failed in `details.fields`.
+pub fn field_duration_error(e: DurationError, field: &str) -> ApiError {
+    match e {
+        DurationError::Malformed(_) => ApiError::invalid_duration(e.to_string()),
+        DurationError::NotPositive(_) => ApiError::validation_one(field, e.to_string()),
+    }
 }
