@@ -14,7 +14,6 @@ mod pagination;
 pub mod registry;
 pub mod rotation;
 pub mod secrets;
-mod webhook_body;
 pub mod webhooks;
 
 pub use registry::ApiRouter;

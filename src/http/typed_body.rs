@@ -7,7 +7,7 @@ use super::body::JsonObject;
 use super::error::{ApiError, FieldError};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// How many wrong-typed fields one body may report before parsing gives up.
@@ -183,6 +183,22 @@ impl<T> Patch<T> {
             Patch::Keep => Some(Patch::Keep),
             Patch::Clear => Some(Patch::Clear),
             Patch::Set(v) => f(v).map(Patch::Set),
+        }
+    }
+}
+
+impl<T> From<Option<T>> for Patch<T> {
+    /// A stored optional value as shown: absent is `null`.
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Patch::Clear, Patch::Set)
+    }
+}
+
+impl<T: Serialize> Serialize for Patch<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Patch::Set(v) => v.serialize(s),
+            Patch::Keep | Patch::Clear => s.serialize_none(),
         }
     }
 }

@@ -8,4 +8,5 @@ pub mod common;
 pub mod rotation;
 pub mod secret_requests;
 pub mod secrets;
+pub mod webhook_requests;
 pub mod webhooks;

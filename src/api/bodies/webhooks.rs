@@ -1,63 +1,12 @@
-//! `/v1/webhooks` and `/v1/events` bodies (SPEC §5, §6). The signing secret is never shown.
+//! `/v1/webhooks` and `/v1/events` response bodies (SPEC §5, §6), built from stored rows. The
+//! signing secret is never shown. The request bodies are in `webhook_requests`.
 
-use super::common::{EventTypeName, SecretTypeName};
+use crate::clock::{from_micros, rfc3339, rfc3339_micros};
+use crate::store::{DeliveryRow, WebhookRow};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Routing filters of a webhook.
-#[derive(Serialize, ToSchema)]
-pub struct WebhookFilters {
-    pub path_prefix: Option<String>,
-    pub secret_type: Option<SecretTypeName>,
-    pub tags: Option<Vec<String>>,
-}
-
-/// `POST /v1/webhooks` body.
-#[derive(Serialize, ToSchema)]
-pub struct WebhookCreate {
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub name: String,
-    /// `https://` (or `http://` when allowed by configuration).
-    #[schema(
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]*)*$",
-        max_length = 2048
-    )]
-    pub url: String,
-    /// The HMAC signing secret, 16 to 512 bytes.
-    #[schema(min_length = 16, max_length = 512)]
-    pub secret: String,
-    /// Event types, or `*` for all.
-    #[schema(min_items = 1)]
-    pub events: Vec<EventTypeName>,
-    #[schema(max_length = 1024)]
-    pub description: Option<String>,
-    pub filters: Option<WebhookFilters>,
-    pub enabled: Option<bool>,
-}
-
-/// `PATCH /v1/webhooks/{id}` body: any field of a create; a new `secret` rotates the signing
-/// secret, the previous one staying valid for `previous_secret_ttl`.
-#[derive(Serialize, ToSchema)]
-pub struct WebhookPatch {
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub name: Option<String>,
-    #[schema(
-        pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]*)*$",
-        max_length = 2048
-    )]
-    pub url: Option<String>,
-    #[schema(min_length = 16, max_length = 512)]
-    pub secret: Option<String>,
-    /// A duration such as `24h`.
-    #[schema(example = "24h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
-    pub previous_secret_ttl: Option<String>,
-    #[schema(min_items = 1)]
-    pub events: Option<Vec<EventTypeName>>,
-    #[schema(max_length = 1024)]
-    pub description: Option<String>,
-    pub filters: Option<WebhookFilters>,
-    pub enabled: Option<bool>,
-}
+pub use super::webhook_requests::*;
 
 /// A webhook as shown.
 #[derive(Serialize, ToSchema)]
@@ -69,7 +18,8 @@ pub struct Webhook {
     pub events: Vec<String>,
     pub filters: WebhookFilters,
     pub enabled: bool,
-    pub status: WebhookStatus,
+    #[schema(value_type = WebhookStatus)]
+    pub status: String,
     pub disabled_reason: Option<String>,
     /// Until when the previous signing secret still signs (after a rotation).
     pub previous_secret_expires_at: Option<String>,
@@ -119,7 +69,8 @@ pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
     pub timestamp: String,
-    pub status: DeliveryStatus,
+    #[schema(value_type = DeliveryStatus)]
+    pub status: String,
     pub attempts: i64,
     pub response_code: Option<i64>,
     pub duration_ms: Option<i64>,
@@ -184,4 +135,58 @@ pub struct Event {
 pub struct EventFeed {
     pub events: Vec<Event>,
     pub cursor: Option<String>,
+}
+
+fn opt_ts(us: Option<i64>) -> Option<String> {
+    us.map(|u| rfc3339(from_micros(u)))
+}
+
+impl From<&WebhookRow> for Webhook {
+    /// A webhook as shown (never its signing secret).
+    fn from(w: &WebhookRow) -> Self {
+        Webhook {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            url: w.url.clone(),
+            description: w.description.clone(),
+            events: serde_json::from_str(&w.events).unwrap_or_default(),
+            filters: WebhookFilters {
+                path_prefix: w.filter_path_prefix.clone().into(),
+                secret_type: w.filter_secret_type.clone().into(),
+                tags: serde_json::from_str(&w.filter_tags).ok(),
+            },
+            enabled: w.enabled != 0,
+            status: if w.enabled == 0 {
+                "disabled".into()
+            } else {
+                w.status.clone()
+            },
+            disabled_reason: w.disabled_reason.clone(),
+            previous_secret_expires_at: opt_ts(
+                w.prev_secret_until
+                    .filter(|_| w.prev_secret_ciphertext.is_some()),
+            ),
+            created_at: rfc3339(from_micros(w.created_at)),
+            updated_at: rfc3339(from_micros(w.updated_at)),
+        }
+    }
+}
+
+impl From<&DeliveryRow> for Delivery {
+    fn from(d: &DeliveryRow) -> Self {
+        Delivery {
+            id: d.id.clone(),
+            webhook_id: d.webhook_id.clone(),
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            timestamp: rfc3339_micros(from_micros(d.created_at)),
+            status: d.status.clone(),
+            attempts: d.attempts,
+            response_code: d.response_code,
+            duration_ms: d.duration_ms,
+            next_attempt_at: (d.status == "pending")
+                .then(|| rfc3339(from_micros(d.next_attempt_at))),
+            last_error: d.last_error.clone(),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Applying a validated webhook body to its row: a new signing secret is sealed, and the old
 //! one kept for its grace time when asked.
 
-use crate::api::webhook_body::WebhookFields;
+use crate::api::bodies::webhooks::WebhookFields;
 use crate::crypto::envelope::seal;
 use crate::delivery::attempt::webhook_binding;
 use crate::server::AppState;

@@ -2,23 +2,22 @@
 //! webhook service, answer.
 
 use crate::api::pagination;
-use crate::api::webhook_body::parse;
 use crate::clock::to_micros;
 use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
 use crate::domain::webhook_ops::WebhookOps;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use crate::store::WebhookRow;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::bodies::webhooks as schema;
 
@@ -36,19 +35,14 @@ pub(super) async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::WebhookCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_create", async {
         g.allow("webhook_create", Scope::Admin, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
-        let f = parse(
-            &body,
-            true,
-            st.config.webhook_allow_http,
-            &st.config.webhook_targets(),
-        )?;
+        let Body { body, check } = body?;
+        let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
         let now = to_micros(st.clock.now());
         let mut w = WebhookRow {
             id: crate::domain::ids::new_id("wh_"),
@@ -92,7 +86,7 @@ pub(super) async fn create(
             .create(&w, &audit)
             .await
             .map_err(name_conflict)?;
-        Ok((StatusCode::CREATED, Json(view(&w))).into_response())
+        Ok((StatusCode::CREATED, Json(schema::Webhook::from(&w))).into_response())
     })
 }
 
@@ -134,11 +128,12 @@ pub(super) async fn list(
     )
     .await?;
     let (rows, cursor) = pagination::page(rows, limit, |w| w.id.clone());
-    let list: Vec<Value> = rows.iter().map(view).collect();
-    Ok(
-        Json(json!({ "webhooks": list, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::WebhookList {
+        webhooks: rows.iter().map(schema::Webhook::from).collect(),
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// A webhook with its delivery statistics.
@@ -159,14 +154,17 @@ pub(super) async fn show(
     let since = to_micros(st.clock.now() - chrono::Duration::hours(24));
     let stats = st.store.webhook_stats(&w.id, since).await?;
     let last = st.store.last_delivery(&w.id).await?;
-    let mut v = view(&w);
-    v["statistics"] = json!({
-        "deliveries_24h": stats.deliveries,
-        "success_rate_24h": if stats.deliveries > 0 { json!(stats.successes as f64 / stats.deliveries as f64) } else { Value::Null },
-        "avg_latency_ms": stats.avg_latency_ms,
-    });
-    v["last_delivery"] = last.as_ref().map_or(Value::Null, delivery_view);
-    Ok(Json(v).into_response())
+    Ok(Json(schema::WebhookDetail {
+        webhook: (&w).into(),
+        statistics: schema::WebhookStatistics {
+            deliveries_24h: stats.deliveries,
+            success_rate_24h: (stats.deliveries > 0)
+                .then(|| stats.successes as f64 / stats.deliveries as f64),
+            avg_latency_ms: stats.avg_latency_ms,
+        },
+        last_delivery: last.as_ref().map(schema::Delivery::from),
+    })
+    .into_response())
 }
 
 /// Changes a webhook; a new `secret` rotates the signing secret.
@@ -184,18 +182,13 @@ pub(super) async fn update(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::WebhookPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_update", async {
         let mut w = load(&g, "webhook_update", &id).await?;
-        let JsonObject(body) = body?;
-        let f = parse(
-            &body,
-            false,
-            st.config.webhook_allow_http,
-            &st.config.webhook_targets(),
-        )?;
+        let Body { body, check } = body?;
+        let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
         let rotated = f.secret.is_some();
         apply(&st, &mut w, f, to_micros(st.clock.now()));
         // The changed filter must still lie inside the caller's rules.
@@ -216,7 +209,7 @@ pub(super) async fn update(
             .update(&w, &audit, to_micros(st.clock.now()))
             .await
             .map_err(name_conflict)?;
-        Ok(Json(view(&w)).into_response())
+        Ok(Json(schema::Webhook::from(&w)).into_response())
     })
 }
 
@@ -253,4 +246,15 @@ pub(super) async fn remove(
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
+}
+
+/// Where this server lets webhooks point.
+fn targets<'a>(
+    st: &AppState,
+    rules: &'a crate::delivery::target::TargetRules,
+) -> schema::Targets<'a> {
+    schema::Targets {
+        allow_http: st.config.webhook_allow_http,
+        rules,
+    }
 }

@@ -16,7 +16,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::bodies::webhooks as schema;
 
@@ -65,13 +65,13 @@ pub(super) async fn test(
     let record = outcome(&st, &delivery, &result, st.clock.now(), true);
     let audit = delivery_audit(&delivery, Some(&event), &result, &record, st.clock.now());
     st.store.finish_attempt(&record, &audit).await?;
-    Ok(Json(json!({
-        "delivery_id": delivery.id,
-        "status": if result.success { "success" } else { "failed" },
-        "response_code": result.response_code,
-        "duration_ms": result.duration_ms,
-        "error": result.error,
-    }))
+    Ok(Json(schema::TestDelivery {
+        delivery_id: delivery.id,
+        status: if result.success { "success" } else { "failed" }.into(),
+        response_code: result.response_code.map(i64::from),
+        duration_ms: result.duration_ms,
+        error: result.error,
+    })
     .into_response())
 }
 
@@ -114,11 +114,12 @@ pub(super) async fn deliveries(
         .list_deliveries(&w.id, status, before.as_deref(), limit + 1)
         .await?;
     let (rows, cursor) = pagination::page(rows, limit, |d| d.id.clone());
-    let list: Vec<Value> = rows.iter().map(delivery_view).collect();
-    Ok(
-        Json(json!({ "deliveries": list, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::DeliveryList {
+        deliveries: rows.iter().map(schema::Delivery::from).collect(),
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// Queues a new delivery of the same event.
@@ -158,7 +159,10 @@ pub(super) async fn redeliver(
     st.bus.published(0, 1);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "delivery_id": fresh.id, "event_id": event.id })),
+        Json(schema::Redelivery {
+            delivery_id: fresh.id,
+            event_id: event.id,
+        }),
     )
         .into_response())
 }
