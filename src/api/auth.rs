@@ -1,28 +1,24 @@
 //! `/v1/auth`: whoami, introspect, and token management (create, list, revoke).
 
-use super::bodies::common::duration_error;
 use super::pagination;
 use crate::audit::action;
-use crate::clock::{from_micros, rfc3339, to_micros};
+use crate::clock::to_micros;
 use crate::crypto::token_hash;
 use crate::domain::access::Reach;
-use crate::domain::duration::{ApiDuration, DurationError};
-use crate::domain::path::validate_prefix;
-use crate::domain::scope::{Scope, ScopeSet};
-use crate::domain::token::{valid_token_name, Caller, NewToken};
+use crate::domain::scope::Scope;
+use crate::domain::token::{Caller, NewToken};
 use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
-use crate::http::error::{ApiError, FieldError};
+use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
-use crate::store::TokenRow;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use secrecy::ExposeSecret;
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa_axum::routes;
 
 use super::bodies::auth as schema;
@@ -41,49 +37,14 @@ pub fn router() -> ApiRouter {
     responses((status = 200, description = "The caller", body = schema::Whoami)),
     security(("bearer" = [])))]
 
-async fn whoami(caller: Caller) -> Json<Value> {
-    Json(json!({
-        "identity_id": caller.identity_id,
-        "identity_type": caller.identity_type,
-        "tenant_id": caller.tenant_id,
-        "token_id": caller.token_id,
-        "scopes": caller.scopes.names(),
-        "path_prefixes": caller.path_prefixes,
-        "token_expires_at": caller.expires_at.map(rfc3339),
-    }))
+async fn whoami(caller: Caller) -> Json<schema::Whoami> {
+    Json((&caller).into())
 }
 
 /// A stored token's path rules (a JSON list); unreadable rules read as one rule no caller
 /// with rules covers, so such a token stays hidden from path-restricted admins.
 fn stored_rules(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_else(|_| vec![String::from("/")])
-}
-
-/// A token as listed (never its value or hash).
-fn token_view(t: &TokenRow, now_us: i64) -> Value {
-    let scopes: Value = serde_json::from_str(&t.scopes).unwrap_or(Value::Null);
-    let prefixes: Value = serde_json::from_str(&t.path_prefixes).unwrap_or(Value::Null);
-    let status = if t.revoked_at.is_some() {
-        "revoked"
-    } else if t.expires_at.is_some_and(|e| e <= now_us) {
-        "expired"
-    } else {
-        "active"
-    };
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "identity_id": t.identity_id,
-        "identity_type": t.identity_type,
-        "tenant_id": t.tenant_id,
-        "scopes": scopes,
-        "path_prefixes": prefixes,
-        "created_at": rfc3339(from_micros(t.created_at)),
-        "created_by": t.created_by,
-        "expires_at": t.expires_at.map(|e| rfc3339(from_micros(e))),
-        "revoked_at": t.revoked_at.map(|e| rfc3339(from_micros(e))),
-        "status": status,
-    })
 }
 
 /// Whether a token is active, and its fields if so.
@@ -95,17 +56,14 @@ async fn introspect(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::IntrospectRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     g.allow("introspect", Scope::Admin, Reach::Filtered).await?;
-    let JsonObject(body) = body?;
-    let token = body
-        .get("token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation_one("token", "is required (a string)"))?;
+    let Body { body, check } = body?;
+    let token = body.check(check)?;
     let now = to_micros(st.clock.now());
-    let found = st.store.find_token_by_hash(&token_hash(token)).await?;
+    let found = st.store.find_token_by_hash(&token_hash(&token)).await?;
     // A token outside a path-restricted admin's rules is as good as unknown to it.
     let active = found.filter(|t| {
         t.tenant_id == caller.tenant_id
@@ -114,111 +72,10 @@ async fn introspect(
             && t.expires_at.is_none_or(|e| e > now)
     });
     Ok(Json(match active {
-        None => json!({ "active": false }),
-        Some(t) => {
-            let mut v = token_view(&t, now);
-            v["active"] = json!(true);
-            v
-        }
+        None => schema::Introspection::default(),
+        Some(t) => schema::Token::of(&t, now).into(),
     })
     .into_response())
-}
-
-struct CreateBody {
-    name: String,
-    scopes: ScopeSet,
-    ttl: Option<ApiDuration>,
-    path_prefixes: Vec<String>,
-}
-
-fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, ApiError> {
-    let mut errors = Vec::new();
-    let name = match body.get("name").and_then(Value::as_str) {
-        Some(n) if valid_token_name(n) => n.to_string(),
-        _ => {
-            errors.push(FieldError::new(
-                "name",
-                "is required: 1-64 of letters, digits, '.', '_', '-'",
-            ));
-            String::new()
-        }
-    };
-    let scopes = match body.get("scopes") {
-        Some(Value::Array(a)) if !a.is_empty() => {
-            let names: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
-            match names.map(ScopeSet::parse) {
-                Some(Ok(s)) => s,
-                Some(Err(e)) => {
-                    errors.push(FieldError::new("scopes", e));
-                    ScopeSet::default()
-                }
-                None => {
-                    errors.push(FieldError::new("scopes", "must be a list of scope names"));
-                    ScopeSet::default()
-                }
-            }
-        }
-        _ => {
-            errors.push(FieldError::new(
-                "scopes",
-                "is required: a non-empty list of scope names",
-            ));
-            ScopeSet::default()
-        }
-    };
-    let ttl = match body.get("ttl") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(ApiDuration::parse(s).map_err(|e| match e {
-            // Name the failing field (the shared helper can only say "duration").
-            DurationError::NotPositive(_) => ApiError::validation_one("ttl", e.to_string()),
-            DurationError::Malformed(_) => duration_error(e),
-        })?),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "ttl",
-                "must be a duration string such as 90d",
-            ));
-            None
-        }
-    };
-    let path_prefixes = match body.get("path_prefixes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => {
-            let mut out = Vec::new();
-            for p in a {
-                match p.as_str() {
-                    Some(s) if !s.is_empty() => {
-                        validate_prefix(s).map_err(|e| ApiError::invalid_path(e.0))?;
-                        out.push(s.to_string());
-                    }
-                    _ => {
-                        errors.push(FieldError::new(
-                            "path_prefixes",
-                            "must be a list of non-empty path prefixes",
-                        ));
-                        break;
-                    }
-                }
-            }
-            out
-        }
-        Some(_) => {
-            errors.push(FieldError::new(
-                "path_prefixes",
-                "must be a list of path prefixes",
-            ));
-            Vec::new()
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    Ok(CreateBody {
-        name,
-        scopes,
-        ttl,
-        path_prefixes,
-    })
 }
 
 /// Creates a token; its value is in the answer, once.
@@ -230,14 +87,14 @@ async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::TokenCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         g.allow(action::TOKEN_CREATE, Scope::Admin, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
-        let b = parse_create(&body)?;
+        let Body { body, check } = body?;
+        let b = body.check(check)?;
         // A path-restricted admin can only mint tokens inside its own rules.
         g.allow(
             action::TOKEN_CREATE,
@@ -271,9 +128,11 @@ async fn create(
         TokenOps::new(st.store.as_ref())
             .create(&row, &audit)
             .await?;
-        let mut v = token_view(&row, to_micros(now));
-        v["token"] = json!(token.plaintext.expose_secret());
-        Ok((StatusCode::CREATED, Json(v)).into_response())
+        let created = schema::NewToken {
+            fields: schema::Token::of(&row, to_micros(now)),
+            token: token.plaintext.expose_secret().to_string(),
+        };
+        Ok((StatusCode::CREATED, Json(created)).into_response())
     }
     .await;
     match res {
@@ -317,11 +176,12 @@ async fn list(
     .await?;
     let (rows, cursor) = pagination::page(rows, limit, |t| t.id.clone());
     let now = to_micros(st.clock.now());
-    let tokens: Vec<Value> = rows.iter().map(|t| token_view(t, now)).collect();
-    Ok(
-        Json(json!({ "tokens": tokens, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::TokenList {
+        tokens: rows.iter().map(|t| schema::Token::of(t, now)).collect(),
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// Revokes a token, effective on the next request on every replica.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use utoipa_axum::routes;
 
 use super::bodies::auth as schema;
@@ -23,8 +23,11 @@ pub fn router() -> ApiRouter {
 #[utoipa::path(get, path = "/v1/health", tag = "health", operation_id = "health",
     responses((status = 200, description = "The process is up", body = schema::Health)))]
 
-async fn health(State(st): State<AppState>) -> Json<Value> {
-    Json(json!({ "status": "healthy", "timestamp": rfc3339_micros(st.clock.now()) }))
+async fn health(State(st): State<AppState>) -> Json<schema::Health> {
+    Json(schema::Health {
+        status: "healthy".into(),
+        timestamp: rfc3339_micros(st.clock.now()),
+    })
 }
 
 /// Readiness: the store answers, migrations are applied and the master key opens a probe.
@@ -34,47 +37,50 @@ async fn health(State(st): State<AppState>) -> Json<Value> {
         (status = 503, description = "Not ready: `status` is `not_ready`, `errors` says why", body = schema::Readiness),
     ))]
 async fn ready(State(st): State<AppState>) -> Response {
-    let mut checks = Map::new();
-    let mut errors = Map::new();
-    match st.store.migrations_applied().await {
-        Ok(true) => {
-            checks.insert("database".into(), json!("ok"));
+    let mut checks = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    let mut check = |name: &str, failure: Option<String>| {
+        let state = if failure.is_some() { "error" } else { "ok" };
+        checks.insert(name.to_string(), state.to_string());
+        if let Some(why) = failure {
+            errors.insert(name.to_string(), why);
         }
-        Ok(false) => {
-            checks.insert("database".into(), json!("error"));
-            errors.insert("database".into(), json!("migrations are not applied"));
-        }
-        Err(_) => {
-            checks.insert("database".into(), json!("error"));
-            errors.insert("database".into(), json!("the database is unreachable"));
-        }
-    }
-    match crate::bootstrap::probe_opens(st.store.as_ref(), &st.keys).await {
-        Ok(()) => {
-            checks.insert("encryption".into(), json!("ok"));
-        }
-        Err(e) => {
-            checks.insert("encryption".into(), json!("error"));
-            errors.insert("encryption".into(), json!(e.to_string()));
-        }
-    }
-    if errors.is_empty() {
-        Json(json!({ "status": "ready", "checks": checks })).into_response()
+    };
+    check(
+        "database",
+        match st.store.migrations_applied().await {
+            Ok(true) => None,
+            Ok(false) => Some("migrations are not applied".into()),
+            Err(_) => Some("the database is unreachable".into()),
+        },
+    );
+    check(
+        "encryption",
+        crate::bootstrap::probe_opens(st.store.as_ref(), &st.keys)
+            .await
+            .err()
+            .map(|e| e.to_string()),
+    );
+    let ready = errors.is_empty();
+    let body = schema::Readiness {
+        status: if ready { "ready" } else { "not_ready" }.into(),
+        checks,
+        errors: (!ready).then_some(errors),
+    };
+    let status = if ready {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not_ready", "checks": checks, "errors": errors })),
-        )
-            .into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// The server version and commit.
 #[utoipa::path(get, path = "/v1/version", tag = "health", operation_id = "version",
     responses((status = 200, description = "Version", body = schema::Version)))]
-async fn version() -> Json<Value> {
-    Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "commit": option_env!("SCAIVAULT_COMMIT").unwrap_or("unknown"),
-    }))
+async fn version() -> Json<schema::Version> {
+    Json(schema::Version {
+        version: env!("CARGO_PKG_VERSION").into(),
+        commit: option_env!("SCAIVAULT_COMMIT").unwrap_or("unknown").into(),
+    })
 }
