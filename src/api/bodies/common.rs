@@ -1,11 +1,11 @@
 //! Shapes shared by every resource: the error envelope and its code list, scope and secret
 //! type names, timestamps.
 
-use crate::domain::duration::DurationError;
+use crate::domain::duration::{parse_list, ApiDuration, DurationError};
 use crate::domain::events::ALL_TYPES;
 use crate::http::error::ApiError;
 use crate::http::error::ERROR_CODES;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -119,5 +119,26 @@ pub fn field_duration_error(e: DurationError, field: &str) -> ApiError {
     match e {
         DurationError::Malformed(_) => ApiError::invalid_duration(e.to_string()),
         DurationError::NotPositive(_) => ApiError::validation_one(field, e.to_string()),
+    }
+}
+
+/// A list of durations: `"30d,7d,1d"`, or the same as a list of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum DurationList {
+    Joined(String),
+    Items(Vec<String>),
+}
+
+impl DurationList {
+    /// The durations, in the order given; a malformed one is 400 `invalid_duration`.
+    pub fn parse(self, field: &str) -> Result<Vec<ApiDuration>, ApiError> {
+        match self {
+            DurationList::Joined(s) => parse_list(&s).map_err(|e| field_duration_error(e, field)),
+            DurationList::Items(items) => items
+                .iter()
+                .map(|s| ApiDuration::parse(s).map_err(|e| field_duration_error(e, field)))
+                .collect(),
+        }
     }
 }

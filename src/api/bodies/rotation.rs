@@ -1,52 +1,12 @@
-//! `/v1/rotation` bodies (SPEC §4).
+//! `/v1/rotation` response bodies (SPEC §4), built from stored rows. The request bodies are
+//! in `rotation_requests`.
 
+use crate::clock::{from_micros, rfc3339};
+use crate::store::{HistoryRow, PolicyRow, ScheduleRow};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `POST /v1/rotation/policies` body.
-#[derive(Serialize, ToSchema)]
-pub struct PolicyCreate {
-    /// Unique per tenant; the id is `rot_<name>`.
-    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,62}$")]
-    pub name: String,
-    /// A duration such as `90d`.
-    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
-    pub interval: String,
-    #[schema(max_length = 1024)]
-    pub description: Option<String>,
-    /// Default `48h`.
-    #[schema(example = "48h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
-    pub grace_period: Option<String>,
-    /// Warnings before each rotation, e.g. `7d,1d` (a JSON list of durations is accepted too;
-    /// empty or null = none).
-    #[schema(
-        example = "7d,1d",
-        pattern = "^$|^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
-    )]
-    pub warn_before: Option<String>,
-    /// Let the server write the new value itself (default false).
-    pub auto_generate: Option<bool>,
-    /// Webhooks that also receive this policy's rotation events.
-    pub webhook_ids: Option<Vec<String>>,
-}
-
-/// `PATCH /v1/rotation/policies/{id}` body (the name cannot change).
-#[derive(Serialize, ToSchema)]
-pub struct PolicyPatch {
-    #[schema(example = "90d", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
-    pub interval: Option<String>,
-    #[schema(max_length = 1024)]
-    pub description: Option<String>,
-    #[schema(example = "48h", pattern = "^[1-9][0-9]{0,4}[smhdw]$")]
-    pub grace_period: Option<String>,
-    #[schema(
-        example = "7d,1d",
-        pattern = "^$|^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
-    )]
-    pub warn_before: Option<String>,
-    pub auto_generate: Option<bool>,
-    pub webhook_ids: Option<Vec<String>>,
-}
+pub use super::rotation_requests::*;
 
 /// A rotation policy.
 #[derive(Serialize, ToSchema)]
@@ -75,13 +35,6 @@ pub struct PolicyList {
     pub cursor: Option<String>,
 }
 
-/// `POST …/secrets` body.
-#[derive(Serialize, ToSchema)]
-pub struct AttachRequest {
-    #[schema(pattern = "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,9}$", max_length = 512)]
-    pub secret_path: String,
-}
-
 /// A secret attached to a policy.
 #[derive(Serialize, ToSchema)]
 pub struct Attachment {
@@ -92,20 +45,16 @@ pub struct Attachment {
     pub next_rotation_at: String,
 }
 
-/// `POST …/rotate` body; without `secret_paths`, every attached secret.
-#[derive(Serialize, ToSchema)]
-pub struct RotateRequest {
-    pub secret_paths: Option<Vec<String>>,
-}
-
 /// One rotation of one secret.
 #[derive(Serialize, ToSchema)]
 pub struct RotationHistoryItem {
     pub id: String,
     pub policy_id: String,
     pub secret_path: String,
-    pub trigger: RotationTrigger,
-    pub status: RotationStatus,
+    #[schema(value_type = RotationTrigger)]
+    pub trigger: String,
+    #[schema(value_type = RotationStatus)]
+    pub status: String,
     pub old_version: Option<i64>,
     pub new_version: Option<i64>,
     pub started_at: String,
@@ -155,4 +104,73 @@ pub struct DueItem {
 pub struct DueList {
     pub data: Vec<DueItem>,
     pub count: i64,
+}
+
+fn ts(us: i64) -> String {
+    rfc3339(from_micros(us))
+}
+
+impl Policy {
+    /// A policy as shown, with the number of attached secrets the caller may see.
+    pub fn of(p: &PolicyRow, secrets_count: i64) -> Self {
+        Policy {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            interval: p.interval_text.clone(),
+            interval_seconds: p.interval_seconds,
+            grace_period: p.grace_text.clone(),
+            grace_period_seconds: p.grace_seconds,
+            warn_before: p.warn_before.clone(),
+            auto_generate: p.auto_generate != 0,
+            webhook_ids: serde_json::from_str(&p.webhook_ids).unwrap_or_default(),
+            is_active: p.is_active != 0,
+            secrets_count,
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+}
+
+impl From<&HistoryRow> for RotationHistoryItem {
+    fn from(h: &HistoryRow) -> Self {
+        RotationHistoryItem {
+            id: h.id.clone(),
+            policy_id: h.policy_id.clone(),
+            secret_path: h.secret_path.clone(),
+            trigger: h.trigger.clone(),
+            status: h.status.clone(),
+            old_version: h.old_version,
+            new_version: h.new_version,
+            started_at: ts(h.started_at),
+            completed_at: h.completed_at.map(ts),
+            error: h.error.clone(),
+        }
+    }
+}
+
+impl Attachment {
+    /// A secret's schedule under a policy.
+    pub fn of(policy_id: &str, secret_path: &str, s: &ScheduleRow) -> Self {
+        Attachment {
+            policy_id: policy_id.to_string(),
+            secret_path: secret_path.to_string(),
+            assigned_at: ts(s.assigned_at),
+            last_rotated_at: ts(s.last_rotated_at),
+            next_rotation_at: ts(s.next_rotation_at),
+        }
+    }
+}
+
+impl DueItem {
+    /// A secret's due rotation.
+    pub fn of(s: &ScheduleRow, secret_path: &str) -> Self {
+        DueItem {
+            secret_path: secret_path.to_string(),
+            policy_id: s.policy_id.clone(),
+            next_rotation_at: ts(s.next_rotation_at),
+            overdue: s.status == "overdue",
+            status: s.status.clone(),
+        }
+    }
 }

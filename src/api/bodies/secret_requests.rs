@@ -1,9 +1,9 @@
 //! `/v1/secrets` request bodies (SPEC §3): parsed by serde, checked by `check`, documented by
 //! utoipa. Messages never echo a submitted value.
 
-use super::common::field_duration_error;
 use super::common::SecretTypeName;
-use crate::domain::duration::{list_to_string, parse_list, ApiDuration};
+use super::common::{field_duration_error, DurationList};
+use crate::domain::duration::{list_to_string, ApiDuration};
 use crate::domain::secret::{
     MetadataPatch as DomainPatch, SecretType, MAX_CUSTOM_METADATA_BYTES, MAX_MAX_VERSIONS,
     MAX_VALUE_BYTES,
@@ -118,14 +118,6 @@ pub struct PatchOptions {
         pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
     )]
     pub notify_before: Option<DurationList>,
-}
-
-/// `notify_before`: `"30d,7d,1d"`, or the same as a list of strings.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum DurationList {
-    Joined(String),
-    Items(Vec<String>),
 }
 
 /// `POST /v1/secrets/batch`.
@@ -370,20 +362,8 @@ fn common_options(
             Err(_) => c.push("options.expires_at", "must be an RFC 3339 timestamp"),
         },
     }
-    match o.notify_before {
-        None => {}
-        Some(DurationList::Joined(s)) => {
-            let list =
-                parse_list(&s).map_err(|e| field_duration_error(e, "options.notify_before"))?;
-            out.notify_before = Some(list_to_string(&list));
-        }
-        Some(DurationList::Items(items)) => {
-            let list = items
-                .iter()
-                .map(|s| duration(s, "options.notify_before"))
-                .collect::<Result<Vec<_>, _>>()?;
-            out.notify_before = Some(list_to_string(&list));
-        }
+    if let Some(list) = o.notify_before {
+        out.notify_before = Some(list_to_string(&list.parse("options.notify_before")?));
     }
     Ok(out)
 }

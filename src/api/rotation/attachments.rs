@@ -5,16 +5,16 @@ use crate::domain::path::SecretPath;
 use crate::domain::policy_ops::PolicyOps;
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::bodies::rotation as schema;
 
@@ -34,18 +34,15 @@ pub(super) async fn attach(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::AttachRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
         g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
-        let raw = body
-            .get("secret_path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::validation_one("secret_path", "is required"))?;
-        let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+        let Body { body, check } = body?;
+        let raw = body.check(check)?;
+        let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
         g.allow(
             "rotation_policy_update",
             Scope::Admin,
@@ -72,13 +69,7 @@ pub(super) async fn attach(
             .map_err(policy_error)?;
         Ok((
             StatusCode::CREATED,
-            Json(json!({
-                "policy_id": p.id,
-                "secret_path": path.as_str(),
-                "assigned_at": ts(schedule.assigned_at),
-                "last_rotated_at": ts(schedule.last_rotated_at),
-                "next_rotation_at": ts(schedule.next_rotation_at),
-            })),
+            Json(schema::Attachment::of(&p.id, path.as_str(), &schedule)),
         )
             .into_response())
     })

@@ -7,16 +7,16 @@ use crate::domain::path::SecretPath;
 use crate::domain::policy_ops::{ForceRequest, PolicyOps};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use crate::store::HistoryRow;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::bodies::rotation as schema;
 
@@ -36,7 +36,7 @@ pub(super) async fn rotate(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     match rotate_inner(&st, &g, &id, body).await {
@@ -49,11 +49,12 @@ pub(super) async fn rotate_inner(
     st: &AppState,
     g: &Guard<'_>,
     id: &str,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     g.allow("rotate", Scope::SecretsRotate, Reach::Filtered)
         .await?;
-    let JsonObject(body) = body?;
+    let Body { body, check } = body?;
+    check.finish(Some(()))?;
     let caller = g.caller;
     let p = st
         .store
@@ -62,26 +63,17 @@ pub(super) async fn rotate_inner(
         .ok_or_else(|| not_found(id))?;
     // Paths are parsed and authorized before the transaction opens: a refusal writes its
     // audit row, which on SQLite waits for the write turn an open transaction holds.
-    let named = match body.get("secret_paths") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => {
+    let named = match body.secret_paths {
+        None => None,
+        Some(raws) => {
             let mut paths = Vec::new();
-            for v in a {
-                let raw = v.as_str().ok_or_else(|| {
-                    ApiError::validation_one("secret_paths", "must be a list of paths")
-                })?;
-                let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+            for raw in raws {
+                let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
                 g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
                     .await?;
                 paths.push(path);
             }
             Some(paths)
-        }
-        Some(_) => {
-            return Err(ApiError::validation_one(
-                "secret_paths",
-                "must be a list of paths",
-            ))
         }
     };
     let named: Option<Vec<String>> =
@@ -122,7 +114,8 @@ pub(super) async fn rotate_inner(
     let items = ops
         .refresh(forced.into_iter().map(|f| f.history).collect())
         .await?;
-    Ok(Json(Value::Array(items.iter().map(history_view).collect())).into_response())
+    let items: Vec<schema::RotationHistoryItem> = items.iter().map(Into::into).collect();
+    Ok(Json(items).into_response())
 }
 
 /// A policy's rotation history, newest first.
@@ -170,15 +163,16 @@ pub(super) async fn history(
         .list_history(&caller.tenant_id, &id, status, before.as_deref(), limit + 1)
         .await?;
     let (rows, cursor) = pagination::page(rows, limit, |h| h.id.clone());
-    let data: Vec<Value> = rows
-        .iter()
-        .filter(|h| g.sees(Reach::Path(&h.secret_path)))
-        .map(history_view)
-        .collect();
-    Ok(
-        Json(json!({ "data": data, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::HistoryList {
+        data: rows
+            .iter()
+            .filter(|h| g.sees(Reach::Path(&h.secret_path)))
+            .map(Into::into)
+            .collect(),
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// Secrets due for rotation within the window (and overdue ones).
@@ -227,15 +221,15 @@ pub(super) async fn due(
                 .filter(|p| !p.is_empty()),
         )
         .await?;
-    let data: Vec<Value> = rows
+    let data: Vec<schema::DueItem> = rows
         .iter()
         .filter(|(_, path)| g.sees(Reach::Path(path)))
-        .filter_map(|(s, path)| {
-            let overdue = s.status == "overdue";
-            (include_overdue || !overdue).then(|| {
-                json!({ "secret_path": path, "policy_id": s.policy_id, "next_rotation_at": ts(s.next_rotation_at), "overdue": overdue, "status": s.status })
-            })
-        })
+        .map(|(s, path)| schema::DueItem::of(s, path))
+        .filter(|d| include_overdue || !d.overdue)
         .collect();
-    Ok(Json(json!({ "count": data.len(), "data": data })).into_response())
+    Ok(Json(schema::DueList {
+        count: data.len() as i64,
+        data,
+    })
+    .into_response())
 }

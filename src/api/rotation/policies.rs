@@ -6,10 +6,10 @@ use crate::domain::access::Reach;
 use crate::domain::policy_ops::{PolicyError, PolicyOps};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, denial_error, query_map, Guard};
+use crate::http::typed_body::Body;
 use crate::server::AppState;
 use crate::store::{PolicyRow, StoreError};
 use axum::extract::{Path, RawQuery, State};
@@ -35,13 +35,13 @@ pub(super) async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::PolicyCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_create", async {
         g.allow("rotation_policy_create", Scope::Admin, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
+        let Body { body, check } = body?;
         let now = to_micros(st.clock.now());
         let mut p = PolicyRow {
             tenant_id: caller.tenant_id.clone(),
@@ -59,7 +59,8 @@ pub(super) async fn create(
             created_at: now,
             updated_at: now,
         };
-        apply_body(&st, &g, &mut p, &body, true).await?;
+        let webhooks = body.apply(check, &mut p)?;
+        check_webhooks(&st, &g, webhooks.as_deref()).await?;
         let audit = g.row(
             "rotation_policy_create",
             None,
@@ -77,7 +78,7 @@ pub(super) async fn create(
                 ),
                 other => other.into(),
             })?;
-        Ok((StatusCode::CREATED, Json(view(&p, 0))).into_response())
+        Ok((StatusCode::CREATED, Json(schema::Policy::of(&p, 0))).into_response())
     })
 }
 
@@ -113,12 +114,14 @@ pub(super) async fn list(
     let (rows, cursor) = pagination::page(rows, limit, |p| p.id.clone());
     let mut data = Vec::new();
     for p in &rows {
-        data.push(view(p, visible_count(&g, &p.id).await?));
+        data.push(schema::Policy::of(p, visible_count(&g, &p.id).await?));
     }
-    Ok(
-        Json(json!({ "data": data, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::PolicyList {
+        data,
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// A rotation policy.
@@ -143,7 +146,7 @@ pub(super) async fn show(
         .get_policy(&caller.tenant_id, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    Ok(Json(view(&p, visible_count(&g, &id).await?)).into_response())
+    Ok(Json(schema::Policy::of(&p, visible_count(&g, &id).await?)).into_response())
 }
 
 /// How many of a policy's secrets the caller's path rules reach (SPEC §2: a path-restricted
@@ -225,13 +228,14 @@ pub(super) async fn update(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<JsonObject, ApiError>,
+    body: Result<Body<schema::PolicyPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
         let mut p = load_for_change(&g, "rotation_policy_update", &id).await?;
-        let JsonObject(body) = body?;
-        apply_body(&st, &g, &mut p, &body, false).await?;
+        let Body { body, check } = body?;
+        let webhooks = body.apply(check, &mut p)?;
+        check_webhooks(&st, &g, webhooks.as_deref()).await?;
         p.updated_at = to_micros(st.clock.now());
         save_and_reschedule(
             &st,
@@ -246,7 +250,7 @@ pub(super) async fn update(
             ),
         )
         .await?;
-        Ok(Json(view(&p, visible_count(&g, &id).await?)).into_response())
+        Ok(Json(schema::Policy::of(&p, visible_count(&g, &id).await?)).into_response())
     })
 }
 
@@ -275,7 +279,7 @@ pub(super) async fn set_active(
     if active {
         st.bus.deliveries.notify_one();
     }
-    Ok(Json(view(&p, visible_count(g, id).await?)).into_response())
+    Ok(Json(schema::Policy::of(&p, visible_count(g, id).await?)).into_response())
 }
 
 /// Resumes the schedule; anything already due fires at once.
