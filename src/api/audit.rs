@@ -5,24 +5,24 @@ use super::audit_csv;
 use super::pagination;
 use crate::audit::action;
 use crate::audit::chain::{verify, Verdict};
-use crate::clock::{from_micros, rfc3339_micros, to_micros};
+use crate::clock::to_micros;
 use crate::domain::access::Reach;
 use crate::domain::path::{validate_prefix, SecretPath};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
-use crate::http::body::JsonObject;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
-use crate::store::{AuditQuery, AuditRow};
+use crate::store::AuditQuery;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use utoipa::OpenApi;
 use utoipa_axum::routes;
@@ -48,27 +48,6 @@ pub fn router() -> ApiRouter {
 #[derive(OpenApi)]
 #[openapi(paths(by_secret))]
 struct SecretAuditDoc;
-
-/// One row as the API shows it.
-pub fn row_view(r: &AuditRow) -> Value {
-    json!({
-        "id": r.id,
-        "timestamp": rfc3339_micros(from_micros(r.ts)),
-        "action": r.action,
-        "identity_type": r.identity_type,
-        "identity_id": r.identity_id,
-        "secret_path": r.secret_path,
-        "version": r.version,
-        "source_ip": r.source_ip,
-        "user_agent": r.user_agent,
-        "success": r.success != 0,
-        "status_code": r.status_code,
-        "duration_ms": r.duration_ms,
-        "request_id": r.request_id,
-        "extra_data": serde_json::from_str::<Value>(&r.extra_data).unwrap_or(Value::Null),
-        "seq": r.seq,
-    })
-}
 
 fn time_param(v: Option<&String>, name: &str) -> Result<Option<i64>, ApiError> {
     match v.filter(|s| !s.is_empty()) {
@@ -139,12 +118,15 @@ fn build_query(caller: &Caller, p: &HashMap<String, String>) -> Result<AuditQuer
 }
 
 /// Runs a page query: `limit + 1` rows, then the page and its cursor.
-async fn page(st: &AppState, mut q: AuditQuery) -> Result<(Vec<Value>, Option<String>), ApiError> {
+async fn page(
+    st: &AppState,
+    mut q: AuditQuery,
+) -> Result<(Vec<schema::AuditEntry>, Option<String>), ApiError> {
     let limit = q.limit;
     q.limit = limit + 1;
     let rows = st.store.list_audit(&q).await?;
     let (rows, cursor) = pagination::page(rows, limit, |r| format!("{}|{}", r.ts, r.id));
-    Ok((rows.iter().map(row_view).collect(), cursor))
+    Ok((rows.iter().map(Into::into).collect(), cursor))
 }
 
 /// Audit rows, newest first.
@@ -165,14 +147,19 @@ async fn logs(
         .await?;
     let query = build_query(&caller, &query_map(q.as_deref()))?;
     let (logs, cursor) = page(&st, query).await?;
-    Ok(
-        Json(json!({ "logs": logs, "has_more": cursor.is_some(), "cursor": cursor }))
-            .into_response(),
-    )
+    Ok(Json(schema::AuditLogs {
+        logs,
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// Reads, writes, rotations and distinct identities over the last 30 days.
-async fn period_summary(st: &AppState, mut q: AuditQuery) -> Result<Value, ApiError> {
+async fn period_summary(
+    st: &AppState,
+    mut q: AuditQuery,
+) -> Result<schema::PeriodSummary, ApiError> {
     q.from_us = Some(to_micros(st.clock.now() - chrono::Duration::days(30)));
     q.to_us = None;
     q.actions = Vec::new();
@@ -184,13 +171,13 @@ async fn period_summary(st: &AppState, mut q: AuditQuery) -> Result<Value, ApiEr
             .find(|(x, _)| x == a)
             .map_or(0, |(_, n)| *n)
     };
-    Ok(json!({
-        "period_days": 30,
-        "reads": count("read"),
-        "writes": count("write"),
-        "rotations": count("rotate"),
-        "unique_identities": s.unique_identities,
-    }))
+    Ok(schema::PeriodSummary {
+        period_days: 30,
+        reads: count("read"),
+        writes: count("write"),
+        rotations: count("rotate"),
+        unique_identities: s.unique_identities,
+    })
 }
 
 /// One secret's audit rows with a 30-day summary.
@@ -218,7 +205,14 @@ async fn by_secret(
     query.exact_path = Some(path.to_string());
     let summary = period_summary(&st, query.clone()).await?;
     let (logs, cursor) = page(&st, query).await?;
-    Ok(Json(json!({ "secret_path": path.as_str(), "summary": summary, "logs": logs, "has_more": cursor.is_some(), "cursor": cursor })).into_response())
+    Ok(Json(schema::SecretAudit {
+        secret_path: path.to_string(),
+        summary,
+        logs,
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// One identity's audit rows with a 30-day summary.
@@ -243,7 +237,14 @@ async fn by_identity(
     query.identity_id = Some(identity.clone());
     let summary = period_summary(&st, query.clone()).await?;
     let (logs, cursor) = page(&st, query).await?;
-    Ok(Json(json!({ "identity_id": identity, "summary": summary, "logs": logs, "has_more": cursor.is_some(), "cursor": cursor })).into_response())
+    Ok(Json(schema::IdentityAudit {
+        identity_id: identity,
+        summary,
+        logs,
+        has_more: cursor.is_some(),
+        cursor,
+    })
+    .into_response())
 }
 
 /// Counts of audit rows by outcome and action.
@@ -266,18 +267,13 @@ async fn summary(
     let mut query = build_query(&caller, &p)?;
     query.before = None;
     let s = st.store.audit_summary(&query).await?;
-    let by_action: Map<String, Value> = s
-        .by_action
-        .iter()
-        .map(|(a, n)| (a.clone(), json!(n)))
-        .collect();
-    Ok(Json(json!({
-        "total_events": s.total,
-        "successful_events": s.successful,
-        "failed_events": s.total - s.successful,
-        "unique_identities": s.unique_identities,
-        "by_action": by_action,
-    }))
+    Ok(Json(schema::AuditSummary {
+        total_events: s.total,
+        successful_events: s.successful,
+        failed_events: s.total - s.successful,
+        unique_identities: s.unique_identities,
+        by_action: s.by_action.into_iter().collect(),
+    })
     .into_response())
 }
 
@@ -323,43 +319,16 @@ async fn export(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<JsonObject, ApiError>,
+    body: Result<JsonBody<schema::ExportRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res: Result<(AuditQuery, bool), ApiError> = async {
         g.allow(action::EXPORT_CREATED, Scope::AuditExport, Reach::Filtered)
             .await?;
-        let JsonObject(body) = body?;
-        let csv = match body
-            .get("format")
-            .and_then(Value::as_str)
-            .unwrap_or("jsonl")
-        {
-            "jsonl" => false,
-            "csv" => true,
-            _ => return Err(ApiError::validation_one("format", "must be jsonl or csv")),
-        };
-        let mut params: HashMap<String, String> = HashMap::new();
-        if let Some(Value::Object(f)) = body.get("filters") {
-            for (k, v) in f {
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                params.insert(k.clone(), s);
-            }
-        }
-        for k in ["from", "to"] {
-            if let Some(v) = body.get(k).and_then(Value::as_str) {
-                params.insert(k.to_string(), v.to_string());
-            }
-        }
+        let JsonBody { body, check } = body?;
+        let (format, filters, shown) = body.check(check)?;
+        let csv = format == schema::ExportFormat::Csv;
+        let mut params: HashMap<String, String> = filters.into_iter().collect();
         params.insert("limit".into(), "1000".into());
         let q = build_query(&caller, &params)?;
         let row = g.row(
@@ -367,7 +336,7 @@ async fn export(
             None,
             None,
             200,
-            json!({ "format": if csv { "csv" } else { "jsonl" }, "filters": body.get("filters") }),
+            json!({ "format": if csv { "csv" } else { "jsonl" }, "filters": shown }),
         );
         g.record(&[row]).await?;
         Ok((q, csv))
@@ -397,11 +366,13 @@ async fn export(
             rows.truncate(limit as usize);
             let mut chunk = String::new();
             for r in &rows {
-                let v = row_view(r);
+                let entry = schema::AuditEntry::from(r);
                 if csv {
-                    chunk.push_str(&audit_csv::line(&v));
+                    chunk.push_str(&audit_csv::line(
+                        &serde_json::to_value(&entry).unwrap_or_default(),
+                    ));
                 } else {
-                    chunk.push_str(&v.to_string());
+                    chunk.push_str(&serde_json::to_string(&entry).unwrap_or_default());
                     chunk.push('\n');
                 }
             }

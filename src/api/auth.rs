@@ -11,7 +11,7 @@ use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -56,11 +56,11 @@ async fn introspect(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<Body<schema::IntrospectRequest>, ApiError>,
+    body: Result<JsonBody<schema::IntrospectRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     g.allow("introspect", Scope::Admin, Reach::Filtered).await?;
-    let Body { body, check } = body?;
+    let JsonBody { body, check } = body?;
     let token = body.check(check)?;
     let now = to_micros(st.clock.now());
     let found = st.store.find_token_by_hash(&token_hash(&token)).await?;
@@ -87,13 +87,13 @@ async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<Body<schema::TokenCreate>, ApiError>,
+    body: Result<JsonBody<schema::TokenCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         g.allow(action::TOKEN_CREATE, Scope::Admin, Reach::Filtered)
             .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let b = body.check(check)?;
         // A path-restricted admin can only mint tokens inside its own rules.
         g.allow(

@@ -15,7 +15,7 @@ use crate::store::EventListQuery;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 use utoipa_axum::routes;
 
@@ -115,7 +115,11 @@ async fn feed(
             .collect();
         let waiting = deadline.is_some_and(|d| tokio::time::Instant::now() < d);
         if !rows.is_empty() || !waiting {
-            return Ok(Json(json!({ "events": visible, "cursor": cursor })).into_response());
+            return Ok(Json(schema::EventFeed {
+                events: visible,
+                cursor,
+            })
+            .into_response());
         }
         if let Some(d) = deadline {
             // Woken by a local commit, or re-check every second for other replicas' events.

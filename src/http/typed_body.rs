@@ -16,12 +16,12 @@ const MAX_TYPE_ERRORS: usize = 32;
 /// A request body parsed into `T`, with the field errors found while parsing. Every field of a
 /// body type is optional in Rust (required ones are checked by `check` and documented as
 /// required through `#[schema(value_type = …)]`), so parsing always yields a `T`.
-pub struct Body<T> {
+pub struct JsonBody<T> {
     pub body: T,
     pub check: Checker,
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -31,13 +31,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// Parses a JSON object into `T`, collecting a field error for each value of the wrong type.
-pub fn parse<T: DeserializeOwned>(map: Map<String, Value>) -> Result<Body<T>, ApiError> {
+pub fn parse<T: DeserializeOwned>(map: Map<String, Value>) -> Result<JsonBody<T>, ApiError> {
     let mut check = Checker::default();
     let mut value = Value::Object(map);
     for _ in 0..=MAX_TYPE_ERRORS {
         let attempt: Result<T, _> = serde_path_to_error::deserialize(&value);
         match attempt {
-            Ok(body) => return Ok(Body { body, check }),
+            Ok(body) => return Ok(JsonBody { body, check }),
             Err(e) => {
                 let keys = map_keys(e.path());
                 let mut message = type_message(&e.inner().to_string());

@@ -1,6 +1,11 @@
 //! `/v1/audit` bodies (SPEC §7). Rows never hold a secret value or token.
 
-use serde::Serialize;
+use crate::clock::{from_micros, rfc3339_micros};
+use crate::http::error::ApiError;
+use crate::http::typed_body::Checker;
+use crate::store::AuditRow;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -129,7 +134,7 @@ pub struct ChainVerdict {
 }
 
 /// `POST /v1/audit/export` body.
-#[derive(Serialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ExportRequest {
     pub format: Option<ExportFormat>,
     #[schema(format = DateTime)]
@@ -138,13 +143,67 @@ pub struct ExportRequest {
     pub to: Option<String>,
     /// Any `GET /v1/audit/logs` query parameter (`action`, `identity_id`, `path_prefix`, …).
     #[schema(value_type = Option<Object>)]
-    pub filters: Option<serde_json::Value>,
+    pub filters: Option<Map<String, Value>>,
 }
 
 /// Export file format.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
+    #[default]
     Jsonl,
     Csv,
+}
+
+impl ExportRequest {
+    /// The format, and the filters as query parameters (`from`/`to` beside `filters` win).
+    pub fn check(
+        self,
+        c: Checker,
+    ) -> Result<(ExportFormat, Vec<(String, String)>, Option<Value>), ApiError> {
+        let mut params = Vec::new();
+        for (k, v) in self.filters.iter().flatten() {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            params.push((k.clone(), s));
+        }
+        for (k, v) in [("from", self.from), ("to", self.to)] {
+            if let Some(v) = v {
+                params.push((k.to_string(), v));
+            }
+        }
+        let format = self.format.unwrap_or_default();
+        c.finish(Some((format, params, self.filters.map(Value::Object))))
+    }
+}
+
+impl From<&AuditRow> for AuditEntry {
+    /// One row as the API shows it.
+    fn from(r: &AuditRow) -> Self {
+        AuditEntry {
+            id: r.id.clone(),
+            timestamp: rfc3339_micros(from_micros(r.ts)),
+            action: r.action.clone(),
+            identity_type: r.identity_type.clone(),
+            identity_id: r.identity_id.clone(),
+            secret_path: r.secret_path.clone(),
+            version: r.version,
+            source_ip: r.source_ip.clone(),
+            user_agent: r.user_agent.clone(),
+            success: r.success != 0,
+            status_code: r.status_code,
+            duration_ms: r.duration_ms,
+            request_id: r.request_id.clone(),
+            extra_data: serde_json::from_str(&r.extra_data).unwrap_or(Value::Null),
+            seq: r.seq,
+        }
+    }
 }

@@ -133,7 +133,9 @@ pub struct Event {
 /// `GET /v1/events`: events after `after`, and the cursor to resume from.
 #[derive(Serialize, ToSchema)]
 pub struct EventFeed {
-    pub events: Vec<Event>,
+    /// Each rendered by `delivery::envelope`, byte for byte what a webhook receives.
+    #[schema(value_type = Vec<Event>)]
+    pub events: Vec<serde_json::Value>,
     pub cursor: Option<String>,
 }
 

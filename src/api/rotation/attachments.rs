@@ -8,7 +8,7 @@ use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -34,13 +34,13 @@ pub(super) async fn attach(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Body<schema::AttachRequest>, ApiError>,
+    body: Result<JsonBody<schema::AttachRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
         g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
             .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let raw = body.check(check)?;
         let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
         g.allow(

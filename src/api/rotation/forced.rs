@@ -10,7 +10,7 @@ use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::HistoryRow;
 use axum::extract::{Path, RawQuery, State};
@@ -36,7 +36,7 @@ pub(super) async fn rotate(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Body<schema::RotateRequest>, ApiError>,
+    body: Result<JsonBody<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     match rotate_inner(&st, &g, &id, body).await {
@@ -49,11 +49,11 @@ pub(super) async fn rotate_inner(
     st: &AppState,
     g: &Guard<'_>,
     id: &str,
-    body: Result<Body<schema::RotateRequest>, ApiError>,
+    body: Result<JsonBody<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     g.allow("rotate", Scope::SecretsRotate, Reach::Filtered)
         .await?;
-    let Body { body, check } = body?;
+    let JsonBody { body, check } = body?;
     check.finish(Some(()))?;
     let caller = g.caller;
     let p = st
@@ -110,10 +110,15 @@ pub(super) async fn rotate_inner(
                 .await?;
         }
     }
-    // Read again so auto-generated rotations show their outcome.
-    let items = ops
-        .refresh(forced.into_iter().map(|f| f.history).collect())
-        .await?;
+    // Read again so auto-generated rotations show their outcome. Otherwise answer what was
+    // opened: a fast webhook receiver may already have completed it, and the answer to a
+    // forced rotation should not depend on that race.
+    let opened: Vec<HistoryRow> = forced.into_iter().map(|f| f.history).collect();
+    let items = if p.auto_generate != 0 {
+        ops.refresh(opened).await?
+    } else {
+        opened
+    };
     let items: Vec<schema::RotationHistoryItem> = items.iter().map(Into::into).collect();
     Ok(Json(items).into_response())
 }

@@ -9,7 +9,7 @@ use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, denial_error, query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::{PolicyRow, StoreError};
 use axum::extract::{Path, RawQuery, State};
@@ -35,13 +35,13 @@ pub(super) async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<Body<schema::PolicyCreate>, ApiError>,
+    body: Result<JsonBody<schema::PolicyCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_create", async {
         g.allow("rotation_policy_create", Scope::Admin, Reach::Filtered)
             .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let now = to_micros(st.clock.now());
         let mut p = PolicyRow {
             tenant_id: caller.tenant_id.clone(),
@@ -228,12 +228,12 @@ pub(super) async fn update(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Body<schema::PolicyPatch>, ApiError>,
+    body: Result<JsonBody<schema::PolicyPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "rotation_policy_update", async {
         let mut p = load_for_change(&g, "rotation_policy_update", &id).await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let webhooks = body.apply(check, &mut p)?;
         check_webhooks(&st, &g, webhooks.as_deref()).await?;
         p.updated_at = to_micros(st.clock.now());

@@ -11,7 +11,7 @@ use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::SecretListQuery;
 use axum::extract::{RawQuery, State};
@@ -129,13 +129,13 @@ pub(super) async fn batch(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<Body<schema::BatchRead>, ApiError>,
+    body: Result<JsonBody<schema::BatchRead>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
         g.allow(action::READ, Scope::SecretsRead, Reach::Filtered)
             .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let schema::BatchBody {
             paths,
             include_metadata,

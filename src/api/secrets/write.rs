@@ -8,7 +8,7 @@ use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -38,7 +38,7 @@ pub(super) async fn put(
     caller: Caller,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    body: Result<Body<schema::SecretWrite>, ApiError>,
+    body: Result<JsonBody<schema::SecretWrite>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let res = async {
@@ -49,7 +49,7 @@ pub(super) async fn put(
             Reach::Path(path.as_str()),
         )
         .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let mut parsed = body.check(check, st.clock.now())?;
         if parsed.options.cas.is_none() {
             parsed.options.cas = if_match(&headers)?;
@@ -105,7 +105,7 @@ pub(super) async fn patch_any(
     caller: Caller,
     Path(raw): Path<String>,
     headers: HeaderMap,
-    body: Result<Body<schema::MetadataPatch>, ApiError>,
+    body: Result<JsonBody<schema::MetadataPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     let Some(p) = raw.strip_suffix("/metadata") else {
@@ -122,7 +122,7 @@ pub(super) async fn patch_any(
             Reach::Path(path.as_str()),
         )
         .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let (patch, mut options) = body.check(check, st.clock.now())?;
         if options.cas.is_none() {
             options.cas = if_match(&headers)?;

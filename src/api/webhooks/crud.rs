@@ -10,7 +10,7 @@ use crate::domain::webhook_ops::WebhookOps;
 use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, query_map, Guard};
-use crate::http::typed_body::Body;
+use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::WebhookRow;
 use axum::extract::{Path, RawQuery, State};
@@ -35,13 +35,13 @@ pub(super) async fn create(
     State(st): State<AppState>,
     ctx: RequestContext,
     caller: Caller,
-    body: Result<Body<schema::WebhookCreate>, ApiError>,
+    body: Result<JsonBody<schema::WebhookCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_create", async {
         g.allow("webhook_create", Scope::Admin, Reach::Filtered)
             .await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
         let now = to_micros(st.clock.now());
         let mut w = WebhookRow {
@@ -182,12 +182,12 @@ pub(super) async fn update(
     ctx: RequestContext,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Body<schema::WebhookPatch>, ApiError>,
+    body: Result<JsonBody<schema::WebhookPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
     let g = Guard::new(&st, &ctx, &caller);
     audited!(g, "webhook_update", async {
         let mut w = load(&g, "webhook_update", &id).await?;
-        let Body { body, check } = body?;
+        let JsonBody { body, check } = body?;
         let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
         let rotated = f.secret.is_some();
         apply(&st, &mut w, f, to_micros(st.clock.now()));
