@@ -27,6 +27,7 @@ mod retry_after;
 mod root_token;
 mod rotation;
 mod rotation_failed;
+mod secret_binding;
 mod secrets_api;
 mod secrets_errors;
 mod slow_headers;
