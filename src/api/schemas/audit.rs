@@ -126,6 +126,12 @@ pub struct ChainVerdict {
     pub first_bad_seq: Option<i64>,
     #[schema(nullable = false)]
     pub reason: Option<String>,
+    /// `incremental` (from the checkpoint), `full` (from the chain's start) or `from_seq`.
+    pub mode: String,
+    /// The first seq this run checked; rows before it were not read by this run.
+    pub from_seq: i64,
+    /// The last verified head stored after this run (null: none yet).
+    pub checkpoint_seq: Option<i64>,
 }
 
 /// `POST /v1/audit/export` body.
