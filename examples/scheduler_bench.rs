@@ -16,7 +16,7 @@
 use chrono::{Duration, DurationRound, Utc};
 use scaivault::clock::{to_micros, Clock, ManualClock};
 use scaivault::config::Config;
-use scaivault::crypto::envelope::secret_binding;
+use scaivault::crypto::binding::SecretSlot;
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     while i < n {
         let end = (i + CHUNK).min(n);
         let mut s = String::from("INSERT INTO secrets (id, tenant_id, path, secret_type, description, owner, tags, custom, max_versions, current_version, created_at, created_by, updated_at, expires_at, notify_before, rotation_policy_id, deleted_at, recoverable_until) VALUES ");
-        let mut v = String::from("INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_key, key_id, created_at, created_by, is_rotation, readable_until) VALUES ");
+        let mut v = String::from("INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_key, key_id, created_at, created_by, is_rotation, readable_until, aad_version) VALUES ");
         let mut r = String::from("INSERT INTO rotation_schedule (secret_id, tenant_id, policy_id, assigned_at, last_rotated_at, next_rotation_at, status, history_id, due_at, warnings_sent, next_event_at) VALUES ");
         let mut blobs = Vec::with_capacity(2 * (end - i));
         for k in i..end {
@@ -86,14 +86,20 @@ async fn main() -> anyhow::Result<()> {
             );
             let sealed = scaivault::crypto::seal(
                 &st.keys,
-                &secret_binding(TENANT, &path, 1),
+                &SecretSlot {
+                    tenant: TENANT,
+                    secret_id: &id,
+                    path: &path,
+                    version: 1,
+                }
+                .current(),
                 value.as_bytes(),
             );
             let key_id = sealed.key_id;
             s.push_str(&format!("('{id}', '{TENANT}', '{path}', 'json', NULL, NULL, '[]', '{{}}', 10, 1, {now}, 'bench', {now}, NULL, NULL, 'rot_bench', NULL, NULL)"));
             let b = blobs.len();
             v.push_str(&format!(
-                "('{id}', 1, ${}, ${}, '{key_id}', {now}, 'bench', 0, NULL)",
+                "('{id}', 1, ${}, ${}, '{key_id}', {now}, 'bench', 0, NULL, 2)",
                 b + 1,
                 b + 2
             ));

@@ -1,5 +1,7 @@
 //! `scaivault keys rotate|rewrap`: master key rotation directly on the configured store. Both
-//! leave a row in the default tenant's audit log (identity `system:cli`).
+//! leave a row in the default tenant's audit log (identity `system:cli`). A rewrap that met
+//! rows it could not open finishes the rest, lists those rows (ids and paths, never a value)
+//! and exits non-zero.
 
 use crate::config::Config;
 use crate::domain::master_keys::rotate;
@@ -45,11 +47,31 @@ pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
                 bar.finish_and_clear();
             }
             let p = &report.progress;
-            audit(&store, "key_rewrap", Utc::now(), json!({ "key_id": report.active_key_id, "rewrapped": p.rewrapped, "skipped": p.skipped, "remaining": report.remaining })).await?;
+            audit(&store, "key_rewrap", Utc::now(), json!({ "key_id": report.active_key_id, "rewrapped": p.rewrapped, "resealed": p.resealed, "skipped": p.skipped, "unopenable": p.unopenable, "remaining": report.remaining })).await?;
             println!(
-                "re-wrapped {} data keys under {} ({} changed meanwhile and were skipped); {} left under older keys",
-                p.rewrapped, report.active_key_id, p.skipped, report.remaining
+                "re-wrapped {} data keys under {} ({} values re-sealed to the current binding; {} changed meanwhile and were skipped); {} left under older keys or bindings",
+                p.rewrapped, report.active_key_id, p.resealed, p.skipped, report.remaining
             );
+            if p.unopenable > 0 {
+                println!(
+                    "{} stored rows could not be opened and were left as they are:",
+                    p.unopenable
+                );
+                for u in &report.unopenable {
+                    println!("  {}: {}", u.what, u.cause);
+                }
+                if p.unopenable > report.unopenable.len() as i64 {
+                    println!(
+                        "  … and {} more",
+                        p.unopenable - report.unopenable.len() as i64
+                    );
+                }
+                anyhow::bail!(
+                    "{} stored rows could not be opened (listed above): restore them from a backup \
+                     or destroy them, then run `scaivault keys rewrap` again",
+                    p.unopenable
+                );
+            }
             if report.remaining > 0 {
                 println!("run `scaivault keys rewrap` again to finish them");
             }

@@ -54,6 +54,8 @@ pub struct Shared {
     pub rate_limits: Arc<crate::http::rate_limit::RateLimiters>,
     /// Open collapse windows of refused requests (SPEC §2).
     pub refusals: Arc<crate::audit::refusals::RefusalLog>,
+    /// Per-tenant limits of `GET /v1/audit/verify`.
+    pub verify_limits: Arc<crate::audit::verify_limits::VerifyLimits>,
 }
 
 /// Why the server could not start.
@@ -112,6 +114,7 @@ impl App {
                 metrics: Arc::new(metrics),
                 rate_limits: Arc::new(rate_limits),
                 refusals: Arc::new(crate::audit::refusals::RefusalLog::new()),
+                verify_limits: Arc::new(crate::audit::verify_limits::VerifyLimits::new()),
                 store,
                 keys: Arc::new(keys),
                 clock,

@@ -4,7 +4,8 @@
 //! (the next row's hash no longer matches, or the seq numbering breaks). What it cannot detect
 //! alone: someone with database write access who recomputes every hash after their change, or
 //! who drops rows from the very end. Exporting the head hash elsewhere (`GET /v1/audit/verify`
-//! returns it) closes both: a later head must extend the exported one.
+//! returns it) closes both: a later head must extend the exported one. The verify checkpoint
+//! (`checkpoint`) does the same inside the database, against anyone who does not also rewrite it.
 
 use crate::store::{AuditRow, Store, StoreResult};
 use serde_json::json;
@@ -96,21 +97,26 @@ pub enum Verdict {
 pub async fn verify(store: &dyn Store, from_seq: Option<i64>) -> StoreResult<Verdict> {
     let anchor = start_link(store.get_meta(ANCHOR_KEY).await?.as_deref());
     let start = from_seq.unwrap_or(anchor.0 + 1).max(anchor.0 + 1);
-    let (mut expected_seq, mut prev) = if start == anchor.0 + 1 {
-        (start, anchor.1)
-    } else {
-        // Start mid-chain: trust the stored hash of the row just before.
-        match store.audit_chain(start - 1, 1).await?.into_iter().next() {
-            Some(r) if r.seq == Some(start - 1) => (start, r.hash.unwrap_or_default()),
-            _ => {
-                return Ok(Verdict::Broken {
-                    checked: 0,
-                    first_bad_seq: start - 1,
-                    reason: "missing_row",
-                })
-            }
+    if start == anchor.0 + 1 {
+        return verify_after(store, anchor).await;
+    }
+    // Start mid-chain: trust the stored hash of the row just before.
+    match store.audit_chain(start - 1, 1).await?.into_iter().next() {
+        Some(r) if r.seq == Some(start - 1) => {
+            verify_after(store, (start - 1, r.hash.unwrap_or_default())).await
         }
-    };
+        _ => Ok(Verdict::Broken {
+            checked: 0,
+            first_bad_seq: start - 1,
+            reason: "missing_row",
+        }),
+    }
+}
+
+/// Recomputes the chain from the row after `link` (a seq and the hash it must chain from) to
+/// the head.
+pub async fn verify_after(store: &dyn Store, link: (i64, String)) -> StoreResult<Verdict> {
+    let (mut expected_seq, mut prev) = (link.0 + 1, link.1);
     let mut checked = 0;
     loop {
         let page = store.audit_chain(expected_seq, 1000).await?;

@@ -2,8 +2,10 @@
 //! the mutation's own transaction for writes, before the response is sent for reads and denials.
 
 pub mod chain;
+pub mod checkpoint;
 pub mod refusals;
 pub mod sealer;
+pub mod verify_limits;
 pub mod writer;
 
 use crate::clock::to_micros;

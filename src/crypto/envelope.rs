@@ -1,5 +1,5 @@
 //! Envelope encryption: each value sealed under a fresh data key, the data key wrapped by a
-//! master key; associated data binds both to the row (tenant, path, version).
+//! master key; associated data binds both to their row (`binding` for secret versions).
 
 use super::keyring::{KeyRing, MasterKey};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -69,6 +69,18 @@ pub fn rewrap(ring: &KeyRing, binding: &[u8], sealed: &Sealed) -> Result<Sealed,
         wrapped_key: wrap_key(&active, binding, &data_key),
         key_id: active.id().to_string(),
     })
+}
+
+/// Opens `sealed` under `old_binding` and seals its value afresh (new data key, wrapped by the
+/// ring's active key) under `new_binding`. The value exists only in a buffer zeroed on drop.
+pub fn reseal(
+    ring: &KeyRing,
+    old_binding: &[u8],
+    new_binding: &[u8],
+    sealed: &Sealed,
+) -> Result<Sealed, OpenError> {
+    let value = open(ring, old_binding, sealed)?;
+    Ok(seal(ring, new_binding, &value))
 }
 
 /// Re-wraps a stored data key under the ring's active key: the new wrapped key and its key id.
@@ -150,14 +162,20 @@ pub(crate) fn open_with(
     Ok(buf)
 }
 
-/// The associated data that binds a secret version's value to its row.
-pub fn secret_binding(tenant: &str, path: &str, version: i64) -> Vec<u8> {
-    format!("scaivault:secret:v1\0{tenant}\0{path}\0{version}").into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::binding::{SecretSlot, AAD_V1, AAD_V2};
+
+    fn secret_binding(tenant: &str, path: &str, version: i64) -> Vec<u8> {
+        let slot = SecretSlot {
+            tenant,
+            secret_id: "sec_1",
+            path,
+            version,
+        };
+        slot.current()
+    }
 
     fn ring() -> KeyRing {
         KeyRing::new(MasterKey::generate().0)
@@ -198,5 +216,31 @@ mod tests {
         let s2 = rewrap(&r2, &b, &s).unwrap();
         assert_eq!(s2.key_id, r2.active().id());
         assert_eq!(&*open(&r2, &b, &s2).unwrap(), b"value");
+    }
+
+    #[test]
+    fn reseal_moves_a_value_to_another_binding() {
+        let r = ring();
+        let slot = SecretSlot {
+            tenant: "t",
+            secret_id: "sec_1",
+            path: "p",
+            version: 1,
+        };
+        let (v1, v2) = (
+            slot.binding(AAD_V1).unwrap_or_default(),
+            slot.binding(AAD_V2).unwrap_or_default(),
+        );
+        let s = seal(&r, &v1, b"value");
+        let moved = reseal(&r, &v1, &v2, &s).unwrap();
+        assert_ne!(moved.ciphertext, s.ciphertext);
+        assert_eq!(&*open(&r, &v2, &moved).unwrap(), b"value");
+        assert!(open(&r, &v1, &moved).is_err());
+        let mut broken = s.clone();
+        broken.ciphertext[20] ^= 1;
+        assert!(matches!(
+            reseal(&r, &v1, &v2, &broken),
+            Err(OpenError::Integrity)
+        ));
     }
 }

@@ -1,5 +1,6 @@
 //! Cryptography: envelope encryption of values, the master key ring, token hashing.
 
+pub mod binding;
 pub mod envelope;
 pub mod key_versions;
 pub mod keyring;

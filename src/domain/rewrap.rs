@@ -1,13 +1,22 @@
 //! `scaivault keys rewrap`: re-wraps every stored data key (secret versions, webhook signing
-//! secrets, the encryption probe) under the active master key. Values are never decrypted,
-//! only their data keys. Online: each row is swapped on its own and only while it still holds
-//! the key that was re-wrapped. Resumable: it works on whatever is not yet under the active
-//! key, so a stopped run is finished by running it again.
+//! secrets, the encryption probe) under the active master key, and re-seals every secret
+//! version still sealed with an older binding format (`crypto::binding`) under the current
+//! one. Only those re-sealed versions are decrypted (into a buffer zeroed on drop, sealed
+//! afresh at once); every other row has only its data key re-wrapped. Online: each row is
+//! swapped on its own and only while it still holds what was read. Resumable: it works on
+//! whatever is not yet under the active key and binding, so a stopped run is finished by
+//! running it again. A row that does not open is reported (never its value) and left as it
+//! is; the run goes on with the rest.
 
-use crate::crypto::envelope::{rewrap_key, secret_binding, OpenError};
+use crate::crypto::envelope::{rewrap_key, OpenError};
 use crate::crypto::KeyRing;
 use crate::domain::master_keys::{refresh, KeyLoadError};
 use crate::store::{KeySwap, Store, StoreError, WebhookSecretSlot};
+
+mod versions;
+
+/// At most this many unopenable rows are listed in a report (all are counted).
+pub const MAX_LISTED: usize = 100;
 
 /// Why a rewrap stopped.
 #[derive(Debug, thiserror::Error)]
@@ -16,32 +25,74 @@ pub enum RewrapError {
     Keys(#[from] KeyLoadError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{what} cannot be re-wrapped: {cause}")]
-    Unopenable { what: String, cause: OpenError },
+}
+
+/// A stored row that could not be opened, so was left as it is.
+#[derive(Debug)]
+pub struct Unopenable {
+    /// Which row: ids and path, never a value.
+    pub what: String,
+    pub cause: OpenError,
 }
 
 /// Where a rewrap is; passed to the progress callback after every batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RewrapProgress {
-    /// Data keys not under the active key when the run started.
+    /// Rows to re-wrap when the run started (plus the probe).
     pub total: i64,
     /// Re-wrapped so far.
     pub rewrapped: i64,
+    /// Of those, secret versions re-sealed under the current binding format.
+    pub resealed: i64,
     /// Changed by someone else while being re-wrapped (left for the next run).
     pub skipped: i64,
+    /// Could not be opened (altered, moved, or under a key that is not loaded): left as is.
+    pub unopenable: i64,
 }
 
 /// What a finished run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct RewrapReport {
     pub active_key_id: String,
     pub progress: RewrapProgress,
-    /// Data keys still not under the active key after the run (written meanwhile by a
-    /// replica that had not yet seen the rotation, or skipped); run again to finish them.
+    /// Rows still not under the active key and binding after the run (written meanwhile by a
+    /// replica that had not yet seen the rotation, skipped, or unopenable); run again to
+    /// finish the first two.
     pub remaining: i64,
+    /// The first [`MAX_LISTED`] unopenable rows.
+    pub unopenable: Vec<Unopenable>,
 }
 
-/// Re-wraps everything not under the active key, `batch` secret versions at a time.
+/// The state one run carries through its batches.
+pub(crate) struct Run<'a> {
+    pub store: &'a dyn Store,
+    pub ring: &'a KeyRing,
+    pub active: String,
+    pub p: RewrapProgress,
+    pub unopenable: Vec<Unopenable>,
+}
+
+impl Run<'_> {
+    /// Counts a swap's outcome.
+    pub fn swapped(&mut self, done: bool) {
+        if done {
+            self.p.rewrapped += 1;
+        } else {
+            self.p.skipped += 1;
+        }
+    }
+
+    /// Records a row that did not open.
+    pub fn failed(&mut self, what: String, cause: OpenError) {
+        tracing::warn!(row = %what, error.cause = %cause, "stored row does not open; left as it is");
+        self.p.unopenable += 1;
+        if self.unopenable.len() < MAX_LISTED {
+            self.unopenable.push(Unopenable { what, cause });
+        }
+    }
+}
+
+/// Re-wraps everything not under the active key and binding, `batch` secret versions at a time.
 pub async fn rewrap_all(
     store: &dyn Store,
     ring: &KeyRing,
@@ -51,78 +102,36 @@ pub async fn rewrap_all(
     refresh(store, ring).await?;
     let active = ring.active().id().to_string();
     let (versions, webhooks) = store.count_stale_keys(&active).await?;
-    let mut p = RewrapProgress {
-        total: versions + webhooks + 1,
-        ..RewrapProgress::default()
+    let mut run = Run {
+        store,
+        ring,
+        active,
+        p: RewrapProgress {
+            total: versions + webhooks + 1,
+            ..RewrapProgress::default()
+        },
+        unopenable: Vec::new(),
     };
-    on_progress(&p);
-    rewrap_versions(store, ring, &active, batch.max(1), &mut p, &mut on_progress).await?;
-    rewrap_webhooks(store, ring, &active, &mut p).await?;
+    on_progress(&run.p);
+    versions::rewrap_versions(&mut run, batch.max(1), &mut on_progress).await?;
+    rewrap_webhooks(&mut run).await?;
     if crate::bootstrap::rewrap_probe(store, ring).await? {
-        p.rewrapped += 1;
+        run.p.rewrapped += 1;
     }
-    p.total = p.total.max(p.rewrapped + p.skipped);
-    on_progress(&p);
-    let (v, w) = store.count_stale_keys(&active).await?;
+    let p = &mut run.p;
+    p.total = p.total.max(p.rewrapped + p.skipped + p.unopenable);
+    on_progress(p);
+    let (v, w) = store.count_stale_keys(&run.active).await?;
     Ok(RewrapReport {
-        active_key_id: active,
-        progress: p,
+        active_key_id: run.active,
+        progress: run.p,
         remaining: v + w,
+        unopenable: run.unopenable,
     })
 }
 
-async fn rewrap_versions(
-    store: &dyn Store,
-    ring: &KeyRing,
-    active: &str,
-    batch: i64,
-    p: &mut RewrapProgress,
-    on_progress: &mut impl FnMut(&RewrapProgress),
-) -> Result<(), RewrapError> {
-    let mut after = (String::new(), 0i64);
-    loop {
-        let rows = store
-            .stale_versions(active, (&after.0, after.1), batch)
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = (last.secret_id.clone(), last.version);
-        for r in &rows {
-            let binding = secret_binding(&r.tenant_id, &r.path, r.version);
-            let (wrapped, key_id) =
-                rewrap_key(ring, &binding, &r.wrapped_key, &r.key_id).map_err(|cause| {
-                    RewrapError::Unopenable {
-                        what: format!("version {} of secret {}", r.version, r.secret_id),
-                        cause,
-                    }
-                })?;
-            let swap = KeySwap {
-                old_wrapped: &r.wrapped_key,
-                old_key_id: &r.key_id,
-                new_wrapped: &wrapped,
-                new_key_id: &key_id,
-            };
-            if store
-                .swap_version_key(&r.secret_id, r.version, swap)
-                .await?
-            {
-                p.rewrapped += 1;
-            } else {
-                p.skipped += 1;
-            }
-        }
-        on_progress(p);
-    }
-}
-
-async fn rewrap_webhooks(
-    store: &dyn Store,
-    ring: &KeyRing,
-    active: &str,
-    p: &mut RewrapProgress,
-) -> Result<(), RewrapError> {
-    for w in store.stale_webhooks(active).await? {
+async fn rewrap_webhooks(run: &mut Run<'_>) -> Result<(), RewrapError> {
+    for w in run.store.stale_webhooks(&run.active).await? {
         let binding = crate::delivery::attempt::webhook_binding(&w.tenant_id, &w.id);
         let mut slots = vec![(
             WebhookSecretSlot::Current,
@@ -141,27 +150,32 @@ async fn rewrap_webhooks(
             ));
         }
         for (slot, binding, old_wrapped, old_key_id) in slots {
-            if old_key_id == active {
+            if old_key_id == run.active {
                 continue;
             }
-            let (wrapped, key_id) =
-                rewrap_key(ring, &binding, &old_wrapped, &old_key_id).map_err(|cause| {
-                    RewrapError::Unopenable {
-                        what: format!("the signing secret of webhook {}", w.id),
+            let (wrapped, key_id) = match rewrap_key(run.ring, &binding, &old_wrapped, &old_key_id)
+            {
+                Ok(x) => x,
+                Err(cause) => {
+                    let which = match slot {
+                        WebhookSecretSlot::Current => "signing secret",
+                        WebhookSecretSlot::Previous => "previous signing secret",
+                    };
+                    run.failed(
+                        format!("the {which} of webhook {} (tenant {})", w.id, w.tenant_id),
                         cause,
-                    }
-                })?;
+                    );
+                    continue;
+                }
+            };
             let swap = KeySwap {
                 old_wrapped: &old_wrapped,
                 old_key_id: &old_key_id,
                 new_wrapped: &wrapped,
                 new_key_id: &key_id,
             };
-            if store.swap_webhook_key(&w.id, slot, swap).await? {
-                p.rewrapped += 1;
-            } else {
-                p.skipped += 1;
-            }
+            let done = run.store.swap_webhook_key(&w.id, slot, swap).await?;
+            run.swapped(done);
         }
     }
     Ok(())

@@ -264,6 +264,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A refused verification is 429 with `Retry-After`.
+impl From<crate::audit::checkpoint::VerifyError> for ApiError {
+    fn from(e: crate::audit::checkpoint::VerifyError) -> Self {
+        match e {
+            crate::audit::checkpoint::VerifyError::Store(e) => e.into(),
+            crate::audit::checkpoint::VerifyError::Limited(r) => {
+                let secs = r.retry_after_secs;
+                ApiError::rate_limited(secs, r.to_string())
+                    .with_details(serde_json::json!({ "retry_after_seconds": secs }))
+            }
+        }
+    }
+}
+
 impl From<crate::audit::writer::AuditError> for ApiError {
     fn from(e: crate::audit::writer::AuditError) -> Self {
         match e {

@@ -2,7 +2,8 @@
 
 use super::errors::StoreResult;
 use super::rows::{
-    KeySwap, MasterKeyVersionRow, WebhookSecretSlot, WrappedVersionRow, WrappedWebhookRow,
+    KeySwap, MasterKeyVersionRow, VersionSwap, WebhookSecretSlot, WrappedVersionRow,
+    WrappedWebhookRow,
 };
 use super::sql::{keys, meta};
 use super::{KeyMaterialStore, SqlStore};
@@ -37,7 +38,7 @@ impl KeyMaterialStore for SqlStore {
         &self,
         secret_id: &str,
         version: i64,
-        swap: KeySwap<'_>,
+        swap: VersionSwap<'_>,
     ) -> StoreResult<bool> {
         let turn = self.write_turn().await;
         let done = keys::swap_version_key(&self.writer, secret_id, version, swap).await?;

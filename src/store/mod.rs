@@ -44,15 +44,18 @@ pub struct SecretListQuery {
 }
 
 /// Master key versions and re-wrapping of stored data keys (`keys rotate`, `keys rewrap`).
-/// Every `swap_*` changes a row only while it still holds `swap.old_wrapped`.
+/// Every `swap_*` changes a row only while it still holds the old wrapped key (and, for a
+/// secret version, the old binding format).
 #[async_trait]
 pub trait KeyMaterialStore: Send + Sync {
     async fn master_key_versions(&self) -> StoreResult<Vec<MasterKeyVersionRow>>;
     /// False when that version number or key id already exists.
     async fn insert_master_key_version(&self, row: &MasterKeyVersionRow) -> StoreResult<bool>;
-    /// Secret versions and webhooks whose data keys are not wrapped by `active_key_id`.
+    /// Secret versions (data key not wrapped by `active_key_id`, or sealed with an older
+    /// binding format) and webhooks (data key not wrapped by `active_key_id`) to re-wrap.
     async fn count_stale_keys(&self, active_key_id: &str) -> StoreResult<(i64, i64)>;
-    /// Up to `limit` secret versions after `after` (secret id, version) not under `active_key_id`.
+    /// Up to `limit` secret versions after `after` (secret id, version) not under
+    /// `active_key_id` or not sealed with the current binding format.
     async fn stale_versions(
         &self,
         active_key_id: &str,
@@ -63,7 +66,7 @@ pub trait KeyMaterialStore: Send + Sync {
         &self,
         secret_id: &str,
         version: i64,
-        swap: KeySwap<'_>,
+        swap: VersionSwap<'_>,
     ) -> StoreResult<bool>;
     async fn stale_webhooks(&self, active_key_id: &str) -> StoreResult<Vec<WrappedWebhookRow>>;
     async fn swap_webhook_key(

@@ -60,6 +60,8 @@ pub struct VersionRow {
     pub created_by: String,
     pub is_rotation: i64,
     pub readable_until: Option<i64>,
+    /// The associated-data format it was sealed with (`crypto::binding`).
+    pub aad_version: i64,
 }
 
 impl std::fmt::Debug for VersionRow {
@@ -68,6 +70,7 @@ impl std::fmt::Debug for VersionRow {
             .field("secret_id", &self.secret_id)
             .field("version", &self.version)
             .field("key_id", &self.key_id)
+            .field("aad_version", &self.aad_version)
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +302,7 @@ pub struct WrappedVersionRow {
     pub path: String,
     pub wrapped_key: Vec<u8>,
     pub key_id: String,
+    pub aad_version: i64,
 }
 
 /// A webhook's wrapped signing-secret keys (current and, during an overlap, previous).
@@ -317,6 +321,18 @@ pub struct WrappedWebhookRow {
 pub enum WebhookSecretSlot {
     Current,
     Previous,
+}
+
+/// One re-wrap of a secret version: its data key (`key`), and when the value was re-sealed
+/// under another binding, the new ciphertext and binding format. Applied only while the row
+/// still holds `key.old_wrapped` and `old_aad_version`.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionSwap<'a> {
+    pub key: KeySwap<'a>,
+    pub old_aad_version: i64,
+    pub new_aad_version: i64,
+    /// None: the ciphertext stays (only the data key was re-wrapped).
+    pub new_ciphertext: Option<&'a [u8]>,
 }
 
 /// One re-wrap: the data key as it is stored now and its replacement under the active key.

@@ -1,7 +1,8 @@
 //! Encryption at rest, checked on the stored bytes: no secret value, webhook signing secret or
 //! API token appears in any row (PostgreSQL) or anywhere in the database files (SQLite, WAL
 //! included) — neither raw nor hex- nor base64-encoded — and a ciphertext that is moved to
-//! another row, or altered, fails to open (500 `internal_error`), never yielding wrong data.
+//! another row — another path, version or tenant, or the row of a secret re-created at the
+//! same path — or altered, fails to open (500 `internal_error`), never yielding wrong data.
 
 use crate::both_stores;
 use crate::common::{StoreKind, TestApp};
@@ -15,6 +16,7 @@ both_stores!(
     ciphertext_moved_to_another_path_fails_to_open,
     ciphertext_moved_across_versions_or_tenants_fails_to_open,
     altered_ciphertext_or_wrapped_key_fails_to_open,
+    ciphertext_copied_into_a_recreated_secret_fails_to_open,
 );
 
 /// Everything the database holds, as bytes.
@@ -383,4 +385,49 @@ async fn altered_ciphertext_or_wrapped_key_fails_to_open(kind: StoreKind) {
     let r = app.get("/v1/secrets/tamper/x").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["data"]["v"], value.as_str());
+}
+
+/// A database-level attacker (or a bad restore) keeps a version of a secret, the secret is
+/// destroyed and re-created at the same path (a new secret id), and the kept row is copied
+/// over the new secret's version 1: same tenant, path and version, but another secret.
+async fn ciphertext_copied_into_a_recreated_secret_fails_to_open(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let old_value = format!("OLD-SECRET-{}", uuid::Uuid::new_v4().simple());
+    app.put_secret("recreated/p", json!({"v": old_value})).await;
+    let db = app.db().await;
+    let old_id: String =
+        sqlx::query_scalar("SELECT id FROM secrets WHERE tenant_id = $1 AND path = $2")
+            .bind("tnt_default")
+            .bind("recreated/p")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let kept = sealed_of(&db, "tnt_default", "recreated/p", 1).await;
+    let r = app.delete("/v1/secrets/recreated/p?permanent=true").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    app.put_secret("recreated/p", json!({"v": "NEW-SECRET"}))
+        .await;
+    let new_id: String =
+        sqlx::query_scalar("SELECT id FROM secrets WHERE tenant_id = $1 AND path = $2")
+            .bind("tnt_default")
+            .bind("recreated/p")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_ne!(old_id, new_id, "the re-created secret has a new id");
+    put_sealed(&db, "tnt_default", "recreated/p", 1, &kept).await;
+
+    let r = app.get("/v1/secrets/recreated/p").await;
+    assert_refused(&r, &old_value);
+    assert!(!r.body.to_string().contains("NEW-SECRET"), "{}", r.body);
+    assert_refused(
+        &app.get("/v1/secrets/recreated/p?version=1").await,
+        &old_value,
+    );
+    // A new write to the re-created secret works again.
+    app.put_secret("recreated/p", json!({"v": "NEW-2"})).await;
+    assert_eq!(
+        app.get("/v1/secrets/recreated/p").await.body["data"]["v"],
+        "NEW-2"
+    );
 }

@@ -212,6 +212,16 @@ async fn verify(app: &TestApp) -> Value {
     r.body
 }
 
+/// A full verification (from the chain's start, not from the checkpoint), a minute after the
+/// previous one so the per-tenant budget of full runs never refuses it.
+async fn verify_full(app: &TestApp) -> Value {
+    app.clock.advance(chrono::Duration::seconds(61));
+    let r = app.get("/v1/audit/verify?full=true").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["mode"], "full", "{}", r.body);
+    r.body
+}
+
 /// Checks every audit row is sealed, seq numbers run 1..=rows with each used once, and verify
 /// accepts the chain having checked every row; returns the number of rows.
 async fn whole_chain(app: &TestApp, db: &sqlx::AnyPool) -> i64 {
@@ -240,7 +250,7 @@ async fn verify_detects_tampering(kind: StoreKind) {
         app.put_secret(&format!("t/{i}"), json!({"i": i})).await;
     }
     sealed(&app).await;
-    let v = verify(&app).await;
+    let v = verify_full(&app).await;
     assert_eq!(v["ok"], true, "{v}");
     assert!(v["checked"].as_i64().unwrap() >= 10);
     let head = v["head_hash"].as_str().unwrap().to_string();
@@ -252,7 +262,7 @@ async fn verify_detects_tampering(kind: StoreKind) {
         .execute(&db)
         .await
         .unwrap();
-    let v = verify(&app).await;
+    let v = verify_full(&app).await;
     assert_eq!(
         (v["ok"].clone(), v["first_bad_seq"].clone()),
         (json!(false), json!(3)),
@@ -262,7 +272,7 @@ async fn verify_detects_tampering(kind: StoreKind) {
         .execute(&db)
         .await
         .unwrap();
-    assert_eq!(verify(&app).await["ok"], true);
+    assert_eq!(verify_full(&app).await["ok"], true);
 
     // 2. One deleted row.
     let saved: (String, String) = sqlx::query_as("SELECT id, hash FROM audit_log WHERE seq = 5")
@@ -273,7 +283,7 @@ async fn verify_detects_tampering(kind: StoreKind) {
         .execute(&db)
         .await
         .unwrap();
-    let v = verify(&app).await;
+    let v = verify_full(&app).await;
     assert_eq!(
         (v["ok"].clone(), v["first_bad_seq"].clone()),
         (json!(false), json!(5)),
@@ -284,12 +294,12 @@ async fn verify_detects_tampering(kind: StoreKind) {
         .execute(&db)
         .await
         .unwrap();
-    assert_eq!(verify(&app).await["ok"], true);
+    assert_eq!(verify_full(&app).await["ok"], true);
     sqlx::query("DELETE FROM audit_log WHERE seq = 6")
         .execute(&db)
         .await
         .unwrap();
-    let v = verify(&app).await;
+    let v = verify_full(&app).await;
     assert_eq!(
         (v["ok"].clone(), v["first_bad_seq"].clone()),
         (json!(false), json!(6)),
@@ -314,7 +324,7 @@ async fn verify_detects_tampering(kind: StoreKind) {
     .execute(&db2)
     .await
     .unwrap();
-    let v = app2.get("/v1/audit/verify").await.body;
+    let v = app2.get("/v1/audit/verify?full=true").await.body;
     assert_eq!(
         (v["ok"].clone(), v["first_bad_seq"].clone()),
         (json!(false), json!(4)),

@@ -16,7 +16,7 @@ const HOOK_SECRET: &str = "whsec_keys_test_new_0123456789";
 crate::both_stores!(rotate_and_rewrap_keep_every_value_readable);
 crate::both_stores!(keys_commands_refuse_a_different_master_key);
 
-fn cli_env(app: &TestApp) -> Vec<(&'static str, String)> {
+pub(crate) fn cli_env(app: &TestApp) -> Vec<(&'static str, String)> {
     let key = app.state.config.master_key.as_ref().expect("master key");
     vec![
         ("SCAIVAULT_DATABASE_URL", app.database_url.clone()),
@@ -25,7 +25,7 @@ fn cli_env(app: &TestApp) -> Vec<(&'static str, String)> {
 }
 
 /// Runs `scaivault <args>` from an empty folder with only `env`.
-async fn keys(args: &[&str], env: &[(&'static str, String)]) -> (bool, String, String) {
+pub(crate) async fn keys(args: &[&str], env: &[(&'static str, String)]) -> (bool, String, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     run(dir.path(), args, &env).await

@@ -124,13 +124,23 @@ pub struct ChainVerdict {
     /// Rows not yet sealed into the chain.
     pub unsealed: i64,
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub head_seq: Option<i64>,
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub head_hash: Option<String>,
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_seq: Option<i64>,
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `incremental` (from the checkpoint), `full` (from the chain's start) or `from_seq`.
+    pub mode: String,
+    /// The first seq this run checked; rows before it were not read by this run.
+    pub from_seq: i64,
+    /// The last verified head stored after this run (null: none yet).
+    pub checkpoint_seq: Option<i64>,
 }
 
 /// `POST /v1/audit/export` body.

@@ -1,8 +1,9 @@
 //! Reading a secret: the current or an explicit version, from the read cache or the store,
-//! opened under the key ring.
+//! opened under the key ring with the binding format the version was sealed with.
 
 use crate::clock::to_micros;
-use crate::crypto::envelope::{open, secret_binding, OpenError, Sealed};
+use crate::crypto::binding::SecretSlot;
+use crate::crypto::envelope::{open, OpenError, Sealed};
 use crate::domain::path::SecretPath;
 use crate::store::{SecretRow, VersionRow};
 
@@ -58,21 +59,29 @@ impl Ops<'_> {
             wrapped_key: v.wrapped_key.clone(),
             key_id: v.key_id.clone(),
         };
-        let binding = secret_binding(tenant, path.as_str(), v.version);
+        let slot = SecretSlot {
+            tenant,
+            secret_id: &secret.id,
+            path: path.as_str(),
+            version: v.version,
+        };
+        // A binding format this binary does not know opens nothing.
+        let binding = slot.binding(v.aad_version).ok_or(OpenError::Integrity);
         if self.keys.get(&sealed.key_id).is_none() {
             // Sealed under a key version rotated in by another process: load it.
             if let Err(e) = crate::domain::master_keys::refresh(self.store, self.keys).await {
                 tracing::error!(error.cause = %e, "could not load the master key versions");
             }
         }
-        let value = open(self.keys, &binding, &sealed)
+        let value = binding
+            .and_then(|b| open(self.keys, &b, &sealed))
             .map_err(|e| {
                 match &e {
                     OpenError::UnknownKey(id) => {
                         tracing::error!(secret.path = %path, key_id = %id, "value sealed by a master key that is not loaded")
                     }
                     OpenError::Integrity => {
-                        tracing::error!(secret.path = %path, version = v.version, "stored value failed its integrity check")
+                        tracing::error!(secret.path = %path, version = v.version, aad_version = v.aad_version, "stored value failed its integrity check (altered, or copied from another row)")
                     }
                 }
                 SecretError::Undecryptable(path.to_string())

@@ -2,7 +2,8 @@
 //! completion and its events, in one transaction.
 
 use crate::clock::{from_micros, rfc3339, to_micros};
-use crate::crypto::envelope::{seal, secret_binding};
+use crate::crypto::binding::{SecretSlot, AAD_CURRENT};
+use crate::crypto::envelope::seal;
 use crate::domain::events::{self as ev};
 use crate::domain::secret::prune_floor;
 use crate::store::{AuditRow, StoreError, VersionRow};
@@ -64,11 +65,13 @@ impl Ops<'_> {
         let version = current + 1;
         row.current_version = version;
 
-        let sealed = seal(
-            self.keys,
-            &secret_binding(&req.tenant_id, req.path.as_str(), version),
-            &req.value,
-        );
+        let slot = SecretSlot {
+            tenant: &req.tenant_id,
+            secret_id: &row.id,
+            path: req.path.as_str(),
+            version,
+        };
+        let sealed = seal(self.keys, &slot.current(), &req.value);
         if created {
             tx.insert_secret(&row).await?;
         } else {
@@ -87,6 +90,7 @@ impl Ops<'_> {
             created_by: req.actor.clone(),
             is_rotation: 0,
             readable_until: None,
+            aad_version: AAD_CURRENT,
         })
         .await?;
         if let Some(p) = &policy {

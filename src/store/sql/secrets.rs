@@ -42,10 +42,10 @@ const DELETE_SECRET: &str = "DELETE FROM secrets WHERE id = $1";
 const DELETE_VERSIONS: &str = "DELETE FROM secret_versions WHERE secret_id = $1";
 
 const INSERT_VERSION: &str = "INSERT INTO secret_versions (secret_id, version, ciphertext, \
-     wrapped_key, key_id, created_at, created_by, is_rotation, readable_until) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     wrapped_key, key_id, created_at, created_by, is_rotation, readable_until, aad_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const GET_VERSION: &str = "SELECT secret_id, version, ciphertext, wrapped_key, key_id, \
-     created_at, created_by, is_rotation, readable_until FROM secret_versions \
+     created_at, created_by, is_rotation, readable_until, aad_version FROM secret_versions \
      WHERE secret_id = $1 AND version = $2";
 const GET_SECRET_WITH_CURRENT: &str = concat!(
     "SELECT s.",
@@ -54,7 +54,7 @@ const GET_SECRET_WITH_CURRENT: &str = concat!(
      s.notify_before, s.rotation_policy_id, s.deleted_at, s.recoverable_until, \
      v.ciphertext AS v_ciphertext, v.wrapped_key AS v_wrapped_key, v.key_id AS v_key_id, \
      v.created_at AS v_created_at, v.created_by AS v_created_by, v.is_rotation AS v_is_rotation, \
-     v.readable_until AS v_readable_until \
+     v.readable_until AS v_readable_until, v.aad_version AS v_aad_version \
      FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
      WHERE s.tenant_id = $1 AND s.path = $2 AND s.deleted_at IS NULL"
 );
@@ -125,6 +125,7 @@ pub async fn get_with_current<'e, E: Executor<'e, Database = Any>>(
         created_by: row.try_get("v_created_by")?,
         is_rotation: row.try_get("v_is_rotation")?,
         readable_until: row.try_get("v_readable_until")?,
+        aad_version: row.try_get("v_aad_version")?,
     };
     Ok(Some((secret, version)))
 }
@@ -297,6 +298,7 @@ pub async fn insert_version<'e, E: Executor<'e, Database = Any>>(
         .bind(&v.created_by)
         .bind(v.is_rotation)
         .bind(v.readable_until)
+        .bind(v.aad_version)
         .execute(ex)
         .await?;
     Ok(())
