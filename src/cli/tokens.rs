@@ -1,5 +1,6 @@
 //! `scaivault token create|list|revoke`: token management directly on the configured store.
 
+use super::TokenCommand;
 use crate::clock::{from_micros, rfc3339};
 use crate::config::Config;
 use crate::domain::duration::ApiDuration;
@@ -11,24 +12,6 @@ use crate::domain::token::{
 use crate::domain::token_ops::{kind, token_row, TokenSpec};
 use crate::store::{SqlStore, Store};
 use secrecy::ExposeSecret;
-
-/// A token sub-command.
-pub enum TokenCommand {
-    Create {
-        name: String,
-        scopes: Vec<String>,
-        ttl: Option<String>,
-        path_prefixes: Vec<String>,
-        tenant: Option<String>,
-    },
-    List {
-        tenant: Option<String>,
-    },
-    Revoke {
-        id: String,
-        tenant: Option<String>,
-    },
-}
 
 /// Failure of a token command, shown as one line.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +38,7 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             name,
             scopes,
             ttl,
-            path_prefixes,
+            path_prefix: path_prefixes,
             tenant,
         } => {
             if !valid_token_name(&name) {

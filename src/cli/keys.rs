@@ -3,6 +3,7 @@
 //! rows it could not open finishes the rest, lists those rows (ids and paths, never a value)
 //! and exits non-zero.
 
+use super::KeysCommand;
 use crate::config::Config;
 use crate::domain::master_keys::rotate;
 use crate::domain::rewrap::{rewrap_all, RewrapProgress};
@@ -10,12 +11,6 @@ use crate::store::{SqlStore, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
-
-/// A keys sub-command.
-pub enum KeysCommand {
-    Rotate,
-    Rewrap { batch_size: i64 },
-}
 
 /// Runs one keys command against the configured database (migrating it first).
 pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
