@@ -10,14 +10,14 @@ use crate::domain::access::Reach;
 use crate::domain::path::{validate_prefix, SecretPath};
 use crate::domain::scope::Scope;
 use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::query_map;
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::AuditQuery;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -136,14 +136,9 @@ async fn page(
     ),
     responses((status = 200, description = "A page of rows", body = schema::AuditLogs)),
     security(("bearer" = ["audit:read"])))]
-async fn logs(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    Guard::new(&st, &ctx, &caller)
-        .allow("audit_logs", Scope::AuditRead, Reach::Filtered)
+async fn logs(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
+    g.allow("audit_logs", Scope::AuditRead, Reach::Filtered)
         .await?;
     let query = build_query(&caller, &query_map(q.as_deref()))?;
     let (logs, cursor) = page(&st, query).await?;
@@ -189,13 +184,11 @@ async fn period_summary(
     responses((status = 200, description = "Summary and a page of rows", body = schema::SecretAudit)),
     security(("bearer" = ["audit:read"])))]
 async fn by_secret(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     g.allow("audit_secret", Scope::AuditRead, Reach::Filtered)
         .await?;
     let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
@@ -224,14 +217,12 @@ async fn by_secret(
     responses((status = 200, description = "Summary and a page of rows", body = schema::IdentityAudit)),
     security(("bearer" = ["audit:read"])))]
 async fn by_identity(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(identity): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    Guard::new(&st, &ctx, &caller)
-        .allow("audit_identity", Scope::AuditRead, Reach::Filtered)
+    let (st, caller, g) = door.open();
+    g.allow("audit_identity", Scope::AuditRead, Reach::Filtered)
         .await?;
     let mut query = build_query(&caller, &query_map(q.as_deref()))?;
     query.identity_id = Some(identity.clone());
@@ -254,14 +245,9 @@ async fn by_identity(
     ),
     responses((status = 200, description = "Counts", body = schema::AuditSummary)),
     security(("bearer" = ["audit:read"])))]
-async fn summary(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    Guard::new(&st, &ctx, &caller)
-        .allow("audit_summary", Scope::AuditRead, Reach::Filtered)
+async fn summary(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
+    g.allow("audit_summary", Scope::AuditRead, Reach::Filtered)
         .await?;
     let p = query_map(q.as_deref());
     let mut query = build_query(&caller, &p)?;
@@ -286,15 +272,10 @@ async fn summary(
     ),
     responses((status = 200, description = "The verdict, with which rows it covered (`mode`, `from_seq`, `checked`, `checkpoint_seq`)", body = schema::ChainVerdict)),
     security(("bearer" = ["audit:read"])))]
-async fn verify_chain(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+async fn verify_chain(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     use crate::audit::checkpoint::{run, Request};
-    Guard::new(&st, &ctx, &caller)
-        .allow("audit_verify", Scope::AuditRead, Reach::Filtered)
+    g.allow("audit_verify", Scope::AuditRead, Reach::Filtered)
         .await?;
     let p = query_map(q.as_deref());
     let from =
@@ -360,12 +341,10 @@ async fn verify_chain(
     ))),
     security(("bearer" = ["audit:export"])))]
 async fn export(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::ExportRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let res: Result<(AuditQuery, bool), ApiError> = async {
         g.allow(action::EXPORT_CREATED, Scope::AuditExport, Reach::Filtered)
             .await?;

@@ -8,12 +8,11 @@ use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
 use crate::domain::token::{Caller, NewToken};
 use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::query_map;
 use crate::http::typed_body::JsonBody;
-use crate::server::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -53,12 +52,10 @@ fn stored_rules(json: &str) -> Vec<String> {
     responses((status = 200, description = "`active` and, when active, the token", body = schema::Introspection)),
     security(("bearer" = ["admin"])))]
 async fn introspect(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::IntrospectRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     g.allow("introspect", Scope::Admin, Reach::Filtered).await?;
     let JsonBody { body, check } = body?;
     let token = body.check(check)?;
@@ -84,12 +81,10 @@ async fn introspect(
     responses((status = 201, description = "Created; `token` is shown only now", body = schema::NewToken)),
     security(("bearer" = ["admin"])))]
 async fn create(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::TokenCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let res = async {
         g.allow(action::TOKEN_CREATE, Scope::Admin, Reach::Filtered)
             .await?;
@@ -150,13 +145,8 @@ async fn create(
     ),
     responses((status = 200, description = "A page of tokens", body = schema::TokenList)),
     security(("bearer" = ["admin"])))]
-async fn list(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow("token_list", Scope::Admin, Reach::Filtered).await?;
     let query = query_map(q.as_deref());
     let limit = pagination::limit(query.get("limit").map(String::as_str))?;
@@ -193,13 +183,8 @@ async fn list(
         (status = 404, description = "`token_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-async fn revoke(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+async fn revoke(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     let res = async {
         g.allow(action::TOKEN_REVOKE, Scope::Admin, Reach::Filtered)
             .await?;

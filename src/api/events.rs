@@ -6,13 +6,11 @@ use crate::domain::duration::ApiDuration;
 use crate::domain::events::{envelope, ALL_TYPES};
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
-use crate::server::AppState;
+use crate::http::guard::query_map;
 use crate::store::EventListQuery;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
@@ -41,13 +39,8 @@ pub fn router() -> ApiRouter {
     responses((status = 200, description = "Events and the cursor to resume from", body = schema::EventFeed)),
     security(("bearer" = ["admin"]), ("bearer" = ["audit:read"])))]
 
-async fn feed(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow(
         "events",
         Need::AnyOf(&[Scope::Admin, Scope::AuditRead]),

@@ -3,10 +3,8 @@
 
 use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::Guard;
 use crate::server::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -42,7 +40,7 @@ async fn public_exposition(
     if method != axum::http::Method::GET {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
-    exposition(State(st)).await
+    exposition(State(st.clone())).await
 }
 
 /// Prometheus/OpenMetrics text of SPEC §8 (scope admin).
@@ -54,16 +52,11 @@ async fn public_exposition(
     responses((status = 200, description = "Metrics in the OpenMetrics text format", content_type = "application/openmetrics-text", body = String)),
     security(("bearer" = ["admin"]))
 )]
-async fn with_admin_token(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-) -> Result<Response, ApiError> {
+async fn with_admin_token(door: Door) -> Result<Response, ApiError> {
+    let (st, _, g) = door.open();
     // Metrics span the whole tenant (and the process): an admin without path rules.
-    Guard::new(&st, &ctx, &caller)
-        .allow("metrics", Scope::Admin, Reach::Tenant)
-        .await?;
-    exposition(State(st)).await
+    g.allow("metrics", Scope::Admin, Reach::Tenant).await?;
+    exposition(State(st.clone())).await
 }
 
 async fn exposition(State(st): State<AppState>) -> Result<Response, ApiError> {

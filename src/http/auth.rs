@@ -20,6 +20,16 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticated(parts, state).await.map(|(_, caller)| caller)
+    }
+}
+
+/// Authenticates a request: its context and caller, or the refusal (audited and collapsed).
+pub(super) async fn authenticated(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(RequestContext, Caller), ApiError> {
+    {
         let ctx = RequestContext::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
@@ -33,7 +43,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(caller) => {
                 ctx.set_identity(&caller.identity_id);
                 super::rate_limit::check(state, parts, &caller.token_id)?;
-                Ok(caller)
+                Ok((ctx, caller))
             }
             Err((err, known)) if err.status == StatusCode::UNAUTHORIZED => {
                 // A revoked or expired token still says whose it was; an unknown one does not.

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 pub mod context;
+pub mod door;
 pub mod error;
 pub mod guard;
 pub mod listener;

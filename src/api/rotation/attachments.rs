@@ -4,13 +4,11 @@ use crate::domain::access::Reach;
 use crate::domain::path::SecretPath;
 use crate::domain::policy_ops::PolicyOps;
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{audited, Guard};
+use crate::http::guard::audited;
 use crate::http::typed_body::JsonBody;
-use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,13 +28,11 @@ use super::*;
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn attach(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     body: Result<JsonBody<schema::AttachRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     audited!(g, "rotation_policy_update", async {
         g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
             .await?;
@@ -87,12 +83,10 @@ pub(super) async fn attach(
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn detach(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path((id, raw)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     audited!(g, "rotation_policy_update", async {
         g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
             .await?;

@@ -6,14 +6,13 @@ use crate::domain::access::Reach;
 use crate::domain::path::SecretPath;
 use crate::domain::policy_ops::{ForceRequest, PolicyOps};
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::HistoryRow;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -32,13 +31,11 @@ use super::*;
     ),
     security(("bearer" = ["secrets:rotate"])))]
 pub(super) async fn rotate(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     body: Result<JsonBody<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, _, g) = door.open();
     match rotate_inner(&st, &g, &id, body).await {
         Ok(r) => Ok(r),
         Err(e) => Err(g.fail("rotate", None, e).await),
@@ -137,13 +134,11 @@ pub(super) async fn rotate_inner(
     ),
     security(("bearer" = ["audit:read"])))]
 pub(super) async fn history(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     g.allow("rotation_history", Scope::AuditRead, Reach::Filtered)
         .await?;
     st.store
@@ -189,13 +184,8 @@ pub(super) async fn history(
     ),
     responses((status = 200, description = "Due secrets", body = schema::DueList)),
     security(("bearer" = ["secrets:rotate"])))]
-pub(super) async fn due(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn due(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow("rotation_due", Scope::SecretsRotate, Reach::Filtered)
         .await?;
     let query = query_map(q.as_deref());

@@ -5,14 +5,13 @@ use crate::clock::to_micros;
 use crate::domain::access::Reach;
 use crate::domain::policy_ops::{PolicyError, PolicyOps};
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, denial_error, query_map, Guard};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::{PolicyRow, StoreError};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,12 +31,10 @@ use super::*;
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn create(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::PolicyCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     audited!(g, "rotation_policy_create", async {
         g.allow("rotation_policy_create", Scope::Admin, Reach::Filtered)
             .await?;
@@ -91,13 +88,8 @@ pub(super) async fn create(
     ),
     responses((status = 200, description = "A page of policies", body = schema::PolicyList)),
     security(("bearer" = ["admin"])))]
-pub(super) async fn list(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow("rotation_policy_list", Scope::Admin, Reach::Filtered)
         .await?;
     let query = query_map(q.as_deref());
@@ -132,13 +124,8 @@ pub(super) async fn list(
         (status = 404, description = "`rotation_policy_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn show(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn show(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow("rotation_policy_read", Scope::Admin, Reach::Filtered)
         .await?;
     let p = st
@@ -224,13 +211,11 @@ pub(super) fn policy_error(e: PolicyError) -> ApiError {
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn update(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     body: Result<JsonBody<schema::PolicyPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, _, g) = door.open();
     audited!(g, "rotation_policy_update", async {
         let mut p = load_for_change(&g, "rotation_policy_update", &id).await?;
         let JsonBody { body, check } = body?;
@@ -290,13 +275,8 @@ pub(super) async fn set_active(
         (status = 404, description = "`rotation_policy_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn enable(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn enable(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, _, g) = door.open();
     audited!(g, "rotation_policy_update", set_active(&st, &g, &id, true))
 }
 
@@ -308,13 +288,8 @@ pub(super) async fn enable(
         (status = 404, description = "`rotation_policy_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn disable(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn disable(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, _, g) = door.open();
     audited!(g, "rotation_policy_update", set_active(&st, &g, &id, false))
 }
 
@@ -326,13 +301,8 @@ pub(super) async fn disable(
         (status = 404, description = "`rotation_policy_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn remove(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     audited!(g, "rotation_policy_delete", async {
         load_for_change(&g, "rotation_policy_delete", &id).await?;
         let audit = g.row(

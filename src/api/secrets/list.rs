@@ -7,14 +7,12 @@ use crate::domain::access::Reach;
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::Scope;
 use crate::domain::secret::SecretType;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::query_map;
 use crate::http::typed_body::JsonBody;
-use crate::server::AppState;
 use crate::store::SecretListQuery;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -36,13 +34,8 @@ use super::*;
     ),
     responses((status = 200, description = "A page of secrets", body = schema::SecretList)),
     security(("bearer" = ["secrets:list"])))]
-pub(super) async fn list(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     let query = query_map(q.as_deref());
     let res = async {
         g.allow(action::LIST, Scope::SecretsList, Reach::Filtered)
@@ -126,12 +119,10 @@ pub(super) async fn list(
     responses((status = 200, description = "Per path, the secret or the error", body = schema::BatchResult)),
     security(("bearer" = ["secrets:read"])))]
 pub(super) async fn batch(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::BatchRead>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let res = async {
         g.allow(action::READ, Scope::SecretsRead, Reach::Filtered)
             .await?;

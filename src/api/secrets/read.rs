@@ -3,12 +3,10 @@
 use crate::audit::action;
 use crate::domain::access::{Need, Reach};
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
-use crate::server::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -28,13 +26,11 @@ use super::*;
     ),
     security(("bearer" = ["secrets:read"])))]
 pub(super) async fn get_any(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     if let Some(p) = raw.strip_suffix("/versions") {
         return versions(&g, p).await;
     }

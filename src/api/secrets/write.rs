@@ -4,13 +4,11 @@ use crate::audit::action;
 use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
 use crate::domain::secret_ops::WriteRequest;
-use crate::domain::token::Caller;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::query_map;
 use crate::http::typed_body::JsonBody;
-use crate::server::AppState;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,14 +31,12 @@ use super::*;
     ),
     security(("bearer" = ["secrets:write"])))]
 pub(super) async fn put(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: Result<JsonBody<schema::SecretWrite>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let res = async {
         let path = parse_path(&raw)?;
         g.allow(
@@ -100,14 +96,12 @@ pub(super) async fn put(
     ),
     security(("bearer" = ["secrets:write"])))]
 pub(super) async fn patch_any(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: Result<JsonBody<schema::MetadataPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let Some(p) = raw.strip_suffix("/metadata") else {
         return Ok(method_not_allowed(
             &raw,
@@ -155,13 +149,8 @@ pub(super) async fn patch_any(
         (status = 404, description = "`secret_not_found` (nothing restorable)"),
     ),
     security(("bearer" = ["secrets:delete"])))]
-pub(super) async fn post_any(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(raw): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn post_any(door: Door, Path(raw): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     let Some(p) = raw.strip_suffix("/restore") else {
         return Ok(method_not_allowed(
             &raw,
@@ -203,13 +192,11 @@ pub(super) async fn post_any(
     ),
     security(("bearer" = ["secrets:delete"])))]
 pub(super) async fn delete(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     let query = query_map(q.as_deref());
     let permanent = match query.get("permanent").map(String::as_str) {
         None | Some("false") | Some("0") => false,

@@ -5,15 +5,14 @@ use crate::api::pagination;
 use crate::clock::to_micros;
 use crate::domain::access::Reach;
 use crate::domain::scope::Scope;
-use crate::domain::token::Caller;
 use crate::domain::webhook_ops::WebhookOps;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{audited, query_map, Guard};
+use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::WebhookRow;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,12 +31,10 @@ use super::*;
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn create(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     body: Result<JsonBody<schema::WebhookCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, caller, g) = door.open();
     audited!(g, "webhook_create", async {
         g.allow("webhook_create", Scope::Admin, Reach::Filtered)
             .await?;
@@ -98,13 +95,8 @@ pub(super) async fn create(
     ),
     responses((status = 200, description = "A page of webhooks", body = schema::WebhookList)),
     security(("bearer" = ["admin"])))]
-pub(super) async fn list(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     g.allow("webhook_list", Scope::Admin, Reach::Filtered)
         .await?;
     let query = query_map(q.as_deref());
@@ -144,13 +136,9 @@ pub(super) async fn list(
         (status = 404, description = "`webhook_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn show(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_read", &id).await?;
+pub(super) async fn show(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, _, g) = door.open();
+    let w = load(&g, "webhook_read", &id).await?;
     let since = to_micros(st.clock.now() - chrono::Duration::hours(24));
     let stats = st.store.webhook_stats(&w.id, since).await?;
     let last = st.store.last_delivery(&w.id).await?;
@@ -178,13 +166,11 @@ pub(super) async fn show(
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn update(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     body: Result<JsonBody<schema::WebhookPatch>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+    let (st, _, g) = door.open();
     audited!(g, "webhook_update", async {
         let mut w = load(&g, "webhook_update", &id).await?;
         let JsonBody { body, check } = body?;
@@ -221,13 +207,8 @@ pub(super) async fn update(
         (status = 404, description = "`webhook_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn remove(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let g = Guard::new(&st, &ctx, &caller);
+pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
     audited!(g, "webhook_delete", async {
         load(&g, "webhook_delete", &id).await?;
         let audit = g.row(

@@ -6,13 +6,11 @@ use crate::delivery::attempt::send;
 use crate::delivery::worker::{delivery_audit, outcome};
 use crate::domain::events::{envelope, NewEvent, WEBHOOK_TEST};
 use crate::domain::outbox::new_delivery;
-use crate::domain::token::Caller;
 use crate::domain::webhook_ops::WebhookOps;
-use crate::http::context::RequestContext;
+use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
-use crate::server::AppState;
-use axum::extract::{Path, RawQuery, State};
+use crate::http::guard::query_map;
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -30,13 +28,9 @@ use super::*;
         (status = 404, description = "`webhook_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
-pub(super) async fn test(
-    State(st): State<AppState>,
-    caller: Caller,
-    ctx: RequestContext,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_test", &id).await?;
+pub(super) async fn test(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
+    let w = load(&g, "webhook_test", &id).await?;
     let now = st.clock.now();
     let event = NewEvent {
         tenant_id: caller.tenant_id.clone(),
@@ -44,7 +38,7 @@ pub(super) async fn test(
         identity_id: Some(caller.identity_id.clone()),
         path: None,
         data: json!({ "webhook_id": w.id, "message": "This is a test delivery from ScaiVault." }),
-        request_id: Some(ctx.request_id.to_string()),
+        request_id: Some(g.ctx.request_id.to_string()),
         secret_type: None,
         tags: Vec::new(),
         policy_webhook_ids: Vec::new(),
@@ -89,13 +83,12 @@ pub(super) async fn test(
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn deliveries(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_deliveries", &id).await?;
+    let (st, _, g) = door.open();
+    let w = load(&g, "webhook_deliveries", &id).await?;
     let query = query_map(q.as_deref());
     let status = match query.get("status").map(String::as_str) {
         None | Some("") => None,
@@ -131,12 +124,11 @@ pub(super) async fn deliveries(
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn redeliver(
-    State(st): State<AppState>,
-    ctx: RequestContext,
-    caller: Caller,
+    door: Door,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let w = load(&Guard::new(&st, &ctx, &caller), "webhook_redeliver", &id).await?;
+    let (st, caller, g) = door.open();
+    let w = load(&g, "webhook_redeliver", &id).await?;
     let d = st
         .store
         .get_delivery(&caller.tenant_id, &delivery_id)
