@@ -10,7 +10,7 @@ use crate::domain::token::{Caller, NewToken};
 use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
 use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::query_map;
+use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
@@ -85,7 +85,7 @@ async fn create(
     body: Result<JsonBody<schema::TokenCreate>, ApiError>,
 ) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
-    let res = async {
+    audited!(g, action::TOKEN_CREATE, None, async {
         g.allow(action::TOKEN_CREATE, Scope::Admin, Reach::Filtered)
             .await?;
         let JsonBody { body, check } = body?;
@@ -128,12 +128,7 @@ async fn create(
             token: token.plaintext.expose_secret().to_string(),
         };
         Ok((StatusCode::CREATED, Json(created)).into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::TOKEN_CREATE, None, e).await),
-    }
+    })
 }
 
 /// Lists the tenant's tokens (never their values); a path-restricted admin sees only the
@@ -185,7 +180,7 @@ async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     security(("bearer" = ["admin"])))]
 async fn revoke(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
-    let res = async {
+    audited!(g, action::TOKEN_REVOKE, None, async {
         g.allow(action::TOKEN_REVOKE, Scope::Admin, Reach::Filtered)
             .await?;
         let missing = || ApiError::not_found("token_not_found", format!("no active token '{id}'"));
@@ -219,10 +214,5 @@ async fn revoke(door: Door, Path(id): Path<String>) -> Result<Response, ApiError
             return Err(missing());
         }
         Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::TOKEN_REVOKE, None, e).await),
-    }
+    })
 }

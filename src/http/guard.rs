@@ -168,9 +168,12 @@ pub fn query_map(raw: Option<&str>) -> HashMap<String, String> {
 /// for `$action` before the error is returned.
 macro_rules! audited {
     ($g:expr, $action:expr, $body:expr) => {
+        audited!($g, $action, None, $body)
+    };
+    ($g:expr, $action:expr, $path:expr, $body:expr) => {
         match $body.await {
             Ok(r) => Ok(r),
-            Err(e) => Err($g.fail($action, None, e).await),
+            Err(e) => Err($g.fail($action, $path, e).await),
         }
     };
 }

@@ -183,16 +183,22 @@ async fn a_read_shows_the_rotation_state_after_a_scheduler_tick(kind: StoreKind)
         )
         .await;
     assert!(r.status.is_success(), "{}", r.body);
-    let (hits0, _) = cache_counts(&app).await;
-    for _ in 0..3 {
-        let r = app.get("/v1/secrets/cache/rot").await;
-        assert_eq!(r.body["rotation"]["status"], "scheduled", "{}", r.body);
+    // On PostgreSQL the write's own NOTIFY may arrive a little later and empty the cache once,
+    // so three reads in a row served from the cache are looked for a few times.
+    let mut served = false;
+    for _ in 0..10 {
+        let (hits0, _) = cache_counts(&app).await;
+        for _ in 0..3 {
+            let r = app.get("/v1/secrets/cache/rot").await;
+            assert_eq!(r.body["rotation"]["status"], "scheduled", "{}", r.body);
+        }
+        let (hits, _) = cache_counts(&app).await;
+        if hits - hits0 >= 6.0 {
+            served = true;
+            break;
+        }
     }
-    let (hits, _) = cache_counts(&app).await;
-    assert!(
-        hits - hits0 >= 6.0,
-        "token, secret and schedule served from the cache"
-    );
+    assert!(served, "token, secret and schedule served from the cache");
     // The scheduler opens the due rotation: the next read shows it.
     app.clock
         .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));

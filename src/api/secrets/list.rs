@@ -9,7 +9,7 @@ use crate::domain::scope::Scope;
 use crate::domain::secret::SecretType;
 use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::query_map;
+use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use crate::store::SecretListQuery;
 use axum::extract::RawQuery;
@@ -37,7 +37,7 @@ use super::*;
 pub(super) async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
     let query = query_map(q.as_deref());
-    let res = async {
+    audited!(g, action::LIST, None, async {
         g.allow(action::LIST, Scope::SecretsList, Reach::Filtered)
             .await?;
         let prefix = query.get("prefix").filter(|p| !p.is_empty()).cloned();
@@ -105,12 +105,7 @@ pub(super) async fn list(door: Door, RawQuery(q): RawQuery) -> Result<Response, 
             cursor,
         })
         .into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::LIST, None, e).await),
-    }
+    })
 }
 
 /// Reads up to 100 secrets; each path is authorized and audited on its own.
@@ -123,7 +118,7 @@ pub(super) async fn batch(
     body: Result<JsonBody<schema::BatchRead>, ApiError>,
 ) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
-    let res = async {
+    audited!(g, action::READ, None, async {
         g.allow(action::READ, Scope::SecretsRead, Reach::Filtered)
             .await?;
         let JsonBody { body, check } = body?;
@@ -193,10 +188,5 @@ pub(super) async fn batch(
         g.record(&rows).await?;
         st.metrics.secret_reads(secrets.len() as u64);
         Ok(Json(schema::BatchResult { secrets, errors }).into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::READ, None, e).await),
-    }
+    })
 }

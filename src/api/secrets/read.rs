@@ -5,7 +5,7 @@ use crate::domain::access::{Need, Reach};
 use crate::domain::scope::Scope;
 use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{query_map, Guard};
+use crate::http::guard::{audited, query_map, Guard};
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -37,7 +37,7 @@ pub(super) async fn get_any(
     if let Some(p) = raw.strip_suffix("/metadata") {
         return get_metadata(&g, p).await;
     }
-    let res = async {
+    audited!(g, action::READ, audit_path(&raw), async {
         let path = parse_path(&raw)?;
         g.allow(action::READ, Scope::SecretsRead, Reach::Path(path.as_str()))
             .await?;
@@ -72,12 +72,7 @@ pub(super) async fn get_any(
         .into_response();
         set_etag(&mut res, read.version);
         Ok(res)
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::READ, audit_path(&raw), e).await),
-    }
+    })
 }
 
 /// Lists the versions, newest first.
@@ -89,7 +84,7 @@ pub(super) async fn get_any(
     ),
     security(("bearer" = ["secrets:read"]), ("bearer" = ["secrets:list"])))]
 pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
-    let res = async {
+    audited!(g, action::READ_METADATA, audit_path(raw), async {
         let path = parse_path(raw)?;
         g.allow(
             action::READ_METADATA,
@@ -120,12 +115,7 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
             versions,
         })
         .into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
-    }
+    })
 }
 
 /// Everything about the secret but its value.
@@ -137,7 +127,7 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
     ),
     security(("bearer" = ["secrets:list"])))]
 pub(super) async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, ApiError> {
-    let res = async {
+    audited!(g, action::READ_METADATA, audit_path(raw), async {
         let path = parse_path(raw)?;
         g.allow(
             action::READ_METADATA,
@@ -166,10 +156,5 @@ pub(super) async fn get_metadata(g: &Guard<'_>, raw: &str) -> Result<Response, A
             schedule.as_deref(),
         ))
         .into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::READ_METADATA, audit_path(raw), e).await),
-    }
+    })
 }

@@ -6,7 +6,7 @@ use crate::domain::scope::Scope;
 use crate::domain::secret_ops::WriteRequest;
 use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::query_map;
+use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, StatusCode};
@@ -37,7 +37,7 @@ pub(super) async fn put(
     body: Result<JsonBody<schema::SecretWrite>, ApiError>,
 ) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
-    let res = async {
+    audited!(g, action::WRITE, audit_path(&raw), async {
         let path = parse_path(&raw)?;
         g.allow(
             action::WRITE,
@@ -76,12 +76,7 @@ pub(super) async fn put(
         let mut res = (status, Json(schema::SecretWritten::from(&out.secret))).into_response();
         set_etag(&mut res, out.secret.current_version);
         Ok(res)
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::WRITE, audit_path(&raw), e).await),
-    }
+    })
 }
 
 /// Changes metadata (and expiry, `max_versions`) without a new version.
@@ -108,7 +103,7 @@ pub(super) async fn patch_any(
             "PATCH is only for /v1/secrets/{path}/metadata",
         ));
     };
-    let res = async {
+    audited!(g, action::WRITE, audit_path(p), async {
         let path = parse_path(p)?;
         g.allow(
             action::WRITE,
@@ -133,12 +128,7 @@ pub(super) async fn patch_any(
             .await?;
         let schedule = schedule_of(&st, &secret).await?;
         Ok(Json(schema::SecretInfo::of(&secret, None, schedule.as_deref())).into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::WRITE, audit_path(p), e).await),
-    }
+    })
 }
 
 /// Undoes a soft delete.
@@ -157,7 +147,7 @@ pub(super) async fn post_any(door: Door, Path(raw): Path<String>) -> Result<Resp
             "POST is only for /v1/secrets/batch and /v1/secrets/{path}/restore",
         ));
     };
-    let res = async {
+    audited!(g, action::RESTORE, audit_path(p), async {
         let path = parse_path(p)?;
         g.allow(
             action::RESTORE,
@@ -174,12 +164,7 @@ pub(super) async fn post_any(door: Door, Path(raw): Path<String>) -> Result<Resp
             restored_at: crate::clock::rfc3339(st.clock.now()),
         })
         .into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(action::RESTORE, audit_path(p), e).await),
-    }
+    })
 }
 
 /// Soft-deletes (restorable for 30 days), or with `permanent=true` destroys every version now.
@@ -211,7 +196,7 @@ pub(super) async fn delete(
     } else {
         action::DELETE
     };
-    let res = async {
+    audited!(g, act, audit_path(&raw), async {
         let path = parse_path(&raw)?;
         g.allow(act, Scope::SecretsDelete, Reach::Path(path.as_str()))
             .await?;
@@ -229,10 +214,5 @@ pub(super) async fn delete(
             o.soft_delete(&caller.tenant_id, &path, row).await?
         };
         Ok(Json(schema::SecretDeleted::of(&secret, count, permanent)).into_response())
-    }
-    .await;
-    match res {
-        Ok(r) => Ok(r),
-        Err(e) => Err(g.fail(act, audit_path(&raw), e).await),
-    }
+    })
 }
