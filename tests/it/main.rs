@@ -36,6 +36,7 @@ mod smoke;
 mod sqlite_files;
 mod store_down;
 mod tls;
+mod typed_bodies;
 mod undecodable_path;
 mod webhook_isolation;
 mod webhook_targets;
