@@ -9,7 +9,7 @@ use crate::domain::scope::ScopeSet;
 use crate::domain::token::{
     normalize_tenant, valid_tenant, valid_token_name, NewToken, DEFAULT_TENANT,
 };
-use crate::domain::token_ops::{kind, token_row, TokenSpec};
+use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
 use crate::store::{SqlStore, Store};
 use secrecy::ExposeSecret;
 
@@ -73,9 +73,13 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
                 &token,
                 now,
             );
-            let mut tx = store.begin().await?;
-            tx.insert_token(&row).await?;
-            tx.commit().await?;
+            let audit = cli_audit_row(
+                &tenant,
+                crate::audit::action::TOKEN_CREATE,
+                now,
+                serde_json::json!({ "token_id": row.id, "name": row.name }),
+            );
+            TokenOps::new(&store).create(&row, &audit).await?;
             eprintln!(
                 "created {} ({}) in {}; the token is shown once:",
                 row.id, row.identity_id, row.tenant_id
@@ -116,17 +120,32 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { id, tenant } => {
             let tenant = tenant_of(tenant)?;
-            let mut tx = store.begin().await?;
-            if !tx
-                .revoke_token(&tenant, &id, now.timestamp_micros())
+            let audit = cli_audit_row(
+                &tenant,
+                crate::audit::action::TOKEN_REVOKE,
+                now,
+                serde_json::json!({ "token_id": id }),
+            );
+            if !TokenOps::new(&store)
+                .revoke(&tenant, &id, now.timestamp_micros(), &audit)
                 .await?
             {
                 return Err(CliError(format!("no active token '{id}' in {tenant}")).into());
             }
-            tx.commit().await?;
             println!("revoked {id}");
         }
     }
     store.close().await;
     Ok(())
+}
+
+/// The audit row of a token change made from the command line (identity `system:cli`), in the
+/// token's tenant.
+fn cli_audit_row(
+    tenant: &str,
+    action: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    extra: serde_json::Value,
+) -> crate::store::AuditRow {
+    crate::audit::system_row(tenant, "system:cli", now, action, None, None, extra)
 }

@@ -843,6 +843,26 @@ async fn cli_token_create_list_revoke(kind: StoreKind) {
         (401, Some("token_revoked")),
         "{r}"
     );
+    // Both CLI changes left an audit row in the token's tenant, by `system:cli`.
+    let (s, logs) = srv
+        .call(
+            M::GET,
+            "/v1/audit/logs?action=token_create,token_revoke&identity_id=system:cli",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{logs}");
+    let mut actions: Vec<&str> = logs["logs"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|r| r["extra_data"]["token_id"] == id.as_str())
+                .filter_map(|r| r["action"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    actions.sort();
+    assert_eq!(actions, ["token_create", "token_revoke"], "{logs}");
     let (ok, _) = srv.stop().await;
     assert!(ok);
 
