@@ -12,6 +12,7 @@ use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
 use crate::server::AppState;
+use crate::store::DeliveryStatus;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -111,7 +112,12 @@ pub(super) async fn deliveries(
     let before = pagination::decode(query.get("cursor").map(String::as_str))?;
     let rows = st
         .store
-        .list_deliveries(&w.id, status, before.as_deref(), limit + 1)
+        .list_deliveries(
+            &w.id,
+            status.and_then(DeliveryStatus::parse),
+            before.as_deref(),
+            limit + 1,
+        )
         .await?;
     let (rows, cursor) = pagination::page(rows, limit, |d| d.id.clone());
     Ok(Json(schema::DeliveryList {
