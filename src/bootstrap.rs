@@ -9,7 +9,7 @@ use crate::domain::scope::{Scope, ScopeSet};
 use crate::domain::token::{NewToken, DEFAULT_TENANT};
 use crate::domain::token_ops::{kind, token_row, TokenSpec};
 use crate::server::{InitialToken, StartError};
-use crate::store::{Store, StoreError, StoreTx, TokenRow};
+use crate::store::{Store, StoreError, StoreTx, TokenKind, TokenRow};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
@@ -190,7 +190,7 @@ pub async fn ensure_tokens(
     now: DateTime<Utc>,
 ) -> Result<Option<InitialToken>, StartError> {
     let admin = ScopeSet::new(vec![Scope::Admin]);
-    let spec = |kind: &'static str| TokenSpec {
+    let spec = |kind: TokenKind| TokenSpec {
         tenant_id: DEFAULT_TENANT,
         name: "root",
         scopes: &admin,
@@ -277,7 +277,7 @@ fn same_live_token(row: &TokenRow, wanted: &TokenRow) -> bool {
 /// Revokes every live token of `kind` but the one hashed `keep_hash`, one audit row each.
 async fn retire_previous(
     tx: &mut dyn StoreTx,
-    kind: &str,
+    kind: TokenKind,
     keep_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {

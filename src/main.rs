@@ -11,5 +11,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let cli = scaivault::cli::Cli::parse();
-    std::process::exit(scaivault::cli::run(cli).await);
+    // Success returns from main (the runtime shuts down in order); only failures exit early.
+    let code = scaivault::cli::run(cli).await;
+    if code != 0 {
+        std::process::exit(code);
+    }
 }

@@ -9,7 +9,7 @@ use crate::domain::rotation::{self, Step, SCHEDULER_IDENTITY};
 use crate::domain::secret_ops::{Ops, WriteOptions, WriteRequest};
 use crate::metrics::rotation_status;
 use crate::server::AppState;
-use crate::store::{AuditRow, StoreResult};
+use crate::store::{AuditRow, DeliveryStatus, RotationStatus, RotationTrigger, StoreResult};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -138,7 +138,7 @@ fn rotate_audit(
         "rotate",
         Some(path),
         Some(version),
-        json!({ "trigger": "schedule", "rotation_policy_id": policy_id, "history_id": history_id }),
+        json!({ "trigger": RotationTrigger::Schedule.as_str(), "rotation_policy_id": policy_id, "history_id": history_id }),
     )
 }
 
@@ -197,7 +197,7 @@ pub async fn fail_history(
     let Some(mut h) = tx.get_history(history_id).await? else {
         return Ok(());
     };
-    if h.status != "pending" && h.status != "overdue" {
+    if !matches!(h.status, RotationStatus::Pending | RotationStatus::Overdue) {
         return Ok(());
     }
     let (Some(p), Some(secret)) = (
@@ -275,19 +275,20 @@ pub async fn on_due_delivery_failed(
 
 /// True when the event went to at least one of `hooks` and every such delivery has ended
 /// without success (failed, or cancelled with its webhook). `states` are (webhook id, status) of all its deliveries.
-fn all_failed(hooks: &[String], states: &[(String, String)]) -> bool {
+fn all_failed(hooks: &[String], states: &[(String, DeliveryStatus)]) -> bool {
     let mut ours = states.iter().filter(|(w, _)| hooks.contains(w)).peekable();
-    ours.peek().is_some() && ours.all(|(_, status)| status != "pending" && status != "success")
+    ours.peek().is_some()
+        && ours
+            .all(|(_, status)| !matches!(status, DeliveryStatus::Pending | DeliveryStatus::Success))
 }
 
 #[cfg(test)]
 mod tests {
     use super::all_failed;
+    use crate::store::DeliveryStatus::{self, Failed, Pending, Success};
 
-    fn states(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(w, s)| (w.to_string(), s.to_string()))
-            .collect()
+    fn states(list: &[(&str, DeliveryStatus)]) -> Vec<(String, DeliveryStatus)> {
+        list.iter().map(|(w, s)| (w.to_string(), *s)).collect()
     }
 
     #[test]
@@ -296,22 +297,22 @@ mod tests {
         // Another webhook's success does not save the rotation.
         assert!(all_failed(
             &hooks,
-            &states(&[("wh_p", "failed"), ("wh_all", "success")])
+            &states(&[("wh_p", Failed), ("wh_all", Success)])
         ));
         assert!(all_failed(
             &hooks,
-            &states(&[("wh_p", "failed"), ("wh_q", "failed")])
+            &states(&[("wh_p", Failed), ("wh_q", Failed)])
         ));
         assert!(!all_failed(
             &hooks,
-            &states(&[("wh_p", "failed"), ("wh_q", "pending")])
+            &states(&[("wh_p", Failed), ("wh_q", Pending)])
         ));
         assert!(!all_failed(
             &hooks,
-            &states(&[("wh_p", "failed"), ("wh_q", "success")])
+            &states(&[("wh_p", Failed), ("wh_q", Success)])
         ));
         // Only other webhooks failed: not the policy's delivery, not a failed rotation.
-        assert!(!all_failed(&hooks, &states(&[("wh_all", "failed")])));
-        assert!(!all_failed(&[], &states(&[("wh_all", "failed")])));
+        assert!(!all_failed(&hooks, &states(&[("wh_all", Failed)])));
+        assert!(!all_failed(&[], &states(&[("wh_all", Failed)])));
     }
 }

@@ -24,13 +24,14 @@ pub fn canonical(row: &AuditRow, seq: i64) -> Vec<u8> {
         row.tenant_id,
         row.ts,
         row.action,
-        row.identity_type,
+        row.identity_type.as_str(),
         row.identity_id,
         row.secret_path,
         row.version,
         row.source_ip,
         row.user_agent,
-        row.success,
+        // Hashed as stored: 0 or 1.
+        crate::store::flag(row.success),
         row.status_code,
         row.duration_ms,
         row.request_id,
@@ -151,5 +152,77 @@ pub async fn verify_after(store: &dyn Store, link: (i64, String)) -> StoreResult
             expected_seq += 1;
             checked += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::IdentityType;
+
+    fn row(id: &str, success: bool) -> AuditRow {
+        AuditRow {
+            id: id.into(),
+            tenant_id: "tnt_default".into(),
+            ts: 1_700_000_000_000_001,
+            action: "read".into(),
+            identity_type: IdentityType::ServiceAccount,
+            identity_id: "sa:ci".into(),
+            secret_path: Some("app/db".into()),
+            version: Some(3),
+            source_ip: Some("10.0.0.1".into()),
+            user_agent: Some("curl/8".into()),
+            success,
+            status_code: 200,
+            duration_ms: 4,
+            request_id: Some("req_1".into()),
+            extra_data: r#"{"k":"v"}"#.into(),
+            seq: None,
+            hash: None,
+        }
+    }
+
+    /// The hashed bytes are the stored values, `success` as the stored integer 0/1 and the
+    /// identity type as its stored text: chains sealed before rows were typed still verify.
+    #[test]
+    fn canonical_bytes_are_pinned() {
+        let bytes = canonical(&row("log_01", true), 7);
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            r#"[7,"log_01","tnt_default",1700000000000001,"read","service_account","sa:ci","app/db",3,"10.0.0.1","curl/8",1,200,4,"req_1","{\"k\":\"v\"}"]"#
+        );
+        // SHA-256 of GENESIS, "\n" and those bytes, computed outside this crate.
+        assert_eq!(
+            row_hash(GENESIS, &row("log_01", true), 7),
+            "0b9a1f6ea5b458d853060c2a74f43d5c3327468bb59cc89dd0a26a008eb2f200"
+        );
+    }
+
+    #[test]
+    fn a_failure_hashes_as_zero_with_nulls_for_absent_fields() {
+        let r = AuditRow {
+            id: "log_02".into(),
+            ts: 1_700_000_000_000_002,
+            action: "auth_failed".into(),
+            identity_type: IdentityType::User,
+            identity_id: "anonymous".into(),
+            secret_path: None,
+            version: None,
+            source_ip: None,
+            user_agent: None,
+            status_code: 401,
+            duration_ms: 0,
+            request_id: None,
+            extra_data: "{}".into(),
+            ..row("log_02", false)
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&canonical(&r, 8)),
+            r#"[8,"log_02","tnt_default",1700000000000002,"auth_failed","user","anonymous",null,null,null,null,0,401,0,null,"{}"]"#
+        );
+        assert_eq!(
+            row_hash("abc", &r, 8),
+            "7f92526433ac5e85f638ff822f978fb02f1054d780c515d5b8ba9e9c09ba5621"
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::clock::to_micros;
 use crate::domain::ids::new_time_ordered_id;
 use crate::domain::token::Caller;
 use crate::http::context::RequestContext;
-use crate::store::AuditRow;
+use crate::store::{AuditRow, IdentityType};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ pub mod action {
 pub struct Actor<'a> {
     pub tenant_id: &'a str,
     pub identity_id: &'a str,
-    pub identity_type: &'a str,
+    pub identity_type: IdentityType,
 }
 
 impl<'a> From<&'a Caller> for Actor<'a> {
@@ -43,7 +43,7 @@ impl<'a> From<&'a Caller> for Actor<'a> {
         Actor {
             tenant_id: &c.tenant_id,
             identity_id: &c.identity_id,
-            identity_type: &c.identity_type,
+            identity_type: c.identity_type,
         }
     }
 }
@@ -77,13 +77,13 @@ pub fn row(
         tenant_id: actor.tenant_id.to_string(),
         ts: to_micros(now),
         action: action.to_string(),
-        identity_type: actor.identity_type.to_string(),
+        identity_type: actor.identity_type,
         identity_id: without_nul(actor.identity_id),
         secret_path: path.map(without_nul),
         version,
         source_ip: ctx.source_ip.clone(),
         user_agent: ctx.user_agent.as_deref().map(without_nul),
-        success: i64::from(status < 400),
+        success: status < 400,
         status_code: i64::from(status),
         duration_ms: ctx.elapsed_ms(),
         request_id: Some(ctx.request_id.to_string()),
@@ -113,13 +113,13 @@ pub fn system_row(
         tenant_id: tenant_id.to_string(),
         ts: to_micros(now),
         action: action.to_string(),
-        identity_type: "system".into(),
+        identity_type: IdentityType::System,
         identity_id: without_nul(identity_id),
         secret_path: path.map(without_nul),
         version,
         source_ip: None,
         user_agent: None,
-        success: 1,
+        success: true,
         status_code: 200,
         duration_ms: 0,
         request_id: None,

@@ -179,6 +179,7 @@ fn key_of(row: &AuditRow) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::IdentityType;
 
     fn refusal(ts: i64, ip: &str) -> AuditRow {
         AuditRow {
@@ -186,13 +187,13 @@ mod tests {
             tenant_id: "tnt_default".into(),
             ts,
             action: "auth_failed".into(),
-            identity_type: "user".into(),
+            identity_type: IdentityType::User,
             identity_id: "anonymous".into(),
             secret_path: None,
             version: None,
             source_ip: Some(ip.into()),
             user_agent: None,
-            success: 0,
+            success: false,
             status_code: 401,
             duration_ms: 1,
             request_id: Some("req_1".into()),
@@ -220,7 +221,7 @@ mod tests {
         let extra: Value = serde_json::from_str(&closed[0].extra_data).unwrap();
         assert_eq!(extra["repeated"], 5);
         assert_eq!(extra["reason"], "token_invalid");
-        assert_eq!(closed[0].success, 0);
+        assert!(!closed[0].success);
         assert!(
             log.drain(WINDOW_MICROS).is_empty(),
             "10.0.0.2 never repeated"

@@ -272,7 +272,7 @@ fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
     row.action = super::action::AUTH_FAILED.to_string();
     row.secret_path = None;
     row.version = None;
-    row.success = 0;
+    row.success = false;
     row.status_code = 401;
     row.extra_data =
         serde_json::json!({ "reason": "token_revoked", "path": request_path }).to_string();

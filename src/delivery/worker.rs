@@ -6,7 +6,9 @@ use super::attempt::{send, AttemptResult};
 use crate::clock::to_micros;
 use crate::domain::events::envelope;
 use crate::server::AppState;
-use crate::store::{AttemptRecord, AuditRow, DeliveryRow, EventRow, WebhookRow};
+use crate::store::{
+    AttemptRecord, AuditRow, DeliveryRow, DeliveryStatus, EventRow, WebhookHealth, WebhookRow,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashMap;
@@ -188,7 +190,7 @@ async fn deliver(
 ) {
     let now = st.clock.now();
     let result = match (&event, &webhook) {
-        (Some(e), Some(w)) if w.enabled != 0 => {
+        (Some(e), Some(w)) if w.enabled => {
             let body = envelope(e).to_string();
             send(st, w, e, body.as_bytes(), &d.id, now).await
         }
@@ -201,7 +203,7 @@ async fn deliver(
             gone: false,
         },
     };
-    let final_failure = webhook.as_ref().is_none_or(|w| w.enabled == 0);
+    let final_failure = webhook.as_ref().is_none_or(|w| !w.enabled);
     let record = outcome(st, &d, &result, st.clock.now(), final_failure);
     let audit = delivery_audit(&d, event.as_deref(), &result, &record, st.clock.now());
     let recorded = recorder.record(record.clone(), audit).await;
@@ -217,10 +219,12 @@ async fn deliver(
                 duration_ms = result.duration_ms,
                 "webhook delivery attempt"
             );
-            if record.status == "pending" {
+            if record.status == DeliveryStatus::Pending {
                 st.bus.deliveries.notify_one();
             }
-            if record.status == "failed" && d.event_type == crate::domain::events::ROTATION_DUE {
+            if record.status == DeliveryStatus::Failed
+                && d.event_type == crate::domain::events::ROTATION_DUE
+            {
                 if let Err(e) =
                     crate::scheduler::on_due_delivery_failed(st, &d.event_id, record.attempts).await
                 {
@@ -248,7 +252,7 @@ pub fn outcome(
     let mut rec = AttemptRecord {
         delivery_id: d.id.clone(),
         webhook_id: d.webhook_id.clone(),
-        status: String::new(),
+        status: DeliveryStatus::Pending,
         attempts,
         next_attempt_at: d.next_attempt_at,
         response_code: r.response_code.map(i64::from),
@@ -259,20 +263,20 @@ pub fn outcome(
         disable_reason: None,
     };
     if r.success {
-        rec.status = "success".into();
-        rec.webhook_health = Some("healthy".into());
+        rec.status = DeliveryStatus::Success;
+        rec.webhook_health = Some(WebhookHealth::Healthy);
     } else if r.gone {
-        rec.status = "failed".into();
+        rec.status = DeliveryStatus::Failed;
         rec.disable_reason = Some("the endpoint answered 410 Gone".into());
     } else if final_failure || attempts as usize > schedule.len() {
-        rec.status = "failed".into();
-        rec.webhook_health = Some("failing".into());
+        rec.status = DeliveryStatus::Failed;
+        rec.webhook_health = Some(WebhookHealth::Failing);
     } else {
         let delay = schedule[(attempts - 1) as usize].seconds();
         let delay = r.retry_after.map_or(delay, |ra| {
             delay.max(i64::try_from(ra).unwrap_or(i64::MAX).min(86_400 * 7))
         });
-        rec.status = "pending".into();
+        rec.status = DeliveryStatus::Pending;
         rec.next_attempt_at = to_micros(now + chrono::Duration::seconds(delay));
     }
     rec
@@ -296,7 +300,7 @@ pub fn delivery_audit(
         "error": r.error,
     });
     AuditRow {
-        success: i64::from(r.success),
+        success: r.success,
         status_code: r.response_code.map_or(0, i64::from),
         duration_ms: r.duration_ms,
         request_id: event.and_then(|e| e.request_id.clone()),

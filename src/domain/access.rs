@@ -173,7 +173,7 @@ mod tests {
         Caller {
             token_id: "tok_x".into(),
             identity_id: "sa:x".into(),
-            identity_type: "service_account".into(),
+            identity_type: crate::store::IdentityType::ServiceAccount,
             tenant_id: "tnt_default".into(),
             scopes: ScopeSet::parse(scopes.iter().copied()).unwrap(),
             path_prefixes: rules.iter().map(|r| r.to_string()).collect(),

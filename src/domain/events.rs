@@ -64,7 +64,7 @@ pub struct NewEvent {
     pub data: Value,
     pub request_id: Option<String>,
     /// For routing: the secret's type and tags, and its rotation policy's webhooks.
-    pub secret_type: Option<String>,
+    pub secret_type: Option<super::secret::SecretType>,
     pub tags: Vec<String>,
     pub policy_webhook_ids: Vec<String>,
 }
@@ -103,7 +103,7 @@ pub fn envelope(e: &EventRow) -> Value {
 
 /// True when `event` should go to webhook `w` (SPEC §5 routing).
 pub fn routes_to(w: &WebhookRow, event: &NewEvent) -> bool {
-    if w.enabled == 0 {
+    if !w.enabled {
         return false;
     }
     let by_policy = (event.event_type.starts_with("rotation.")
@@ -126,7 +126,7 @@ pub fn routes_to(w: &WebhookRow, event: &NewEvent) -> bool {
         }
     }
     if let Some(t) = &w.filter_secret_type {
-        if event.secret_type.as_deref() != Some(t.as_str()) {
+        if event.secret_type.map(|s| s.as_str()) != Some(t.as_str()) {
             return false;
         }
     }

@@ -26,7 +26,7 @@ fn next_event_at(e: &ExpiryRow) -> Option<i64> {
         .into_iter()
         .filter(|(s, _)| !sent.contains(s))
         .map(|(s, _)| e.expires_at - s * 1_000_000);
-    let expired = (e.expired_sent == 0).then_some(e.expires_at);
+    let expired = (!e.expired_sent).then_some(e.expires_at);
     notices.chain(expired).min()
 }
 
@@ -54,7 +54,7 @@ pub async fn sync(tx: &mut dyn StoreTx, secret: &SecretRow, now: DateTime<Utc>) 
         expires_at,
         notify_before: notify,
         notices_sent: serde_json::to_string(&skipped).unwrap_or_else(|_| "[]".into()),
-        expired_sent: 0,
+        expired_sent: false,
         next_event_at: None,
     };
     row.next_event_at = next_event_at(&row);
@@ -78,7 +78,7 @@ pub async fn step(
         path: Some(secret.path.clone()),
         data,
         request_id: None,
-        secret_type: Some(secret.secret_type.clone()),
+        secret_type: Some(secret.secret_type),
         tags: serde_json::from_str(&secret.tags).unwrap_or_default(),
         policy_webhook_ids: Vec::new(),
     };
@@ -94,8 +94,8 @@ pub async fn step(
                 ));
             }
         }
-    } else if e.expired_sent == 0 {
-        e.expired_sent = 1;
+    } else if !e.expired_sent {
+        e.expired_sent = true;
         for (secs, _) in thresholds(&e.notify_before) {
             if !sent.contains(&secs) {
                 sent.push(secs);

@@ -3,7 +3,7 @@
 
 use super::events::{new_sortable_id, routes_to, NewEvent};
 use crate::clock::to_micros;
-use crate::store::{DeliveryRow, EventRow, StoreResult, StoreTx};
+use crate::store::{DeliveryRow, DeliveryStatus, EventRow, StoreResult, StoreTx};
 use chrono::{DateTime, Utc};
 
 /// Writes the events and their deliveries; returns the stored rows and the delivery count.
@@ -44,7 +44,7 @@ pub fn new_delivery(event: &EventRow, webhook_id: &str, now: DateTime<Utc>) -> D
         webhook_id: webhook_id.to_string(),
         event_id: event.id.clone(),
         event_type: event.event_type.clone(),
-        status: "pending".into(),
+        status: DeliveryStatus::Pending,
         attempts: 0,
         next_attempt_at: us,
         lease_until: None,

@@ -5,7 +5,10 @@
 
 use super::access::{self, Denial};
 use super::rotation;
-use crate::store::{AuditRow, HistoryRow, PolicyRow, ScheduleRow, Store, StoreError, StoreTx};
+use crate::store::{
+    AuditRow, HistoryRow, PolicyRow, RotationTrigger, ScheduleRow, ScheduleStatus, Store,
+    StoreError, StoreTx,
+};
 use chrono::{DateTime, Utc};
 
 /// Why a policy operation was refused.
@@ -204,7 +207,7 @@ impl<'a> PolicyOps<'a> {
                     policy: p.id.clone(),
                 });
             };
-            if s.status != "scheduled" {
+            if s.status != ScheduleStatus::Scheduled {
                 // Rule 8: a pending rotation is returned, not opened twice.
                 if let Some(h) = match &s.history_id {
                     Some(hid) => tx.get_history(hid).await?,
@@ -219,7 +222,14 @@ impl<'a> PolicyOps<'a> {
                 }
             }
             let h = rotation::open(
-                &mut *tx, &mut s, p, secret, "manual", now, actor, request_id,
+                &mut *tx,
+                &mut s,
+                p,
+                secret,
+                RotationTrigger::Manual,
+                now,
+                actor,
+                request_id,
             )
             .await?;
             tx.insert_audit(&audit(&secret.path, secret.current_version, &h))

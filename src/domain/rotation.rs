@@ -4,7 +4,10 @@
 
 use super::events::{self as ev, NewEvent};
 use crate::clock::{from_micros, rfc3339, to_micros};
-use crate::store::{HistoryRow, PolicyRow, ScheduleRow, SecretRow, StoreResult, StoreTx};
+use crate::store::{
+    HistoryRow, PolicyRow, RotationStatus, RotationTrigger, ScheduleRow, ScheduleStatus, SecretRow,
+    StoreResult, StoreTx,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -28,11 +31,11 @@ fn sent(s: &ScheduleRow) -> Vec<i64> {
 
 /// The earliest moment something must happen for this schedule (None: nothing to do).
 pub fn next_event_at(s: &ScheduleRow, p: &PolicyRow) -> Option<i64> {
-    if p.is_active == 0 {
+    if !p.is_active {
         return None;
     }
-    match s.status.as_str() {
-        "scheduled" => {
+    match s.status {
+        ScheduleStatus::Scheduled => {
             let done = sent(s);
             warnings(p)
                 .iter()
@@ -41,8 +44,8 @@ pub fn next_event_at(s: &ScheduleRow, p: &PolicyRow) -> Option<i64> {
                 .chain(std::iter::once(s.next_rotation_at))
                 .min()
         }
-        "pending" => s.due_at.map(|d| d + p.grace_seconds * 1_000_000),
-        _ => None,
+        ScheduleStatus::Pending => s.due_at.map(|d| d + p.grace_seconds * 1_000_000),
+        ScheduleStatus::Overdue => None,
     }
 }
 
@@ -68,7 +71,7 @@ pub fn attach(p: &PolicyRow, secret: &SecretRow, now: DateTime<Utc>) -> Schedule
         assigned_at: now_us,
         last_rotated_at: now_us,
         next_rotation_at: now_us + p.interval_seconds * 1_000_000,
-        status: "scheduled".into(),
+        status: ScheduleStatus::Scheduled,
         history_id: None,
         due_at: None,
         warnings_sent: "[]".into(),
@@ -80,7 +83,7 @@ pub fn attach(p: &PolicyRow, secret: &SecretRow, now: DateTime<Utc>) -> Schedule
 
 /// Recomputes after a policy change or re-enable: past warnings are skipped, due fires at once.
 pub fn reschedule(s: &mut ScheduleRow, p: &PolicyRow, now: DateTime<Utc>) {
-    if s.status == "scheduled" {
+    if s.status == ScheduleStatus::Scheduled {
         s.next_rotation_at = s.last_rotated_at + p.interval_seconds * 1_000_000;
         skip_past_warnings(s, p, to_micros(now));
     } else {
@@ -103,7 +106,7 @@ fn event(
         path: Some(secret.path.clone()),
         data,
         request_id: request_id.map(str::to_string),
-        secret_type: Some(secret.secret_type.clone()),
+        secret_type: Some(secret.secret_type),
         tags: serde_json::from_str(&secret.tags).unwrap_or_default(),
         policy_webhook_ids: serde_json::from_str(&p.webhook_ids).unwrap_or_default(),
     }
@@ -122,7 +125,7 @@ pub async fn open(
     s: &mut ScheduleRow,
     p: &PolicyRow,
     secret: &SecretRow,
-    trigger: &str,
+    trigger: RotationTrigger,
     now: DateTime<Utc>,
     actor: &str,
     request_id: Option<&str>,
@@ -134,8 +137,8 @@ pub async fn open(
         policy_id: p.id.clone(),
         secret_id: secret.id.clone(),
         secret_path: secret.path.clone(),
-        trigger: trigger.to_string(),
-        status: "pending".into(),
+        trigger,
+        status: RotationStatus::Pending,
         old_version: Some(secret.current_version),
         new_version: None,
         started_at: now_us,
@@ -143,7 +146,7 @@ pub async fn open(
         error: None,
         due_event_id: None,
     };
-    if p.auto_generate == 0 {
+    if !p.auto_generate {
         let due = event(
             secret,
             p,
@@ -164,7 +167,7 @@ pub async fn open(
         h.due_event_id = rows.first().map(|r| r.id.clone());
     }
     tx.insert_history(&h).await?;
-    s.status = "pending".into();
+    s.status = ScheduleStatus::Pending;
     s.history_id = Some(h.id.clone());
     s.due_at = Some(now_us);
     s.next_event_at = next_event_at(s, p);
@@ -194,7 +197,7 @@ pub async fn complete_on_write(
     let Some(mut s) = tx.lock_schedule(&secret.id).await? else {
         return Ok(None);
     };
-    if s.status == "scheduled" {
+    if s.status == ScheduleStatus::Scheduled {
         return Ok(None);
     }
     let Some(p) = tx.get_policy(&secret.tenant_id, &s.policy_id).await? else {
@@ -206,11 +209,11 @@ pub async fn complete_on_write(
         .await?;
     tx.set_version_flags(&secret.id, new_version, Some(true), None)
         .await?;
-    let mut trigger = "schedule".to_string();
+    let mut trigger = RotationTrigger::Schedule;
     if let Some(hid) = &s.history_id {
         if let Some(mut h) = tx.get_history(hid).await? {
-            trigger = h.trigger.clone();
-            h.status = "success".into();
+            trigger = h.trigger;
+            h.status = RotationStatus::Success;
             h.old_version = Some(old_version);
             h.new_version = Some(new_version);
             h.completed_at = Some(now_us);
@@ -218,7 +221,7 @@ pub async fn complete_on_write(
             tx.update_history(&h).await?;
         }
     }
-    s.status = "scheduled".into();
+    s.status = ScheduleStatus::Scheduled;
     s.history_id = None;
     s.due_at = None;
     s.last_rotated_at = now_us;
@@ -282,20 +285,21 @@ pub async fn step(
     now: DateTime<Utc>,
 ) -> StoreResult<Step> {
     let now_us = to_micros(now);
-    if p.is_active == 0 {
+    if !p.is_active {
         s.next_event_at = None;
         tx.upsert_schedule(s).await?;
         return Ok(Step::Nothing);
     }
-    match s.status.as_str() {
-        "scheduled" if now_us >= s.next_rotation_at => {
-            let h = open(tx, s, p, secret, "schedule", now, SCHEDULER_IDENTITY, None).await?;
+    match s.status {
+        ScheduleStatus::Scheduled if now_us >= s.next_rotation_at => {
+            let trigger = RotationTrigger::Schedule;
+            let h = open(tx, s, p, secret, trigger, now, SCHEDULER_IDENTITY, None).await?;
             Ok(Step::Opened {
-                auto: p.auto_generate != 0,
+                auto: p.auto_generate,
                 history_id: h.id,
             })
         }
-        "scheduled" => {
+        ScheduleStatus::Scheduled => {
             // Warnings whose moment has come (late ones after downtime are sent once).
             let mut done = sent(s);
             let mut events = Vec::new();
@@ -314,7 +318,7 @@ pub async fn step(
                             "threshold": text,
                             "next_rotation_at": ts(s.next_rotation_at),
                             "current_version": secret.current_version,
-                            "auto_generate": p.auto_generate != 0,
+                            "auto_generate": p.auto_generate,
                         }),
                         SCHEDULER_IDENTITY,
                         None,
@@ -328,7 +332,7 @@ pub async fn step(
             super::outbox::emit(tx, &events, now).await?;
             Ok(if warned { Step::Warned } else { Step::Nothing })
         }
-        "pending"
+        ScheduleStatus::Pending
             if s.due_at
                 .is_some_and(|d| now_us >= d + p.grace_seconds * 1_000_000) =>
         {
@@ -349,11 +353,11 @@ pub async fn step(
             super::outbox::emit(tx, &[overdue], now).await?;
             if let Some(hid) = &s.history_id {
                 if let Some(mut h) = tx.get_history(hid).await? {
-                    h.status = "overdue".into();
+                    h.status = RotationStatus::Overdue;
                     tx.update_history(&h).await?;
                 }
             }
-            s.status = "overdue".into();
+            s.status = ScheduleStatus::Overdue;
             s.next_event_at = None;
             tx.upsert_schedule(s).await?;
             Ok(Step::Overdue)
@@ -378,7 +382,7 @@ pub async fn fail(
     attempts: i64,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    h.status = "failed".into();
+    h.status = RotationStatus::Failed;
     h.error = Some(format!("{code}: {message}"));
     h.completed_at = Some(to_micros(now));
     tx.update_history(h).await?;

@@ -67,7 +67,7 @@ pub fn valid_token_name(n: &str) -> bool {
 pub struct Caller {
     pub token_id: String,
     pub identity_id: String,
-    pub identity_type: String,
+    pub identity_type: crate::store::IdentityType,
     pub tenant_id: String,
     pub scopes: ScopeSet,
     pub path_prefixes: Vec<String>,

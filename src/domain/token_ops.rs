@@ -6,15 +6,16 @@ use super::ids::new_id;
 use super::scope::ScopeSet;
 use super::token::NewToken;
 use crate::clock::to_micros;
-use crate::store::TokenRow;
+use crate::store::{IdentityType, TokenKind, TokenRow};
 use chrono::{DateTime, Utc};
 
 /// Token kinds: how a token came to exist.
 pub mod kind {
-    pub const API: &str = "api";
-    pub const BOOTSTRAP: &str = "bootstrap";
-    pub const ROOT_ENV: &str = "root_env";
-    pub const DEV_ROOT: &str = "dev_root";
+    use crate::store::TokenKind;
+    pub const API: TokenKind = TokenKind::Api;
+    pub const BOOTSTRAP: TokenKind = TokenKind::Bootstrap;
+    pub const ROOT_ENV: TokenKind = TokenKind::RootEnv;
+    pub const DEV_ROOT: TokenKind = TokenKind::DevRoot;
 }
 
 /// What a new token should carry.
@@ -24,7 +25,7 @@ pub struct TokenSpec<'a> {
     pub scopes: &'a ScopeSet,
     pub path_prefixes: &'a [String],
     pub ttl: Option<&'a ApiDuration>,
-    pub kind: &'a str,
+    pub kind: TokenKind,
     pub created_by: &'a str,
     /// `user:…` for people (root, bootstrap), `sa:…` for service accounts.
     pub is_user: bool,
@@ -33,9 +34,9 @@ pub struct TokenSpec<'a> {
 /// Builds the stored row for a token (the plaintext lives only in `NewToken`).
 pub fn token_row(spec: &TokenSpec<'_>, token: &NewToken, now: DateTime<Utc>) -> TokenRow {
     let (identity_id, identity_type) = if spec.is_user {
-        (format!("user:{}", spec.name), "user")
+        (format!("user:{}", spec.name), IdentityType::User)
     } else {
-        (format!("sa:{}", spec.name), "service_account")
+        (format!("sa:{}", spec.name), IdentityType::ServiceAccount)
     };
     TokenRow {
         id: new_id("tok_"),
@@ -43,10 +44,10 @@ pub fn token_row(spec: &TokenSpec<'_>, token: &NewToken, now: DateTime<Utc>) -> 
         name: spec.name.to_string(),
         token_hash: token.hash.clone(),
         identity_id,
-        identity_type: identity_type.to_string(),
+        identity_type,
         scopes: serde_json::to_string(&spec.scopes.names()).unwrap_or_else(|_| "[]".into()),
         path_prefixes: serde_json::to_string(spec.path_prefixes).unwrap_or_else(|_| "[]".into()),
-        kind: spec.kind.to_string(),
+        kind: spec.kind,
         created_at: to_micros(now),
         created_by: spec.created_by.to_string(),
         expires_at: spec.ttl.map(|d| to_micros(now + d.as_chrono())),

@@ -26,7 +26,7 @@ impl<'a> WebhookOps<'a> {
     pub async fn update(&self, w: &WebhookRow, audit: &AuditRow, now_us: i64) -> StoreResult<()> {
         let mut tx = self.store.begin().await?;
         tx.update_webhook(w).await?;
-        if w.enabled == 0 {
+        if !w.enabled {
             tx.cancel_pending_deliveries(&w.id, now_us).await?;
         }
         tx.insert_audit(audit).await?;

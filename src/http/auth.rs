@@ -9,7 +9,7 @@ use crate::crypto::token_hash;
 use crate::domain::scope::ScopeSet;
 use crate::domain::token::{Caller, DEFAULT_TENANT};
 use crate::server::AppState;
-use crate::store::TokenRow;
+use crate::store::{IdentityType, TokenRow};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -51,12 +51,12 @@ pub(super) async fn authenticated(
                     Some(t) => Actor {
                         tenant_id: &t.tenant_id,
                         identity_id: &t.identity_id,
-                        identity_type: &t.identity_type,
+                        identity_type: t.identity_type,
                     },
                     None => Actor {
                         tenant_id: DEFAULT_TENANT,
                         identity_id: "anonymous",
-                        identity_type: "user",
+                        identity_type: IdentityType::User,
                     },
                 };
                 let source = ctx.source_ip.as_deref().unwrap_or("-");
@@ -167,7 +167,7 @@ pub fn caller_from_row(row: &TokenRow) -> Result<Caller, ApiError> {
     Ok(Caller {
         token_id: row.id.clone(),
         identity_id: row.identity_id.clone(),
-        identity_type: row.identity_type.clone(),
+        identity_type: row.identity_type,
         tenant_id: row.tenant_id.clone(),
         scopes,
         path_prefixes,

@@ -47,6 +47,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<super::stored_enums::UnknownValue> for StoreError {
+    fn from(e: super::stored_enums::UnknownValue) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         StoreError::Unavailable(format!("migration failed: {e}"))

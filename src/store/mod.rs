@@ -18,6 +18,8 @@ mod sqlite_audit;
 mod sqlite_audit_tx;
 mod sqlite_files;
 mod store_impl;
+mod stored_enums;
+mod stored_flag;
 mod tx_impl;
 
 pub use audit_sink::{AuditBatches, AuditSink};
@@ -27,6 +29,11 @@ pub use read_cache::{CacheStats, ReadCache, SecretEntry};
 pub use rows::*;
 pub use sql_store::SqlStore;
 pub use sqlite_audit::SqliteAuditAppender;
+pub use stored_enums::{
+    DeliveryStatus, IdentityType, RotationStatus, RotationTrigger, ScheduleStatus, TokenKind,
+    UnknownValue, WebhookHealth,
+};
+pub use stored_flag::{flag, StoredFlag};
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -151,7 +158,7 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     async fn list_deliveries(
         &self,
         webhook_id: &str,
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRow>>;
@@ -203,7 +210,7 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         &self,
         tenant_id: &str,
         policy_id: &str,
-        status: Option<&str>,
+        status: Option<RotationStatus>,
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<HistoryRow>>;
@@ -253,7 +260,7 @@ pub trait StoreTx: Send {
     /// previous root token); returns the rows it revoked.
     async fn revoke_tokens_of_kind(
         &mut self,
-        kind: &str,
+        kind: TokenKind,
         keep_hash: &str,
         now_us: i64,
     ) -> StoreResult<Vec<TokenRow>>;
@@ -339,8 +346,10 @@ pub trait StoreTx: Send {
     /// Locks up to `limit` expiry rows whose next notice is due.
     async fn claim_due_expiry(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<ExpiryRow>>;
     /// The deliveries of an event as (webhook id, status).
-    async fn event_delivery_states(&mut self, event_id: &str)
-        -> StoreResult<Vec<(String, String)>>;
+    async fn event_delivery_states(
+        &mut self,
+        event_id: &str,
+    ) -> StoreResult<Vec<(String, DeliveryStatus)>>;
 }
 
 /// Filters of an audit query; all optional but the tenant.
@@ -388,16 +397,16 @@ pub struct EventListQuery {
 pub struct AttemptRecord {
     pub delivery_id: String,
     pub webhook_id: String,
-    /// `pending` (retry scheduled), `success` or `failed`.
-    pub status: String,
+    /// `Pending` (retry scheduled), `Success` or `Failed`.
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub response_code: Option<i64>,
     pub duration_ms: i64,
     pub last_error: Option<String>,
     pub now_us: i64,
-    /// New webhook health (`healthy`/`failing`), if it changes.
-    pub webhook_health: Option<String>,
+    /// New webhook health, if it changes.
+    pub webhook_health: Option<WebhookHealth>,
     /// Disable the webhook (410 Gone) with this reason.
     pub disable_reason: Option<String>,
 }

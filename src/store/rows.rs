@@ -1,5 +1,12 @@
-//! Row types as stored. Timestamps are microseconds since the epoch; flags are 0/1.
+//! Row types as stored. Timestamps are microseconds since the epoch. Closed sets of text are
+//! enums (`stored_enums`) and 0/1 flags are `bool` (`stored_flag`), checked when a row is read.
 
+use super::stored_enums::{
+    DeliveryStatus, IdentityType, RotationStatus, RotationTrigger, ScheduleStatus, TokenKind,
+    WebhookHealth,
+};
+use super::stored_flag::StoredFlag;
+use crate::domain::secret::SecretType;
 use sqlx::FromRow;
 
 /// An API token (only its hash is stored).
@@ -10,13 +17,12 @@ pub struct TokenRow {
     pub name: String,
     pub token_hash: String,
     pub identity_id: String,
-    pub identity_type: String,
+    pub identity_type: IdentityType,
     /// JSON array of scope names.
     pub scopes: String,
     /// JSON array of path prefixes.
     pub path_prefixes: String,
-    /// `api`, `bootstrap`, `root_env` or `dev_root`.
-    pub kind: String,
+    pub kind: TokenKind,
     pub created_at: i64,
     pub created_by: String,
     pub expires_at: Option<i64>,
@@ -29,7 +35,7 @@ pub struct SecretRow {
     pub id: String,
     pub tenant_id: String,
     pub path: String,
-    pub secret_type: String,
+    pub secret_type: SecretType,
     pub description: Option<String>,
     pub owner: Option<String>,
     /// JSON array.
@@ -58,7 +64,8 @@ pub struct VersionRow {
     pub key_id: String,
     pub created_at: i64,
     pub created_by: String,
-    pub is_rotation: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub is_rotation: bool,
     pub readable_until: Option<i64>,
     /// The associated-data format it was sealed with (`crypto::binding`).
     pub aad_version: i64,
@@ -81,7 +88,8 @@ pub struct VersionInfo {
     pub version: i64,
     pub created_at: i64,
     pub created_by: String,
-    pub is_rotation: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub is_rotation: bool,
     pub readable_until: Option<i64>,
 }
 
@@ -92,13 +100,14 @@ pub struct AuditRow {
     pub tenant_id: String,
     pub ts: i64,
     pub action: String,
-    pub identity_type: String,
+    pub identity_type: IdentityType,
     pub identity_id: String,
     pub secret_path: Option<String>,
     pub version: Option<i64>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
-    pub success: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub success: bool,
     pub status_code: i64,
     pub duration_ms: i64,
     pub request_id: Option<String>,
@@ -133,9 +142,10 @@ pub struct WebhookRow {
     pub filter_secret_type: Option<String>,
     /// JSON array.
     pub filter_tags: String,
-    pub enabled: i64,
-    /// `healthy` or `failing` (a disabled webhook reports `disabled`).
-    pub status: String,
+    #[sqlx(try_from = "StoredFlag")]
+    pub enabled: bool,
+    /// Delivery health (a disabled webhook reports `disabled`).
+    pub status: WebhookHealth,
     pub disabled_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -174,8 +184,7 @@ pub struct DeliveryRow {
     pub webhook_id: String,
     pub event_id: String,
     pub event_type: String,
-    /// `pending`, `success`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub lease_until: Option<i64>,
@@ -216,10 +225,12 @@ pub struct PolicyRow {
     pub grace_seconds: i64,
     /// Canonical comma-separated string, e.g. `7d,1d`.
     pub warn_before: String,
-    pub auto_generate: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub auto_generate: bool,
     /// JSON array of webhook ids.
     pub webhook_ids: String,
-    pub is_active: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub is_active: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -233,8 +244,7 @@ pub struct ScheduleRow {
     pub assigned_at: i64,
     pub last_rotated_at: i64,
     pub next_rotation_at: i64,
-    /// `scheduled`, `pending` or `overdue`.
-    pub status: String,
+    pub status: ScheduleStatus,
     pub history_id: Option<String>,
     pub due_at: Option<i64>,
     /// JSON list of warn_before offsets (seconds) already sent or skipped this cycle.
@@ -250,8 +260,8 @@ pub struct HistoryRow {
     pub policy_id: String,
     pub secret_id: String,
     pub secret_path: String,
-    pub trigger: String,
-    pub status: String,
+    pub trigger: RotationTrigger,
+    pub status: RotationStatus,
     pub old_version: Option<i64>,
     pub new_version: Option<i64>,
     pub started_at: i64,
@@ -269,7 +279,8 @@ pub struct ExpiryRow {
     pub notify_before: String,
     /// JSON list of offsets (seconds) already sent or skipped.
     pub notices_sent: String,
-    pub expired_sent: i64,
+    #[sqlx(try_from = "StoredFlag")]
+    pub expired_sent: bool,
     pub next_event_at: Option<i64>,
 }
 

@@ -11,6 +11,7 @@ use super::errors::{StoreError, StoreResult};
 use super::rows::AuditRow;
 use super::sql::audit as q;
 use super::sql::meta::GET_META;
+use super::stored_flag::flag;
 use crate::audit::chain;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::HashSet;
@@ -120,13 +121,13 @@ pub(super) fn append(
                     r.tenant_id,
                     r.ts,
                     r.action,
-                    r.identity_type,
+                    r.identity_type.as_str(),
                     r.identity_id,
                     r.secret_path,
                     r.version,
                     r.source_ip,
                     r.user_agent,
-                    r.success,
+                    flag(r.success),
                     r.status_code,
                     r.duration_ms,
                     r.request_id,

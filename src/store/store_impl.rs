@@ -11,6 +11,7 @@ use super::rows::{
 use super::sql::{
     audit, audit_query, deliveries, events, meta, rotation, secrets, tokens, webhooks,
 };
+use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
 use super::{
     AttemptRecord, AuditQuery, AuditSummary, Backend, EventListQuery, SecretEntry, SecretListQuery,
@@ -179,7 +180,7 @@ impl Store for SqlStore {
     async fn list_deliveries(
         &self,
         webhook_id: &str,
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<DeliveryRow>> {
@@ -306,7 +307,7 @@ impl Store for SqlStore {
         &self,
         tenant_id: &str,
         policy_id: &str,
-        status: Option<&str>,
+        status: Option<RotationStatus>,
         before_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<HistoryRow>> {

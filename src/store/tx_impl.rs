@@ -11,6 +11,7 @@ use super::sql::{
     audit, deliveries, events, expiry, meta, rotation, secrets, tokens, webhooks, Dialect, Tx,
 };
 use super::sql_store::WriteTurn;
+use super::stored_enums::{DeliveryStatus, TokenKind};
 use super::StoreTx;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -84,7 +85,7 @@ impl StoreTx for SqlTx {
 
     async fn revoke_tokens_of_kind(
         &mut self,
-        kind: &str,
+        kind: TokenKind,
         keep_hash: &str,
         now_us: i64,
     ) -> StoreResult<Vec<TokenRow>> {
@@ -282,7 +283,7 @@ impl StoreTx for SqlTx {
     async fn event_delivery_states(
         &mut self,
         event_id: &str,
-    ) -> StoreResult<Vec<(String, String)>> {
+    ) -> StoreResult<Vec<(String, DeliveryStatus)>> {
         deliveries::states_of_event(&mut *self.tx, event_id).await
     }
 }

@@ -572,6 +572,11 @@ async fn sigterm_during_a_slow_request(tls: bool) {
         "not exit 0 after SIGTERM:\n{}",
         srv.logs()
     );
+    // The pipe is drained by a task that may read the last line just after the exit.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !srv.logs().contains("scaivault stopped") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(srv.logs().contains("scaivault stopped"), "{}", srv.logs());
 }
 

@@ -241,7 +241,7 @@ impl Token {
             id: t.id.clone(),
             name: t.name.clone(),
             identity_id: t.identity_id.clone(),
-            identity_type: t.identity_type.clone(),
+            identity_type: t.identity_type.as_str().to_string(),
             tenant_id: t.tenant_id.clone(),
             scopes: serde_json::from_str(&t.scopes).unwrap_or_default(),
             path_prefixes: serde_json::from_str(&t.path_prefixes).unwrap_or_default(),
@@ -258,7 +258,7 @@ impl From<&Caller> for Whoami {
     fn from(caller: &Caller) -> Self {
         Whoami {
             identity_id: caller.identity_id.clone(),
-            identity_type: caller.identity_type.clone(),
+            identity_type: caller.identity_type.as_str().to_string(),
             tenant_id: caller.tenant_id.clone(),
             token_id: caller.token_id.clone(),
             scopes: caller.scopes.names(),

@@ -2,7 +2,7 @@
 //! in `rotation_requests`.
 
 use crate::clock::{from_micros, rfc3339};
-use crate::store::{HistoryRow, PolicyRow, ScheduleRow};
+use crate::store::{HistoryRow, PolicyRow, ScheduleRow, ScheduleStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -122,9 +122,9 @@ impl Policy {
             grace_period: p.grace_text.clone(),
             grace_period_seconds: p.grace_seconds,
             warn_before: p.warn_before.clone(),
-            auto_generate: p.auto_generate != 0,
+            auto_generate: p.auto_generate,
             webhook_ids: serde_json::from_str(&p.webhook_ids).unwrap_or_default(),
-            is_active: p.is_active != 0,
+            is_active: p.is_active,
             secrets_count,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
@@ -138,8 +138,8 @@ impl From<&HistoryRow> for RotationHistoryItem {
             id: h.id.clone(),
             policy_id: h.policy_id.clone(),
             secret_path: h.secret_path.clone(),
-            trigger: h.trigger.clone(),
-            status: h.status.clone(),
+            trigger: h.trigger.as_str().to_string(),
+            status: h.status.as_str().to_string(),
             old_version: h.old_version,
             new_version: h.new_version,
             started_at: ts(h.started_at),
@@ -169,8 +169,8 @@ impl DueItem {
             secret_path: secret_path.to_string(),
             policy_id: s.policy_id.clone(),
             next_rotation_at: ts(s.next_rotation_at),
-            overdue: s.status == "overdue",
-            status: s.status.clone(),
+            overdue: s.status == ScheduleStatus::Overdue,
+            status: s.status.as_str().to_string(),
         }
     }
 }

@@ -160,7 +160,7 @@ impl PolicyPatch {
             Patch::Set(list) => p.warn_before = list_to_string(&list.parse("warn_before")?),
         }
         if let Some(b) = self.auto_generate {
-            p.auto_generate = i64::from(b);
+            p.auto_generate = b;
         }
         if let Some(ids) = &self.webhook_ids {
             p.webhook_ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());

@@ -184,7 +184,7 @@ impl From<&ScheduleRow> for RotationState {
             policy_id: s.policy_id.clone(),
             last_rotated_at: ts(s.last_rotated_at),
             next_rotation_at: ts(s.next_rotation_at),
-            status: s.status.clone(),
+            status: s.status.as_str().to_string(),
         }
     }
 }
@@ -195,7 +195,7 @@ impl From<&SecretRow> for SecretWritten {
             path: row.path.clone(),
             version: row.current_version,
             created_at: ts(row.updated_at),
-            secret_type: row.secret_type.clone(),
+            secret_type: row.secret_type.as_str().to_string(),
             metadata: row.into(),
         }
     }
@@ -207,7 +207,7 @@ impl SecretInfo {
         SecretInfo {
             path: row.path.clone(),
             version: row.current_version,
-            secret_type: row.secret_type.clone(),
+            secret_type: row.secret_type.as_str().to_string(),
             metadata: row.into(),
             created_at: ts(row.created_at),
             created_by: row.created_by.clone(),
@@ -248,7 +248,7 @@ impl SecretRead {
             path: row.path.clone(),
             version,
             data,
-            secret_type: row.secret_type.clone(),
+            secret_type: row.secret_type.as_str().to_string(),
             metadata: row.into(),
             created_at: ts(row.created_at),
             updated_at: ts(row.updated_at),
@@ -268,7 +268,7 @@ impl VersionEntry {
             is_current: v.version == current,
             created_at: ts(v.created_at),
             created_by: v.created_by.clone(),
-            is_rotation: v.is_rotation != 0,
+            is_rotation: v.is_rotation,
             readable_until: opt_ts(v.readable_until),
         }
     }

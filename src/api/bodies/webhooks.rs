@@ -157,11 +157,11 @@ impl From<&WebhookRow> for Webhook {
                 secret_type: w.filter_secret_type.clone().into(),
                 tags: serde_json::from_str(&w.filter_tags).ok(),
             },
-            enabled: w.enabled != 0,
-            status: if w.enabled == 0 {
+            enabled: w.enabled,
+            status: if !w.enabled {
                 "disabled".into()
             } else {
-                w.status.clone()
+                w.status.as_str().to_string()
             },
             disabled_reason: w.disabled_reason.clone(),
             previous_secret_expires_at: opt_ts(
@@ -182,11 +182,11 @@ impl From<&DeliveryRow> for Delivery {
             event_id: d.event_id.clone(),
             event_type: d.event_type.clone(),
             timestamp: rfc3339_micros(from_micros(d.created_at)),
-            status: d.status.clone(),
+            status: d.status.as_str().to_string(),
             attempts: d.attempts,
             response_code: d.response_code,
             duration_ms: d.duration_ms,
-            next_attempt_at: (d.status == "pending")
+            next_attempt_at: (d.status == crate::store::DeliveryStatus::Pending)
                 .then(|| rfc3339(from_micros(d.next_attempt_at))),
             last_error: d.last_error.clone(),
         }

@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::guard::{query_map, Guard};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
-use crate::store::HistoryRow;
+use crate::store::{HistoryRow, RotationStatus};
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -100,7 +100,7 @@ pub(super) async fn rotate_inner(
         .await
         .map_err(policy_error)?;
     st.bus.published(forced.len(), forced.len());
-    for f in forced.iter().filter(|f| f.opened && p.auto_generate != 0) {
+    for f in forced.iter().filter(|f| f.opened && p.auto_generate) {
         if let Err(msg) = crate::scheduler::auto_rotate(st, &caller.tenant_id, &f.secret_path).await
         {
             crate::scheduler::fail_history(st, &f.history.id, "auto_generate_failed", &msg, 1)
@@ -111,7 +111,7 @@ pub(super) async fn rotate_inner(
     // opened: a fast webhook receiver may already have completed it, and the answer to a
     // forced rotation should not depend on that race.
     let opened: Vec<HistoryRow> = forced.into_iter().map(|f| f.history).collect();
-    let items = if p.auto_generate != 0 {
+    let items = if p.auto_generate {
         ops.refresh(opened).await?
     } else {
         opened
@@ -160,7 +160,13 @@ pub(super) async fn history(
     let before = pagination::decode(query.get("cursor").map(String::as_str))?;
     let rows = st
         .store
-        .list_history(&caller.tenant_id, &id, status, before.as_deref(), limit + 1)
+        .list_history(
+            &caller.tenant_id,
+            &id,
+            status.and_then(RotationStatus::parse),
+            before.as_deref(),
+            limit + 1,
+        )
         .await?;
     let (rows, cursor) = pagination::page(rows, limit, |h| h.id.clone());
     Ok(Json(schema::HistoryList {

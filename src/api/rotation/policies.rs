@@ -50,9 +50,9 @@ pub(super) async fn create(
             grace_text: "48h".into(),
             grace_seconds: 48 * 3600,
             warn_before: String::new(),
-            auto_generate: 0,
+            auto_generate: false,
             webhook_ids: "[]".into(),
-            is_active: 1,
+            is_active: true,
             created_at: now,
             updated_at: now,
         };
@@ -246,7 +246,7 @@ pub(super) async fn set_active(
     active: bool,
 ) -> Result<Response, ApiError> {
     let mut p = load_for_change(g, "rotation_policy_update", id).await?;
-    p.is_active = i64::from(active);
+    p.is_active = active;
     p.updated_at = to_micros(st.clock.now());
     save_and_reschedule(
         st,

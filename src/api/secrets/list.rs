@@ -156,7 +156,7 @@ pub(super) async fn batch(
                     let entry = schema::BatchEntry {
                         data,
                         version: read.version,
-                        secret_type: read.secret.secret_type.clone(),
+                        secret_type: read.secret.secret_type.as_str().to_string(),
                         metadata,
                     };
                     secrets.insert(raw, entry);

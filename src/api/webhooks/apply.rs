@@ -5,7 +5,7 @@ use crate::api::bodies::webhooks::WebhookFields;
 use crate::crypto::envelope::seal;
 use crate::delivery::attempt::webhook_binding;
 use crate::server::AppState;
-use crate::store::WebhookRow;
+use crate::store::{WebhookHealth, WebhookRow};
 
 /// Seals a signing secret into the webhook row's current slot.
 pub(super) fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
@@ -68,11 +68,11 @@ pub(super) fn apply(st: &AppState, w: &mut WebhookRow, f: WebhookFields, now: i6
         w.filter_tags = serde_json::to_string(&t).unwrap_or_else(|_| "[]".into());
     }
     if let Some(en) = f.enabled {
-        if en && w.enabled == 0 {
-            w.status = "healthy".into();
+        if en && !w.enabled {
+            w.status = WebhookHealth::Healthy;
             w.disabled_reason = None;
         }
-        w.enabled = i64::from(en);
+        w.enabled = en;
         if !en {
             w.disabled_reason = Some("disabled by an operator".into());
         }

@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
-use crate::store::WebhookRow;
+use crate::store::{WebhookHealth, WebhookRow};
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -58,8 +58,8 @@ pub(super) async fn create(
             filter_path_prefix: None,
             filter_secret_type: None,
             filter_tags: "[]".into(),
-            enabled: 1,
-            status: "healthy".into(),
+            enabled: true,
+            status: WebhookHealth::Healthy,
             disabled_reason: None,
             created_at: now,
             updated_at: now,

@@ -10,6 +10,7 @@ use crate::domain::webhook_ops::WebhookOps;
 use crate::http::door::Door;
 use crate::http::error::ApiError;
 use crate::http::guard::query_map;
+use crate::store::DeliveryStatus;
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -104,7 +105,12 @@ pub(super) async fn deliveries(
     let before = pagination::decode(query.get("cursor").map(String::as_str))?;
     let rows = st
         .store
-        .list_deliveries(&w.id, status, before.as_deref(), limit + 1)
+        .list_deliveries(
+            &w.id,
+            status.and_then(DeliveryStatus::parse),
+            before.as_deref(),
+            limit + 1,
+        )
         .await?;
     let (rows, cursor) = pagination::page(rows, limit, |d| d.id.clone());
     Ok(Json(schema::DeliveryList {

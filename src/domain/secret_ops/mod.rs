@@ -121,7 +121,7 @@ fn secret_event(
         path: Some(row.path.clone()),
         data,
         request_id: audit.request_id.clone(),
-        secret_type: Some(row.secret_type.clone()),
+        secret_type: Some(row.secret_type),
         tags: tags_of(row),
         policy_webhook_ids: Vec::new(),
     }
@@ -143,7 +143,7 @@ fn new_secret_row(req: &WriteRequest, now: i64) -> SecretRow {
         id: new_id("sec_"),
         tenant_id: req.tenant_id.clone(),
         path: req.path.to_string(),
-        secret_type: SecretType::Json.as_str().to_string(),
+        secret_type: SecretType::Json,
         description: None,
         owner: None,
         tags: "[]".into(),
@@ -163,7 +163,7 @@ fn new_secret_row(req: &WriteRequest, now: i64) -> SecretRow {
 
 fn apply_write(row: &mut SecretRow, req: &WriteRequest, now: i64) {
     if let Some(t) = req.secret_type {
-        row.secret_type = t.as_str().to_string();
+        row.secret_type = t;
     }
     if !req.metadata.is_empty() {
         let merged = req.metadata.apply(&metadata_of(row));

@@ -88,7 +88,7 @@ impl Ops<'_> {
             key_id: sealed.key_id,
             created_at: now,
             created_by: req.actor.clone(),
-            is_rotation: 0,
+            is_rotation: false,
             readable_until: None,
             aad_version: AAD_CURRENT,
         })

@@ -8,6 +8,7 @@ use super::{meta, placeholders, value_rows, AnyQuery};
 use crate::audit::chain;
 use crate::store::errors::StoreResult;
 use crate::store::rows::AuditRow;
+use crate::store::stored_flag::flag;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 macro_rules! audit_cols {
@@ -292,13 +293,13 @@ fn bind_row<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
         .bind(&r.tenant_id)
         .bind(r.ts)
         .bind(&r.action)
-        .bind(&r.identity_type)
+        .bind(r.identity_type.as_str())
         .bind(&r.identity_id)
         .bind(&r.secret_path)
         .bind(r.version)
         .bind(&r.source_ip)
         .bind(&r.user_agent)
-        .bind(r.success)
+        .bind(flag(r.success))
         .bind(r.status_code)
         .bind(r.duration_ms)
         .bind(&r.request_id)

@@ -5,6 +5,7 @@ use super::webhooks::{DISABLE_WEBHOOK, SET_WEBHOOK_HEALTH};
 use super::{audit, placeholders, query_as_with, value_rows, Bind};
 use crate::store::errors::StoreResult;
 use crate::store::rows::{AuditRow, DeliveryRow, WebhookStats};
+use crate::store::stored_enums::{DeliveryStatus, WebhookHealth};
 use crate::store::AttemptRecord;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Row};
@@ -56,7 +57,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
         .bind(&d.webhook_id)
         .bind(&d.event_id)
         .bind(&d.event_type)
-        .bind(&d.status)
+        .bind(d.status.as_str())
         .bind(d.attempts)
         .bind(d.next_attempt_at)
         .bind(d.lease_until)
@@ -97,14 +98,14 @@ pub async fn last<'e, E: Executor<'e, Database = Any>>(
 pub async fn list<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     webhook_id: &str,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     before_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryRow>> {
     let mut sql = format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE webhook_id = $1");
     let mut binds = vec![Bind::Text(webhook_id.to_string())];
     if let Some(s) = status {
-        binds.push(Bind::Text(s.to_string()));
+        binds.push(Bind::Text(s.as_str().to_string()));
         sql.push_str(&format!(" AND status = ${}", binds.len()));
     }
     if let Some(b) = before_id {
@@ -210,7 +211,7 @@ pub async fn pending_stats<'e, E: Executor<'e, Database = Any>>(
 pub async fn states_of_event<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     event_id: &str,
-) -> StoreResult<Vec<(String, String)>> {
+) -> StoreResult<Vec<(String, DeliveryStatus)>> {
     Ok(
         sqlx::query_as("SELECT webhook_id, status FROM deliveries WHERE event_id = $1")
             .bind(event_id)
@@ -227,7 +228,7 @@ pub async fn record_attempt(
 ) -> StoreResult<bool> {
     let r = sqlx::query(FINISH_ATTEMPT)
         .bind(&o.delivery_id)
-        .bind(&o.status)
+        .bind(o.status.as_str())
         .bind(o.attempts)
         .bind(o.next_attempt_at)
         .bind(o.response_code)
@@ -239,10 +240,10 @@ pub async fn record_attempt(
     if r.rows_affected() == 0 {
         return Ok(false);
     }
-    if let Some(h) = &o.webhook_health {
+    if let Some(h) = o.webhook_health {
         sqlx::query(SET_WEBHOOK_HEALTH)
             .bind(&o.webhook_id)
-            .bind(h)
+            .bind(h.as_str())
             .execute(&mut *conn)
             .await?;
     }
@@ -298,7 +299,7 @@ pub async fn record_attempts_bulk(
         for (o, _) in chunk {
             qry = qry
                 .bind(&o.delivery_id)
-                .bind(&o.status)
+                .bind(o.status.as_str())
                 .bind(o.attempts)
                 .bind(o.next_attempt_at)
                 .bind(o.response_code)
@@ -316,7 +317,7 @@ pub async fn record_attempts_bulk(
     // The last health each webhook is given, in batch order; unchanged rows are not written.
     let mut health: Vec<(&str, &str)> = Vec::new();
     for ((o, _), ok) in items.iter().zip(&out) {
-        if let (true, Some(h)) = (*ok, &o.webhook_health) {
+        if let (true, Some(h)) = (*ok, o.webhook_health.map(WebhookHealth::as_str)) {
             match health.iter_mut().find(|(w, _)| *w == o.webhook_id) {
                 Some(e) => e.1 = h,
                 None => health.push((&o.webhook_id, h)),

@@ -3,6 +3,7 @@
 use super::Tx;
 use crate::store::errors::StoreResult;
 use crate::store::rows::ExpiryRow;
+use crate::store::stored_flag::flag;
 
 const EXPIRY_COLS: &str =
     "secret_id, tenant_id, expires_at, notify_before, notices_sent, expired_sent, next_event_at";
@@ -28,7 +29,7 @@ pub async fn upsert(tx: &mut Tx, e: &ExpiryRow) -> StoreResult<()> {
         .bind(e.expires_at)
         .bind(&e.notify_before)
         .bind(&e.notices_sent)
-        .bind(e.expired_sent)
+        .bind(flag(e.expired_sent))
         .bind(e.next_event_at)
         .execute(&mut **tx)
         .await?;

@@ -4,6 +4,8 @@
 use super::Tx;
 use crate::store::errors::StoreResult;
 use crate::store::rows::{HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog};
+use crate::store::stored_enums::RotationStatus;
+use crate::store::stored_flag::flag;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 
@@ -42,7 +44,7 @@ pub async fn list_policies<'e, E: sqlx::Executor<'e, Database = Any>>(
     Ok(sqlx::query_as(&sql)
         .bind(tenant)
         .bind(after)
-        .bind(i64::from(active_only))
+        .bind(flag(active_only))
         .bind(limit)
         .fetch_all(ex)
         .await?)
@@ -109,9 +111,9 @@ fn bind_policy<'q>(
         .bind(&p.grace_text)
         .bind(p.grace_seconds)
         .bind(&p.warn_before)
-        .bind(p.auto_generate)
+        .bind(flag(p.auto_generate))
         .bind(&p.webhook_ids)
-        .bind(p.is_active)
+        .bind(flag(p.is_active))
         .bind(p.created_at)
         .bind(p.updated_at)
 }
@@ -178,7 +180,7 @@ pub async fn upsert_schedule(tx: &mut Tx, s: &ScheduleRow) -> StoreResult<()> {
         .bind(s.assigned_at)
         .bind(s.last_rotated_at)
         .bind(s.next_rotation_at)
-        .bind(&s.status)
+        .bind(s.status.as_str())
         .bind(&s.history_id)
         .bind(s.due_at)
         .bind(&s.warnings_sent)
@@ -251,8 +253,8 @@ pub async fn insert_history(tx: &mut Tx, h: &HistoryRow) -> StoreResult<()> {
         .bind(&h.policy_id)
         .bind(&h.secret_id)
         .bind(&h.secret_path)
-        .bind(&h.trigger)
-        .bind(&h.status)
+        .bind(h.trigger.as_str())
+        .bind(h.status.as_str())
         .bind(h.old_version)
         .bind(h.new_version)
         .bind(h.started_at)
@@ -270,7 +272,7 @@ pub async fn update_history(tx: &mut Tx, h: &HistoryRow) -> StoreResult<()> {
          completed_at = $5, error = $6, due_event_id = $7 WHERE id = $1",
     )
     .bind(&h.id)
-    .bind(&h.status)
+    .bind(h.status.as_str())
     .bind(h.old_version)
     .bind(h.new_version)
     .bind(h.completed_at)
@@ -304,7 +306,7 @@ pub async fn list_history<'e, E: sqlx::Executor<'e, Database = Any>>(
     ex: E,
     tenant: &str,
     policy_id: &str,
-    status: Option<&str>,
+    status: Option<RotationStatus>,
     before_id: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<HistoryRow>> {
@@ -315,7 +317,7 @@ pub async fn list_history<'e, E: sqlx::Executor<'e, Database = Any>>(
     Ok(sqlx::query_as(&sql)
         .bind(tenant)
         .bind(policy_id)
-        .bind(status.unwrap_or(""))
+        .bind(status.map_or("", RotationStatus::as_str))
         .bind(before_id.unwrap_or(""))
         .bind(limit)
         .fetch_all(ex)

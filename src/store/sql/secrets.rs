@@ -3,6 +3,7 @@
 use super::{query_as_with, Bind};
 use crate::store::errors::StoreResult;
 use crate::store::rows::{SecretRow, VersionInfo, VersionRow};
+use crate::store::stored_flag::{flag, StoredFlag};
 use crate::store::SecretListQuery;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
@@ -123,7 +124,7 @@ pub async fn get_with_current<'e, E: Executor<'e, Database = Any>>(
         key_id: row.try_get("v_key_id")?,
         created_at: row.try_get("v_created_at")?,
         created_by: row.try_get("v_created_by")?,
-        is_rotation: row.try_get("v_is_rotation")?,
+        is_rotation: row.try_get::<StoredFlag, _>("v_is_rotation")?.try_into()?,
         readable_until: row.try_get("v_readable_until")?,
         aad_version: row.try_get("v_aad_version")?,
     };
@@ -191,7 +192,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, s: &SecretRow) -
         .bind(&s.id)
         .bind(&s.tenant_id)
         .bind(&s.path)
-        .bind(&s.secret_type)
+        .bind(s.secret_type.as_str())
         .bind(&s.description)
         .bind(&s.owner)
         .bind(&s.tags)
@@ -215,7 +216,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, s: &SecretRow) -
 pub async fn update<'e, E: Executor<'e, Database = Any>>(ex: E, s: &SecretRow) -> StoreResult<()> {
     sqlx::query(UPDATE_SECRET)
         .bind(&s.id)
-        .bind(&s.secret_type)
+        .bind(s.secret_type.as_str())
         .bind(&s.description)
         .bind(&s.owner)
         .bind(&s.tags)
@@ -296,7 +297,7 @@ pub async fn insert_version<'e, E: Executor<'e, Database = Any>>(
         .bind(&v.key_id)
         .bind(v.created_at)
         .bind(&v.created_by)
-        .bind(v.is_rotation)
+        .bind(flag(v.is_rotation))
         .bind(v.readable_until)
         .bind(v.aad_version)
         .execute(ex)
@@ -344,7 +345,7 @@ pub async fn set_version_flags(
         )
         .bind(secret_id)
         .bind(version)
-        .bind(i64::from(r))
+        .bind(flag(r))
         .execute(&mut *conn)
         .await?;
     }

@@ -2,6 +2,7 @@
 
 use crate::store::errors::StoreResult;
 use crate::store::rows::TokenRow;
+use crate::store::stored_enums::TokenKind;
 use sqlx::{Any, Executor};
 
 macro_rules! token_cols {
@@ -89,10 +90,10 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, t: &TokenRow) ->
         .bind(&t.name)
         .bind(&t.token_hash)
         .bind(&t.identity_id)
-        .bind(&t.identity_type)
+        .bind(t.identity_type.as_str())
         .bind(&t.scopes)
         .bind(&t.path_prefixes)
-        .bind(&t.kind)
+        .bind(t.kind.as_str())
         .bind(t.created_at)
         .bind(&t.created_by)
         .bind(t.expires_at)
@@ -121,12 +122,12 @@ pub async fn revoke<'e, E: Executor<'e, Database = Any>>(
 /// Revokes every unrevoked token of `kind` but the one hashed `keep_hash`; returns them.
 pub async fn revoke_of_kind<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-    kind: &str,
+    kind: TokenKind,
     keep_hash: &str,
     now_us: i64,
 ) -> StoreResult<Vec<TokenRow>> {
     Ok(sqlx::query_as(REVOKE_TOKENS_OF_KIND)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(now_us)
         .bind(keep_hash)
         .fetch_all(ex)

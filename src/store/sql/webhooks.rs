@@ -3,6 +3,7 @@
 use super::{placeholders, AnyQuery};
 use crate::store::errors::StoreResult;
 use crate::store::rows::WebhookRow;
+use crate::store::stored_flag::flag;
 use sqlx::{Any, Executor};
 
 macro_rules! webhook_cols {
@@ -159,7 +160,7 @@ fn bind_webhook<'q>(qry: AnyQuery<'q>, w: &'q WebhookRow, with_tenant: bool) -> 
         .bind(&w.filter_path_prefix)
         .bind(&w.filter_secret_type)
         .bind(&w.filter_tags)
-        .bind(w.enabled)
-        .bind(&w.status)
+        .bind(flag(w.enabled))
+        .bind(w.status.as_str())
         .bind(&w.disabled_reason)
 }
