@@ -140,8 +140,8 @@ async fn logs(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let (st, caller, g) = door.open();
     g.allow("audit_logs", Scope::AuditRead, Reach::Filtered)
         .await?;
-    let query = build_query(&caller, &query_map(q.as_deref()))?;
-    let (logs, cursor) = page(&st, query).await?;
+    let query = build_query(caller, &query_map(q.as_deref()))?;
+    let (logs, cursor) = page(st, query).await?;
     Ok(Json(schema::AuditLogs {
         logs,
         has_more: cursor.is_some(),
@@ -194,10 +194,10 @@ async fn by_secret(
     let path = SecretPath::parse(&raw).map_err(|e| ApiError::invalid_path(e.0))?;
     g.allow("audit_secret", Scope::AuditRead, Reach::Path(path.as_str()))
         .await?;
-    let mut query = build_query(&caller, &query_map(q.as_deref()))?;
+    let mut query = build_query(caller, &query_map(q.as_deref()))?;
     query.exact_path = Some(path.to_string());
-    let summary = period_summary(&st, query.clone()).await?;
-    let (logs, cursor) = page(&st, query).await?;
+    let summary = period_summary(st, query.clone()).await?;
+    let (logs, cursor) = page(st, query).await?;
     Ok(Json(schema::SecretAudit {
         secret_path: path.to_string(),
         summary,
@@ -224,10 +224,10 @@ async fn by_identity(
     let (st, caller, g) = door.open();
     g.allow("audit_identity", Scope::AuditRead, Reach::Filtered)
         .await?;
-    let mut query = build_query(&caller, &query_map(q.as_deref()))?;
+    let mut query = build_query(caller, &query_map(q.as_deref()))?;
     query.identity_id = Some(identity.clone());
-    let summary = period_summary(&st, query.clone()).await?;
-    let (logs, cursor) = page(&st, query).await?;
+    let summary = period_summary(st, query.clone()).await?;
+    let (logs, cursor) = page(st, query).await?;
     Ok(Json(schema::IdentityAudit {
         identity_id: identity,
         summary,
@@ -250,7 +250,7 @@ async fn summary(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError
     g.allow("audit_summary", Scope::AuditRead, Reach::Filtered)
         .await?;
     let p = query_map(q.as_deref());
-    let mut query = build_query(&caller, &p)?;
+    let mut query = build_query(caller, &p)?;
     query.before = None;
     let s = st.store.audit_summary(&query).await?;
     Ok(Json(schema::AuditSummary {
@@ -349,17 +349,17 @@ async fn export(
         g.allow(action::EXPORT_CREATED, Scope::AuditExport, Reach::Filtered)
             .await?;
         let JsonBody { body, check } = body?;
-        let (format, filters, shown) = body.check(check)?;
-        let csv = format == schema::ExportFormat::Csv;
-        let mut params: HashMap<String, String> = filters.into_iter().collect();
+        let checked = body.check(check)?;
+        let csv = checked.format == schema::ExportFormat::Csv;
+        let mut params: HashMap<String, String> = checked.params.into_iter().collect();
         params.insert("limit".into(), "1000".into());
-        let q = build_query(&caller, &params)?;
+        let q = build_query(caller, &params)?;
         let row = g.row(
             action::EXPORT_CREATED,
             None,
             None,
             200,
-            json!({ "format": if csv { "csv" } else { "jsonl" }, "filters": shown }),
+            json!({ "format": if csv { "csv" } else { "jsonl" }, "filters": checked.filters }),
         );
         g.record(&[row]).await?;
         Ok((q, csv))

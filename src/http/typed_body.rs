@@ -215,6 +215,7 @@ mod tests {
     use serde_json::json;
 
     #[derive(Deserialize, Debug)]
+    #[expect(dead_code, reason = "only parsed, to see which fields fail")]
     struct Inner {
         tags: Option<Vec<String>>,
         #[serde(default)]
@@ -222,6 +223,7 @@ mod tests {
     }
 
     #[derive(Deserialize, Debug)]
+    #[expect(dead_code, reason = "only parsed, to see which fields fail")]
     struct Outer {
         name: Option<String>,
         n: Option<i64>,

@@ -165,12 +165,18 @@ pub enum ExportFormat {
     Csv,
 }
 
+/// A checked export body.
+pub struct CheckedExport {
+    pub format: ExportFormat,
+    /// The filters as query parameters.
+    pub params: Vec<(String, String)>,
+    /// The filters as sent (for the audit row).
+    pub filters: Option<Value>,
+}
+
 impl ExportRequest {
     /// The format, and the filters as query parameters (`from`/`to` beside `filters` win).
-    pub fn check(
-        self,
-        c: Checker,
-    ) -> Result<(ExportFormat, Vec<(String, String)>, Option<Value>), ApiError> {
+    pub fn check(self, c: Checker) -> Result<CheckedExport, ApiError> {
         let mut params = Vec::new();
         for (k, v) in self.filters.iter().flatten() {
             let s = match v {
@@ -191,7 +197,11 @@ impl ExportRequest {
             }
         }
         let format = self.format.unwrap_or_default();
-        c.finish(Some((format, params, self.filters.map(Value::Object))))
+        c.finish(Some(CheckedExport {
+            format,
+            params,
+            filters: self.filters.map(Value::Object),
+        }))
     }
 }
 

@@ -36,7 +36,7 @@ pub(super) async fn rotate(
     body: Result<JsonBody<schema::RotateRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     let (st, _, g) = door.open();
-    match rotate_inner(&st, &g, &id, body).await {
+    match rotate_inner(st, &g, &id, body).await {
         Ok(r) => Ok(r),
         Err(e) => Err(g.fail("rotate", None, e).await),
     }

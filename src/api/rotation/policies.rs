@@ -57,7 +57,7 @@ pub(super) async fn create(
             updated_at: now,
         };
         let webhooks = body.apply(check, &mut p)?;
-        check_webhooks(&st, &g, webhooks.as_deref()).await?;
+        check_webhooks(st, &g, webhooks.as_deref()).await?;
         let audit = g.row(
             "rotation_policy_create",
             None,
@@ -220,10 +220,10 @@ pub(super) async fn update(
         let mut p = load_for_change(&g, "rotation_policy_update", &id).await?;
         let JsonBody { body, check } = body?;
         let webhooks = body.apply(check, &mut p)?;
-        check_webhooks(&st, &g, webhooks.as_deref()).await?;
+        check_webhooks(st, &g, webhooks.as_deref()).await?;
         p.updated_at = to_micros(st.clock.now());
         save_and_reschedule(
-            &st,
+            st,
             &g,
             &p,
             g.row(
@@ -277,7 +277,7 @@ pub(super) async fn set_active(
     security(("bearer" = ["admin"])))]
 pub(super) async fn enable(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (st, _, g) = door.open();
-    audited!(g, "rotation_policy_update", set_active(&st, &g, &id, true))
+    audited!(g, "rotation_policy_update", set_active(st, &g, &id, true))
 }
 
 /// Pauses the schedule.
@@ -290,7 +290,7 @@ pub(super) async fn enable(door: Door, Path(id): Path<String>) -> Result<Respons
     security(("bearer" = ["admin"])))]
 pub(super) async fn disable(door: Door, Path(id): Path<String>) -> Result<Response, ApiError> {
     let (st, _, g) = door.open();
-    audited!(g, "rotation_policy_update", set_active(&st, &g, &id, false))
+    audited!(g, "rotation_policy_update", set_active(st, &g, &id, false))
 }
 
 /// Deletes a policy; its secrets are detached.

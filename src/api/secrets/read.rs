@@ -49,7 +49,7 @@ pub(super) async fn get_any(
                     ApiError::invalid_request("version must be a positive integer")
                 })?),
             };
-        let read = ops(&st).read(&caller.tenant_id, &path, version).await?;
+        let read = ops(st).read(&caller.tenant_id, &path, version).await?;
         let data: Value = serde_json::from_slice(&read.value)
             .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
         g.record(&[g.row(
@@ -61,7 +61,7 @@ pub(super) async fn get_any(
         )])
         .await?;
         st.metrics.secret_reads(1);
-        let schedule = schedule_of(&st, &read.secret).await?;
+        let schedule = schedule_of(st, &read.secret).await?;
         let mut res = Json(schema::SecretRead::of(
             &read.secret,
             read.version,

@@ -39,7 +39,7 @@ pub(super) async fn create(
         g.allow("webhook_create", Scope::Admin, Reach::Filtered)
             .await?;
         let JsonBody { body, check } = body?;
-        let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
+        let f = body.check(check, &targets(st, &st.config.webhook_targets()))?;
         let now = to_micros(st.clock.now());
         let mut w = WebhookRow {
             id: crate::domain::ids::new_id("wh_"),
@@ -64,7 +64,7 @@ pub(super) async fn create(
             created_at: now,
             updated_at: now,
         };
-        apply(&st, &mut w, f, now);
+        apply(st, &mut w, f, now);
         // A path-restricted admin's webhook needs a path filter inside its rules.
         g.allow(
             "webhook_create",
@@ -174,9 +174,9 @@ pub(super) async fn update(
     audited!(g, "webhook_update", async {
         let mut w = load(&g, "webhook_update", &id).await?;
         let JsonBody { body, check } = body?;
-        let f = body.check(check, &targets(&st, &st.config.webhook_targets()))?;
+        let f = body.check(check, &targets(st, &st.config.webhook_targets()))?;
         let rotated = f.secret.is_some();
-        apply(&st, &mut w, f, to_micros(st.clock.now()));
+        apply(st, &mut w, f, to_micros(st.clock.now()));
         // The changed filter must still lie inside the caller's rules.
         g.allow(
             "webhook_update",

@@ -55,9 +55,9 @@ pub(super) async fn test(door: Door, Path(id): Path<String>) -> Result<Response,
         .await?;
     st.bus.published(1, 0);
     let body = envelope(&event).to_string();
-    let result = send(&st, &w, &event, body.as_bytes(), &delivery.id, now).await;
+    let result = send(st, &w, &event, body.as_bytes(), &delivery.id, now).await;
     // One attempt only: the outcome is final.
-    let record = outcome(&st, &delivery, &result, st.clock.now(), true);
+    let record = outcome(st, &delivery, &result, st.clock.now(), true);
     let audit = delivery_audit(&delivery, Some(&event), &result, &record, st.clock.now());
     st.store.finish_attempt(&record, &audit).await?;
     Ok(Json(schema::TestDelivery {
