@@ -27,6 +27,17 @@ impl AppState {
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
+
+    /// The narrow handle the secret and rotation services work through, at the clock's now.
+    pub fn ops(&self) -> crate::domain::secret_ops::Ops<'_> {
+        crate::domain::secret_ops::Ops {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            now: self.clock.now(),
+            bus: &self.bus,
+            metrics: &self.metrics,
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -56,7 +56,7 @@ async fn ready(State(st): State<AppState>) -> Response {
     );
     check(
         "encryption",
-        crate::bootstrap::probe_opens(st.store.as_ref(), &st.keys)
+        crate::domain::key_probe::probe_opens(st.store.as_ref(), &st.keys)
             .await
             .err()
             .map(|e| e.to_string()),

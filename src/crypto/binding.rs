@@ -51,6 +51,11 @@ impl SecretSlot<'_> {
     }
 }
 
+/// The associated data that binds a webhook's signing secret to its row.
+pub fn webhook_binding(tenant: &str, webhook_id: &str) -> Vec<u8> {
+    format!("scaivault:webhook-secret:v1\0{tenant}\0{webhook_id}").into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

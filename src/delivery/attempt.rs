@@ -22,10 +22,7 @@ pub struct AttemptResult {
     pub gone: bool,
 }
 
-/// The associated data that binds a webhook's signing secret to its row.
-pub fn webhook_binding(tenant: &str, webhook_id: &str) -> Vec<u8> {
-    format!("scaivault:webhook-secret:v1\0{tenant}\0{webhook_id}").into_bytes()
-}
+pub use crate::crypto::binding::webhook_binding;
 
 /// Opens the webhook's current signing secret.
 pub fn signing_secret(keys: &KeyRing, w: &WebhookRow) -> Option<Zeroizing<Vec<u8>>> {

@@ -225,8 +225,12 @@ async fn deliver(
             if record.status == DeliveryStatus::Failed
                 && d.event_type == crate::domain::events::ROTATION_DUE
             {
-                if let Err(e) =
-                    crate::scheduler::on_due_delivery_failed(st, &d.event_id, record.attempts).await
+                if let Err(e) = crate::domain::rotation_outcome::on_due_delivery_failed(
+                    &st.ops(),
+                    &d.event_id,
+                    record.attempts,
+                )
+                .await
                 {
                     tracing::warn!(error.cause = %e, "could not record a failed rotation");
                 }

@@ -115,7 +115,7 @@ pub async fn rewrap_all(
     on_progress(&run.p);
     versions::rewrap_versions(&mut run, batch.max(1), &mut on_progress).await?;
     rewrap_webhooks(&mut run).await?;
-    if crate::bootstrap::rewrap_probe(store, ring).await? {
+    if crate::domain::key_probe::rewrap_probe(store, ring).await? {
         run.p.rewrapped += 1;
     }
     let p = &mut run.p;
@@ -132,7 +132,7 @@ pub async fn rewrap_all(
 
 async fn rewrap_webhooks(run: &mut Run<'_>) -> Result<(), RewrapError> {
     for w in run.store.stale_webhooks(&run.active).await? {
-        let binding = crate::delivery::attempt::webhook_binding(&w.tenant_id, &w.id);
+        let binding = crate::crypto::binding::webhook_binding(&w.tenant_id, &w.id);
         let mut slots = vec![(
             WebhookSecretSlot::Current,
             binding.clone(),

@@ -1279,6 +1279,14 @@ async fn seconds_policy_lifecycle(kind: StoreKind) {
         1,
     )
     .await;
+    // Deliveries run in parallel: secret.rotated (same transaction) may land just after.
+    wait(
+        "secret.rotated",
+        rx.clone(),
+        Box::new(|b| b["event_type"] == "secret.rotated"),
+        1,
+    )
+    .await;
     assert_eq!(seen(&rx, &|b| b["event_type"] == "secret.rotated"), 1);
     let (s, b) = srv
         .call(M::GET, "/v1/secrets/fast/db?version=1", None)

@@ -5,6 +5,7 @@ use crate::clock::to_micros;
 use crate::domain::access::Reach;
 use crate::domain::path::SecretPath;
 use crate::domain::policy_ops::{ForceRequest, PolicyOps};
+use crate::domain::rotation_outcome::{auto_rotate, fail_history};
 use crate::domain::scope::Scope;
 use crate::http::door::Door;
 use crate::http::error::ApiError;
@@ -101,10 +102,9 @@ pub(super) async fn rotate_inner(
         .map_err(policy_error)?;
     st.bus.published(forced.len(), forced.len());
     for f in forced.iter().filter(|f| f.opened && p.auto_generate) {
-        if let Err(msg) = crate::scheduler::auto_rotate(st, &caller.tenant_id, &f.secret_path).await
-        {
-            crate::scheduler::fail_history(st, &f.history.id, "auto_generate_failed", &msg, 1)
-                .await?;
+        let ops = st.ops();
+        if let Err(msg) = auto_rotate(&ops, &caller.tenant_id, &f.secret_path).await {
+            fail_history(&ops, &f.history.id, "auto_generate_failed", &msg, 1).await?;
         }
     }
     // Read again so auto-generated rotations show their outcome. Otherwise answer what was

@@ -81,13 +81,7 @@ fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
 }
 
 fn ops(st: &AppState) -> Ops<'_> {
-    Ops {
-        store: st.store.as_ref(),
-        keys: &st.keys,
-        now: st.clock.now(),
-        bus: &st.bus,
-        metrics: &st.metrics,
-    }
+    st.ops()
 }
 
 /// A path for audit rows even when it failed validation (bounded length).

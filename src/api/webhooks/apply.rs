@@ -2,8 +2,8 @@
 //! one kept for its grace time when asked.
 
 use crate::api::bodies::webhooks::WebhookFields;
+use crate::crypto::binding::webhook_binding;
 use crate::crypto::envelope::seal;
-use crate::delivery::attempt::webhook_binding;
 use crate::server::AppState;
 use crate::store::{WebhookHealth, WebhookRow};
 
