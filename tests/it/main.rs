@@ -34,6 +34,7 @@ mod secrets_errors;
 mod slow_headers;
 mod smoke;
 mod sqlite_files;
+mod store_conformance;
 mod store_down;
 mod tls;
 mod typed_bodies;

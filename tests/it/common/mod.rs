@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod bare_store;
 pub mod receiver;
 
 use chrono::{TimeZone, Utc};
@@ -115,32 +116,37 @@ impl Drop for TestApp {
     /// the stopping server still holds. Databases left by a killed run are dropped by
     /// `scripts/test.sh` at its next start.
     fn drop(&mut self) {
-        if self.kind != StoreKind::Postgres {
-            return;
+        if self.kind == StoreKind::Postgres {
+            drop_pg_database_later(&self.database_url);
         }
-        let Some(name) = self.database_url.rsplit('/').next().map(str::to_string) else {
+    }
+}
+
+/// Drops a test's PostgreSQL database (`svt_…`, from [`fresh_pg_database`]) on a thread of its
+/// own, so no runtime is blocked; `WITH (FORCE)` ends the connections still open.
+pub fn drop_pg_database_later(database_url: &str) {
+    let Some(name) = database_url.rsplit('/').next().map(str::to_string) else {
+        return;
+    };
+    if !name.starts_with("svt_") {
+        return;
+    }
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
-        if !name.starts_with("svt_") {
-            return;
-        }
-        std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                    let _ = conn.close().await;
-                }
-            });
+        rt.block_on(async move {
+            if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(&pg_admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+            }
         });
-    }
+    });
 }
 
 /// A response as a test sees it.

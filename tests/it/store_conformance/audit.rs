@@ -1,0 +1,147 @@
+//! The audit log: append (in and out of a transaction), seal, chain verification, listing
+//! with typed flags, and retention that keeps the chain verifiable.
+
+use super::fixtures::{audit, NOW, TENANT};
+use crate::common::bare_store::{as_dyn, BareStore};
+use crate::common::StoreKind;
+use scaivault::audit::chain::{self, Verdict, ANCHOR_KEY};
+use scaivault::store::{AuditQuery, AuditRow, IdentityType, Store};
+
+crate::both_stores!(
+    appended_rows_seal_into_a_chain_that_verifies_until_a_row_changes,
+    retention_deletes_old_sealed_rows_and_the_chain_still_verifies,
+);
+
+/// Seals until nothing is left unsealed.
+async fn seal_all(s: &BareStore) {
+    for _ in 0..10 {
+        if s.count_unsealed_audit().await.expect("count") == 0 {
+            return;
+        }
+        s.seal_audit(1000, true).await.expect("seal");
+    }
+    panic!("rows stayed unsealed");
+}
+
+async fn insert_in_tx(s: &BareStore, rows: &[AuditRow]) {
+    let mut tx = s.begin().await.expect("begin");
+    for r in rows {
+        tx.insert_audit(r).await.expect("insert audit");
+    }
+    tx.commit().await.expect("commit");
+}
+
+fn ids(rows: &[AuditRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.id.as_str()).collect()
+}
+
+async fn appended_rows_seal_into_a_chain_that_verifies_until_a_row_changes(kind: StoreKind) {
+    let s = BareStore::new(kind).await;
+    insert_in_tx(
+        &s,
+        &[audit("log_1", NOW, true), audit("log_2", NOW + 1, false)],
+    )
+    .await;
+    s.insert_audit(&[audit("log_3", NOW + 2, true)])
+        .await
+        .expect("append");
+    seal_all(&s).await;
+
+    let linked = s.audit_chain(1, 100).await.expect("chain");
+    let seqs: Vec<Option<i64>> = linked.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [Some(1), Some(2), Some(3)]);
+    let mut sealed: Vec<&str> = ids(&linked);
+    sealed.sort();
+    assert_eq!(sealed, ["log_1", "log_2", "log_3"]);
+    let mut prev = chain::GENESIS.to_string();
+    for r in &linked {
+        let seq = r.seq.expect("sealed");
+        assert_eq!(
+            r.hash.as_deref(),
+            Some(chain::row_hash(&prev, r, seq).as_str())
+        );
+        prev = r.hash.clone().expect("hash");
+    }
+    let verdict = chain::verify(as_dyn(&s), None).await.expect("verify");
+    assert_eq!(
+        verdict,
+        Verdict::Ok {
+            checked: 3,
+            head_seq: 3,
+            head_hash: prev
+        }
+    );
+
+    let q = AuditQuery {
+        tenant_id: TENANT.into(),
+        limit: 10,
+        ..Default::default()
+    };
+    let listed = s.list_audit(&q).await.expect("list");
+    assert_eq!(ids(&listed), ["log_3", "log_2", "log_1"]);
+    let flags: Vec<bool> = listed.iter().map(|r| r.success).collect();
+    assert_eq!(flags, [true, false, true]);
+    assert!(listed.iter().all(|r| r.identity_type == IdentityType::User));
+    let failures = AuditQuery {
+        success: Some(false),
+        ..q.clone()
+    };
+    assert_eq!(
+        ids(&s.list_audit(&failures).await.expect("failures")),
+        ["log_2"]
+    );
+    let summary = s.audit_summary(&q).await.expect("summary");
+    assert_eq!((summary.total, summary.successful), (3, 2));
+
+    // A changed field breaks the chain at that row.
+    let at = linked.iter().find(|r| r.id == "log_2").and_then(|r| r.seq);
+    sqlx::query("UPDATE audit_log SET success = 1 WHERE id = 'log_2'")
+        .execute(&s.raw().await)
+        .await
+        .expect("tamper");
+    match chain::verify(as_dyn(&s), None).await.expect("verify") {
+        Verdict::Broken {
+            first_bad_seq,
+            reason,
+            ..
+        } => {
+            assert_eq!((Some(first_bad_seq), reason), (at, "hash_mismatch"));
+        }
+        ok => panic!("a changed row verified: {ok:?}"),
+    }
+}
+
+async fn retention_deletes_old_sealed_rows_and_the_chain_still_verifies(kind: StoreKind) {
+    let s = BareStore::new(kind).await;
+    let rows: Vec<AuditRow> = (1..=4)
+        .map(|i| audit(&format!("log_{i}"), NOW + i, true))
+        .collect();
+    insert_in_tx(&s, &rows).await;
+    seal_all(&s).await;
+    let linked = s.audit_chain(1, 100).await.expect("chain");
+    assert_eq!(ids(&linked), ["log_1", "log_2", "log_3", "log_4"]);
+
+    let deleted = s
+        .apply_audit_retention(NOW + 3, ANCHOR_KEY)
+        .await
+        .expect("retention");
+    assert_eq!(deleted, 2);
+    let anchor = s.get_meta(ANCHOR_KEY).await.expect("anchor");
+    let expected = chain::anchor_value(2, linked[1].hash.as_deref().unwrap_or_default());
+    assert_eq!(anchor, Some(expected));
+    assert_eq!(
+        ids(&s.audit_chain(1, 100).await.expect("chain")),
+        ["log_3", "log_4"]
+    );
+    let verdict = chain::verify(as_dyn(&s), None).await.expect("verify");
+    assert_eq!(
+        verdict,
+        Verdict::Ok {
+            checked: 2,
+            head_seq: 4,
+            head_hash: linked[3].hash.clone().unwrap_or_default()
+        }
+    );
+    let again = s.apply_audit_retention(NOW + 3, ANCHOR_KEY).await;
+    assert_eq!(again.expect("retention again"), 0);
+}
