@@ -82,7 +82,10 @@ fn time_param(v: Option<&String>, name: &str) -> Result<Option<i64>, ApiError> {
 }
 
 /// Builds a query from URL (or export `filters`) parameters.
-fn build_query(caller: &Caller, p: &HashMap<String, String>) -> Result<AuditQuery, ApiError> {
+pub(crate) fn build_query(
+    caller: &Caller,
+    p: &HashMap<String, String>,
+) -> Result<AuditQuery, ApiError> {
     let get = |k: &str| p.get(k).filter(|v| !v.is_empty()).cloned();
     let success = match p.get("success").map(String::as_str) {
         None | Some("") => None,
@@ -311,6 +314,44 @@ async fn verify_chain(
     .into_response())
 }
 
+/// An export body as query parameters (its `filters`, `from`, `to`), and whether it asks for CSV.
+pub(crate) fn export_params(
+    body: &serde_json::Map<String, Value>,
+) -> Result<(HashMap<String, String>, bool), ApiError> {
+    let csv = match body
+        .get("format")
+        .and_then(Value::as_str)
+        .unwrap_or("jsonl")
+    {
+        "jsonl" => false,
+        "csv" => true,
+        _ => return Err(ApiError::validation_one("format", "must be jsonl or csv")),
+    };
+    let mut params: HashMap<String, String> = HashMap::new();
+    if let Some(Value::Object(f)) = body.get("filters") {
+        for (k, v) in f {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            params.insert(k.clone(), s);
+        }
+    }
+    for k in ["from", "to"] {
+        if let Some(v) = body.get(k).and_then(Value::as_str) {
+            params.insert(k.to_string(), v.to_string());
+        }
+    }
+    params.insert("limit".into(), "1000".into());
+    Ok((params, csv))
+}
+
 /// Streams the matching rows as a file (JSON Lines or CSV); the export is itself audited.
 #[utoipa::path(post, path = "/v1/audit/export", tag = "audit", operation_id = "audit_export",
     request_body(content = Option<schema::ExportRequest>, description = "Optional; without it, every row as JSON Lines"),
@@ -330,37 +371,7 @@ async fn export(
         g.allow(action::EXPORT_CREATED, Scope::AuditExport, Reach::Filtered)
             .await?;
         let JsonObject(body) = body?;
-        let csv = match body
-            .get("format")
-            .and_then(Value::as_str)
-            .unwrap_or("jsonl")
-        {
-            "jsonl" => false,
-            "csv" => true,
-            _ => return Err(ApiError::validation_one("format", "must be jsonl or csv")),
-        };
-        let mut params: HashMap<String, String> = HashMap::new();
-        if let Some(Value::Object(f)) = body.get("filters") {
-            for (k, v) in f {
-                let s = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Array(a) => a
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                params.insert(k.clone(), s);
-            }
-        }
-        for k in ["from", "to"] {
-            if let Some(v) = body.get(k).and_then(Value::as_str) {
-                params.insert(k.to_string(), v.to_string());
-            }
-        }
-        params.insert("limit".into(), "1000".into());
+        let (params, csv) = export_params(&body)?;
         let q = build_query(&caller, &params)?;
         let row = g.row(
             action::EXPORT_CREATED,

@@ -100,10 +100,7 @@ async fn introspect(
     let g = Guard::new(&st, &ctx, &caller);
     g.allow("introspect", Scope::Admin, Reach::Filtered).await?;
     let JsonObject(body) = body?;
-    let token = body
-        .get("token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation_one("token", "is required (a string)"))?;
+    let token = introspect_token(&body)?;
     let now = to_micros(st.clock.now());
     let found = st.store.find_token_by_hash(&token_hash(token)).await?;
     // A token outside a path-restricted admin's rules is as good as unknown to it.
@@ -124,14 +121,21 @@ async fn introspect(
     .into_response())
 }
 
-struct CreateBody {
+/// The `token` of an introspection body.
+pub(crate) fn introspect_token(body: &serde_json::Map<String, Value>) -> Result<&str, ApiError> {
+    body.get("token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation_one("token", "is required (a string)"))
+}
+
+pub(crate) struct CreateBody {
     name: String,
     scopes: ScopeSet,
     ttl: Option<ApiDuration>,
     path_prefixes: Vec<String>,
 }
 
-fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, ApiError> {
+pub(crate) fn parse_create(body: &serde_json::Map<String, Value>) -> Result<CreateBody, ApiError> {
     let mut errors = Vec::new();
     let name = match body.get("name").and_then(Value::as_str) {
         Some(n) if valid_token_name(n) => n.to_string(),

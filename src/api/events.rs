@@ -16,6 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::time::Duration;
 use utoipa_axum::routes;
 
@@ -27,6 +28,41 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 
 pub fn router() -> ApiRouter {
     ApiRouter::new().routes(routes!(feed))
+}
+
+/// The feed's query parameters but `after`: page size, types, path prefix and long-poll wait.
+pub(crate) type FeedParams = (i64, Vec<String>, Option<String>, Option<Duration>);
+
+/// Reads and checks the feed's query parameters but `after` (which needs the store).
+pub(crate) fn feed_params(query: &HashMap<String, String>) -> Result<FeedParams, ApiError> {
+    let limit = super::pagination::limit(query.get("limit").map(String::as_str))?;
+    let types: Vec<String> = match query.get("types").filter(|t| !t.is_empty()) {
+        None => Vec::new(),
+        Some(t) => {
+            let list: Vec<String> = t.split(',').map(|s| s.trim().to_string()).collect();
+            if let Some(bad) = list.iter().find(|t| !ALL_TYPES.contains(&t.as_str())) {
+                return Err(ApiError::validation_one(
+                    "types",
+                    format!("unknown event type '{bad}'"),
+                ));
+            }
+            list
+        }
+    };
+    let path_prefix = query.get("path_prefix").filter(|p| !p.is_empty()).cloned();
+    if let Some(p) = &path_prefix {
+        validate_prefix(p).map_err(|e| ApiError::invalid_path(e.0))?;
+    }
+    let wait = match query.get("wait").filter(|w| !w.is_empty()) {
+        None => None,
+        Some(w) => Some(
+            ApiDuration::parse(w)
+                .map_err(super::secret_body::duration_error)?
+                .as_std()
+                .min(MAX_WAIT),
+        ),
+    };
+    Ok((limit, types, path_prefix, wait))
 }
 
 /// The tenant's events after `after`, oldest first; with `wait`, long-polls until one exists.
@@ -55,39 +91,13 @@ async fn feed(
     )
     .await?;
     let query = query_map(q.as_deref());
-    let limit = super::pagination::limit(query.get("limit").map(String::as_str))?;
+    let (limit, types, path_prefix, wait) = feed_params(&query)?;
     let after_seq = match query.get("after").filter(|a| !a.is_empty()) {
         None => 0,
         Some(id) => match st.store.get_event(id).await? {
             Some(e) if e.tenant_id == caller.tenant_id => e.seq,
             _ => return Err(ApiError::invalid_cursor()),
         },
-    };
-    let types: Vec<String> = match query.get("types").filter(|t| !t.is_empty()) {
-        None => Vec::new(),
-        Some(t) => {
-            let list: Vec<String> = t.split(',').map(|s| s.trim().to_string()).collect();
-            if let Some(bad) = list.iter().find(|t| !ALL_TYPES.contains(&t.as_str())) {
-                return Err(ApiError::validation_one(
-                    "types",
-                    format!("unknown event type '{bad}'"),
-                ));
-            }
-            list
-        }
-    };
-    let path_prefix = query.get("path_prefix").filter(|p| !p.is_empty()).cloned();
-    if let Some(p) = &path_prefix {
-        validate_prefix(p).map_err(|e| ApiError::invalid_path(e.0))?;
-    }
-    let wait = match query.get("wait").filter(|w| !w.is_empty()) {
-        None => None,
-        Some(w) => Some(
-            ApiDuration::parse(w)
-                .map_err(super::secret_body::duration_error)?
-                .as_std()
-                .min(MAX_WAIT),
-        ),
     };
     let eq = EventListQuery {
         tenant_id: caller.tenant_id.clone(),

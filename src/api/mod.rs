@@ -2,7 +2,7 @@
 //! serves and documents its routes); [`routes`] puts them together.
 
 pub mod audit;
-mod audit_csv;
+pub(crate) mod audit_csv;
 pub mod auth;
 pub mod events;
 pub mod health;
@@ -13,10 +13,10 @@ mod pagination;
 pub mod registry;
 pub mod rotation;
 pub mod schemas;
-mod secret_body;
+pub(crate) mod secret_body;
 mod secret_views;
 pub mod secrets;
-mod webhook_body;
+pub(crate) mod webhook_body;
 pub mod webhooks;
 
 pub use registry::ApiRouter;

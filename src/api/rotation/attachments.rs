@@ -20,6 +20,15 @@ use crate::api::schemas::rotation as schema;
 
 use super::*;
 
+/// The `secret_path` of an attach body.
+pub(crate) fn attach_path(body: &serde_json::Map<String, Value>) -> Result<SecretPath, ApiError> {
+    let raw = body
+        .get("secret_path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation_one("secret_path", "is required"))?;
+    SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))
+}
+
 /// Attaches a secret (moving it from any other policy).
 #[utoipa::path(post, path = "/v1/rotation/policies/{id}/secrets", tag = "rotation", operation_id = "attach_secret",
     params(("id" = String, Path, min_length = 1, description = "`rot_<name>`")),
@@ -41,11 +50,7 @@ pub(super) async fn attach(
         g.allow("rotation_policy_update", Scope::Admin, Reach::Filtered)
             .await?;
         let JsonObject(body) = body?;
-        let raw = body
-            .get("secret_path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::validation_one("secret_path", "is required"))?;
-        let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
+        let path = attach_path(&body)?;
         g.allow(
             "rotation_policy_update",
             Scope::Admin,

@@ -29,6 +29,32 @@ pub(super) async fn apply_body(
     create: bool,
 ) -> Result<(), ApiError> {
     let mut errors = Vec::new();
+    if let Some(ids) = read_fields(p, body, create, &mut errors)? {
+        for id in &ids {
+            // A webhook outside the caller's rules is as missing as an unknown one.
+            let missing = || ApiError::not_found("webhook_not_found", format!("no webhook '{id}'"));
+            let w = st
+                .store
+                .get_webhook(&g.caller.tenant_id, id)
+                .await?
+                .ok_or_else(missing)?;
+            if !g.sees(Reach::filter(w.filter_path_prefix.as_deref())) {
+                return Err(missing());
+            }
+        }
+        p.webhook_ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    }
+    finish(p, errors)
+}
+
+/// The store-free part of [`apply_body`]: every field but the webhooks' existence, into `p`
+/// and `errors`; returns the `webhook_ids` to look up, when given.
+pub(crate) fn read_fields(
+    p: &mut PolicyRow,
+    body: &Map<String, Value>,
+    create: bool,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Vec<String>>, ApiError> {
     if create {
         match body.get("name").and_then(Value::as_str) {
             Some(n) if valid_name(n) => {
@@ -113,40 +139,27 @@ pub(super) async fn apply_body(
         Some(Value::Bool(b)) => p.auto_generate = i64::from(*b),
         Some(_) => errors.push(FieldError::new("auto_generate", "must be true or false")),
     }
+    let list = || FieldError::new("webhook_ids", "must be a list of webhook ids");
     match body.get("webhook_ids") {
-        None | Some(Value::Null) => {}
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => {
             let ids: Option<Vec<String>> =
                 a.iter().map(|v| v.as_str().map(str::to_string)).collect();
-            match ids {
-                Some(ids) => {
-                    for id in &ids {
-                        // A webhook outside the caller's rules is as missing as an unknown one.
-                        let missing = || {
-                            ApiError::not_found("webhook_not_found", format!("no webhook '{id}'"))
-                        };
-                        let w = st
-                            .store
-                            .get_webhook(&g.caller.tenant_id, id)
-                            .await?
-                            .ok_or_else(missing)?;
-                        if !g.sees(Reach::filter(w.filter_path_prefix.as_deref())) {
-                            return Err(missing());
-                        }
-                    }
-                    p.webhook_ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-                }
-                None => errors.push(FieldError::new(
-                    "webhook_ids",
-                    "must be a list of webhook ids",
-                )),
+            if ids.is_none() {
+                errors.push(list());
             }
+            Ok(ids)
         }
-        Some(_) => errors.push(FieldError::new(
-            "webhook_ids",
-            "must be a list of webhook ids",
-        )),
+        Some(_) => {
+            errors.push(list());
+            Ok(None)
+        }
     }
+}
+
+/// The checks across fields (warnings shorter than the interval), then every field error.
+pub(crate) fn finish(p: &PolicyRow, errors: Vec<FieldError>) -> Result<(), ApiError> {
+    let mut errors = errors;
     if let Some(w) = rotation::warnings(p)
         .iter()
         .find(|(secs, _)| *secs >= p.interval_seconds)

@@ -45,6 +45,25 @@ pub(super) async fn rotate(
     }
 }
 
+/// The `secret_paths` of a forced-rotation body (None: every attached secret).
+pub(crate) fn rotate_paths(
+    body: &serde_json::Map<String, Value>,
+) -> Result<Option<Vec<SecretPath>>, ApiError> {
+    let list = || ApiError::validation_one("secret_paths", "must be a list of paths");
+    match body.get("secret_paths") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                let raw = v.as_str().ok_or_else(list)?;
+                SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(list()),
+    }
+}
+
 pub(super) async fn rotate_inner(
     st: &AppState,
     g: &Guard<'_>,
@@ -62,28 +81,11 @@ pub(super) async fn rotate_inner(
         .ok_or_else(|| not_found(id))?;
     // Paths are parsed and authorized before the transaction opens: a refusal writes its
     // audit row, which on SQLite waits for the write turn an open transaction holds.
-    let named = match body.get("secret_paths") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => {
-            let mut paths = Vec::new();
-            for v in a {
-                let raw = v.as_str().ok_or_else(|| {
-                    ApiError::validation_one("secret_paths", "must be a list of paths")
-                })?;
-                let path = SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))?;
-                g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
-                    .await?;
-                paths.push(path);
-            }
-            Some(paths)
-        }
-        Some(_) => {
-            return Err(ApiError::validation_one(
-                "secret_paths",
-                "must be a list of paths",
-            ))
-        }
-    };
+    let named = rotate_paths(&body)?;
+    for path in named.iter().flatten() {
+        g.allow("rotate", Scope::SecretsRotate, Reach::Path(path.as_str()))
+            .await?;
+    }
     let named: Option<Vec<String>> =
         named.map(|ps| ps.into_iter().map(|p| p.as_str().to_string()).collect());
     let audit = |path: &str, version: i64, h: &HistoryRow| {

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 use utoipa_axum::routes;
 
-mod attachments;
-mod body;
-mod forced;
+pub(crate) mod attachments;
+pub(crate) mod body;
+pub(crate) mod forced;
 mod policies;
 
 use attachments::*;

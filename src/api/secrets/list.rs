@@ -181,7 +181,7 @@ pub(super) async fn batch(
     }
 }
 
-pub(super) fn parse_batch(
+pub(crate) fn parse_batch(
     body: &Map<String, Value>,
 ) -> Result<(Vec<String>, bool, bool, Option<i64>), ApiError> {
     let paths = match body.get("paths") {
