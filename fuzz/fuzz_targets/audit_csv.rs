@@ -8,8 +8,19 @@ use scaivault::fuzz_entry::audit_csv_line;
 use serde_json::Value;
 
 const COLUMNS: [&str; 14] = [
-    "id", "timestamp", "action", "identity_type", "identity_id", "secret_path", "version",
-    "source_ip", "user_agent", "success", "status_code", "duration_ms", "request_id",
+    "id",
+    "timestamp",
+    "action",
+    "identity_type",
+    "identity_id",
+    "secret_path",
+    "version",
+    "source_ip",
+    "user_agent",
+    "success",
+    "status_code",
+    "duration_ms",
+    "request_id",
     "extra_data",
 ];
 const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -36,7 +47,10 @@ fn cells(line: &str) -> Vec<String> {
                     cur.push('"');
                 } else {
                     quoted = false;
-                    assert!(matches!(chars.peek(), None | Some(',')), "text after a quote");
+                    assert!(
+                        matches!(chars.peek(), None | Some(',')),
+                        "text after a quote"
+                    );
                 }
             } else {
                 cur.push(c);
@@ -45,7 +59,10 @@ fn cells(line: &str) -> Vec<String> {
             out.push(std::mem::take(&mut cur));
             at_start = true;
         } else {
-            assert!(!matches!(c, '"' | '\n' | '\r'), "unquoted special in {line:?}");
+            assert!(
+                !matches!(c, '"' | '\n' | '\r'),
+                "unquoted special in {line:?}"
+            );
             cur.push(c);
         }
     }
@@ -60,7 +77,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(v @ Value::Object(_)) => v,
         _ => {
             let s = String::from_utf8_lossy(data).into_owned();
-            Value::Object(COLUMNS.iter().map(|c| (c.to_string(), Value::String(s.clone()))).collect())
+            Value::Object(
+                COLUMNS
+                    .iter()
+                    .map(|c| (c.to_string(), Value::String(s.clone())))
+                    .collect(),
+            )
         }
     };
     let line = audit_csv_line(&row);
@@ -73,9 +95,16 @@ fuzz_target!(|data: &[u8]| {
             other => other.to_string(),
         };
         if want.starts_with(FORMULA) {
-            assert_eq!(cell.strip_prefix('\''), Some(want.as_str()), "{col}: {line:?}");
+            assert_eq!(
+                cell.strip_prefix('\''),
+                Some(want.as_str()),
+                "{col}: {line:?}"
+            );
         } else {
-            assert!(!cell.starts_with(FORMULA), "{col}: formula cell in {line:?}");
+            assert!(
+                !cell.starts_with(FORMULA),
+                "{col}: formula cell in {line:?}"
+            );
             assert_eq!(cell, &want, "{col}");
         }
     }

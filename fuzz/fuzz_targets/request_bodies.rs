@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let (name, parse) = BODY_PARSERS[pick as usize % BODY_PARSERS.len()];
     if let Err(e) = parse(body) {
-        assert!(e.starts_with('4'), "{name}: a refusal that is not a 4xx: {e}");
+        assert!(
+            e.starts_with('4'),
+            "{name}: a refusal that is not a 4xx: {e}"
+        );
     }
 });

@@ -24,8 +24,16 @@ fuzz_target!(|data: &[u8]| {
         let b = u64::from_le_bytes(data[8..16].try_into().unwrap_or_default()) % max;
         let t = |x: u64| UNIX_EPOCH + Duration::from_secs(x);
         let (ha, hb) = (httpdate::fmt_http_date(t(a)), httpdate::fmt_http_date(t(b)));
-        assert_eq!(seconds(Some(&ha), Some(&hb), now), Some(a.saturating_sub(b)));
-        let against_now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        assert_eq!(seconds(Some(&ha), None, now), Some(a.saturating_sub(against_now)));
+        assert_eq!(
+            seconds(Some(&ha), Some(&hb), now),
+            Some(a.saturating_sub(b))
+        );
+        let against_now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        assert_eq!(
+            seconds(Some(&ha), None, now),
+            Some(a.saturating_sub(against_now))
+        );
     }
 });

@@ -37,12 +37,20 @@ fuzz_target!(|data: &[u8]| {
     let hex_pos = "sha256=".len() + at % 64;
     let mut bad = sig.clone().into_bytes();
     bad[hex_pos] = if bad[hex_pos] == b'0' { b'1' } else { b'0' };
-    assert!(!verify(secret, &stamp, body, &String::from_utf8(bad).unwrap_or_default()));
+    assert!(!verify(
+        secret,
+        &stamp,
+        body,
+        &String::from_utf8(bad).unwrap_or_default()
+    ));
     // Any string as the header: never a panic, and only the right one passes (hex in
     // either case).
     if let Ok(h) = std::str::from_utf8(body) {
         if verify(secret, &stamp, body, h) {
-            assert!(h.starts_with("sha256=") && h.eq_ignore_ascii_case(&sig), "{h:?}");
+            assert!(
+                h.starts_with("sha256=") && h.eq_ignore_ascii_case(&sig),
+                "{h:?}"
+            );
         }
     }
 });
