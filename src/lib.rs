@@ -14,6 +14,8 @@ pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod http;
 pub mod metrics;
 pub mod scheduler;

@@ -61,7 +61,10 @@ fn time_param(v: Option<&String>, name: &str) -> Result<Option<i64>, ApiError> {
 }
 
 /// Builds a query from URL (or export `filters`) parameters.
-fn build_query(caller: &Caller, p: &HashMap<String, String>) -> Result<AuditQuery, ApiError> {
+pub(crate) fn build_query(
+    caller: &Caller,
+    p: &HashMap<String, String>,
+) -> Result<AuditQuery, ApiError> {
     let get = |k: &str| p.get(k).filter(|v| !v.is_empty()).cloned();
     let success = match p.get("success").map(String::as_str) {
         None | Some("") => None,

@@ -14,6 +14,7 @@ use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::time::Duration;
 use utoipa_axum::routes;
 
@@ -27,35 +28,12 @@ pub fn router() -> ApiRouter {
     ApiRouter::new().routes(routes!(feed))
 }
 
-/// The tenant's events after `after`, oldest first; with `wait`, long-polls until one exists.
-#[utoipa::path(get, path = "/v1/events", tag = "events", operation_id = "events",
-    params(
-        ("after" = Option<String>, Query, description = "Resume after this `evt_…` id (the previous `cursor`)"),
-        ("types" = Option<String>, Query, description = "Comma-separated event types"),
-        ("path_prefix" = Option<String>, Query, description = "Only events of paths with this prefix"),
-        ("wait" = Option<String>, Query, description = "Long-poll up to this duration (at most 60s), e.g. `30s`"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
-    ),
-    responses((status = 200, description = "Events and the cursor to resume from", body = schema::EventFeed)),
-    security(("bearer" = ["admin"]), ("bearer" = ["audit:read"])))]
+/// The feed's query parameters but `after`: page size, types, path prefix and long-poll wait.
+pub(crate) type FeedParams = (i64, Vec<String>, Option<String>, Option<Duration>);
 
-async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
-    let (st, caller, g) = door.open();
-    g.allow(
-        "events",
-        Need::AnyOf(&[Scope::Admin, Scope::AuditRead]),
-        Reach::Filtered,
-    )
-    .await?;
-    let query = query_map(q.as_deref());
+/// Reads and checks the feed's query parameters but `after` (which needs the store).
+pub(crate) fn feed_params(query: &HashMap<String, String>) -> Result<FeedParams, ApiError> {
     let limit = super::pagination::limit(query.get("limit").map(String::as_str))?;
-    let after_seq = match query.get("after").filter(|a| !a.is_empty()) {
-        None => 0,
-        Some(id) => match st.store.get_event(id).await? {
-            Some(e) if e.tenant_id == caller.tenant_id => e.seq,
-            _ => return Err(ApiError::invalid_cursor()),
-        },
-    };
     let types: Vec<String> = match query.get("types").filter(|t| !t.is_empty()) {
         None => Vec::new(),
         Some(t) => {
@@ -81,6 +59,38 @@ async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
                 .as_std()
                 .min(MAX_WAIT),
         ),
+    };
+    Ok((limit, types, path_prefix, wait))
+}
+
+/// The tenant's events after `after`, oldest first; with `wait`, long-polls until one exists.
+#[utoipa::path(get, path = "/v1/events", tag = "events", operation_id = "events",
+    params(
+        ("after" = Option<String>, Query, description = "Resume after this `evt_…` id (the previous `cursor`)"),
+        ("types" = Option<String>, Query, description = "Comma-separated event types"),
+        ("path_prefix" = Option<String>, Query, description = "Only events of paths with this prefix"),
+        ("wait" = Option<String>, Query, description = "Long-poll up to this duration (at most 60s), e.g. `30s`"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size (default 100)"),
+    ),
+    responses((status = 200, description = "Events and the cursor to resume from", body = schema::EventFeed)),
+    security(("bearer" = ["admin"]), ("bearer" = ["audit:read"])))]
+
+async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let (st, caller, g) = door.open();
+    g.allow(
+        "events",
+        Need::AnyOf(&[Scope::Admin, Scope::AuditRead]),
+        Reach::Filtered,
+    )
+    .await?;
+    let query = query_map(q.as_deref());
+    let (limit, types, path_prefix, wait) = feed_params(&query)?;
+    let after_seq = match query.get("after").filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(id) => match st.store.get_event(id).await? {
+            Some(e) if e.tenant_id == caller.tenant_id => e.seq,
+            _ => return Err(ApiError::invalid_cursor()),
+        },
     };
     let eq = EventListQuery {
         tenant_id: caller.tenant_id.clone(),

@@ -2,7 +2,7 @@
 //! serves and documents its routes); [`routes`] puts them together.
 
 pub mod audit;
-mod audit_csv;
+pub(crate) mod audit_csv;
 pub mod auth;
 pub mod bodies;
 pub mod events;

@@ -39,28 +39,34 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(|_| too_large())?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Self(Map::new()));
-        }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::invalid_request(format!(
-                "the request body is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
+        parse_object(&bytes).map(Self)
+    }
+}
+
+/// Parses a whole request body as the handlers get it: blank → empty object, otherwise a JSON
+/// object without NUL outside `data` (sync, so the fuzz targets call exactly this).
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid_request(format!(
+            "the request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    match value {
+        Value::Object(m) => match nul_field(&m) {
+            Some(field) => Err(ApiError::invalid_request(format!(
+                "'{field}' holds a NUL character (\\u0000); only secret values may hold one"
             ))
-        })?;
-        match value {
-            Value::Object(m) => match nul_field(&m) {
-                Some(field) => Err(ApiError::invalid_request(format!(
-                    "'{field}' holds a NUL character (\\u0000); only secret values may hold one"
-                ))
-                .with_details(serde_json::json!({ "field": field }))),
-                None => Ok(Self(m)),
-            },
-            _ => Err(ApiError::invalid_request(
-                "the request body must be a JSON object",
-            )),
-        }
+            .with_details(serde_json::json!({ "field": field }))),
+            None => Ok(m),
+        },
+        _ => Err(ApiError::invalid_request(
+            "the request body must be a JSON object",
+        )),
     }
 }
 

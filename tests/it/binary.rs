@@ -43,7 +43,7 @@ pub(crate) fn root_token() -> String {
     format!("skt_root_{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn database(kind: StoreKind, dir: &Path) -> String {
+pub(crate) async fn database(kind: StoreKind, dir: &Path) -> String {
     match kind {
         StoreKind::Postgres => fresh_pg_database().await,
         StoreKind::Sqlite => format!("sqlite://{}", dir.join("db").join("sv.db").display()),
@@ -97,9 +97,9 @@ pub(crate) fn drain(mut r: impl tokio::io::AsyncRead + Unpin + Send + 'static) -
 }
 
 /// A running `scaivault serve`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     token: String,
     stdout: Buf,
     stderr: Buf,
@@ -108,7 +108,7 @@ struct Server {
 impl Server {
     /// Starts `scaivault serve` (plus `extra_args`) on `port` and polls `/v1/health` until it
     /// answers; fails early with the output if the process exits first.
-    async fn start(
+    pub(crate) async fn start(
         cwd: &Path,
         extra_args: &[&str],
         port: u16,
@@ -163,16 +163,16 @@ impl Server {
         srv
     }
 
-    fn stdout_text(&self) -> String {
+    pub(crate) fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
     }
 
-    fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
     /// Everything printed so far (stdout, then stderr).
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         format!("{}{}", self.stdout_text(), self.stderr_text())
     }
 
@@ -205,7 +205,7 @@ impl Server {
     }
 
     /// SIGTERM, then waits (bounded) for a clean exit; returns (exit success, all output).
-    async fn stop(mut self) -> (bool, String) {
+    pub(crate) async fn stop(mut self) -> (bool, String) {
         let pid = self.child.id().expect("running");
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])

@@ -18,6 +18,7 @@ mod keys;
 mod list_limits;
 mod metrics;
 mod metrics_binary;
+mod never_leaks;
 mod nul_input;
 mod openapi;
 mod openapi_source;

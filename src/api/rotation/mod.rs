@@ -5,9 +5,9 @@ use crate::http::error::ApiError;
 use utoipa::OpenApi;
 use utoipa_axum::routes;
 
-mod attachments;
-mod body;
-mod forced;
+pub(crate) mod attachments;
+pub(crate) mod body;
+pub(crate) mod forced;
 mod policies;
 
 use attachments::*;

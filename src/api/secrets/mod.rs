@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::routes;
 
-mod list;
+pub(crate) mod list;
 mod read;
 mod write;
 
