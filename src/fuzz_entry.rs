@@ -222,6 +222,9 @@ pub const BODY_PARSERS: [BodyParser; 15] = [
     ("json_object", |b| object(b).map(drop)),
 ];
 
+/// The CSV export's columns, in order.
+pub const AUDIT_CSV_COLUMNS: [&str; 14] = api::audit_csv::COLUMNS;
+
 /// One audit row view as the CSV export writes it (`POST /v1/audit/export` with `csv`).
 pub fn audit_csv_line(row: &Value) -> String {
     api::audit_csv::line(row)

@@ -4,25 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scaivault::fuzz_entry::audit_csv_line;
+use scaivault::fuzz_entry::{audit_csv_line, AUDIT_CSV_COLUMNS};
 use serde_json::Value;
 
-const COLUMNS: [&str; 14] = [
-    "id",
-    "timestamp",
-    "action",
-    "identity_type",
-    "identity_id",
-    "secret_path",
-    "version",
-    "source_ip",
-    "user_agent",
-    "success",
-    "status_code",
-    "duration_ms",
-    "request_id",
-    "extra_data",
-];
+const COLUMNS: [&str; 14] = AUDIT_CSV_COLUMNS;
 const FORMULA: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// RFC 4180 cells of one record (quoted cells may hold `,`, `"` as `""`, CR and LF).

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// The columns, in order; each is a field of the API's row view.
-const COLUMNS: [&str; 14] = [
+pub(crate) const COLUMNS: [&str; 14] = [
     "id",
     "timestamp",
     "action",

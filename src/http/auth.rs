@@ -29,64 +29,62 @@ pub(super) async fn authenticated(
     parts: &mut Parts,
     state: &AppState,
 ) -> Result<(RequestContext, Caller), ApiError> {
-    {
-        let ctx = RequestContext::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let cacheable = parts.method == axum::http::Method::GET
-            && (parts.uri.path() == "/v1/secrets" || parts.uri.path().starts_with("/v1/secrets/"));
-        match authenticate(state, header, cacheable).await {
-            Ok(caller) => {
-                ctx.set_identity(&caller.identity_id);
-                super::rate_limit::check(state, parts, &caller.token_id)?;
-                Ok((ctx, caller))
-            }
-            Err((err, known)) if err.status == StatusCode::UNAUTHORIZED => {
-                // A revoked or expired token still says whose it was; an unknown one does not.
-                let actor = match &known {
-                    Some(t) => Actor {
-                        tenant_id: &t.tenant_id,
-                        identity_id: &t.identity_id,
-                        identity_type: t.identity_type,
-                    },
-                    None => Actor {
-                        tenant_id: DEFAULT_TENANT,
-                        identity_id: "anonymous",
-                        identity_type: IdentityType::User,
-                    },
-                };
-                let source = ctx.source_ip.as_deref().unwrap_or("-");
-                let limited = state.rate_limits.refuse_unauthenticated(source);
-                let (status, code) = match limited {
-                    Some(_) => (429, "rate_limited"),
-                    None => (401, err.code),
-                };
-                let row = audit::row(
-                    &ctx,
-                    actor,
-                    state.clock.now(),
-                    audit::action::AUTH_FAILED,
-                    None,
-                    None,
-                    status,
-                    json!({ "reason": code, "path": parts.uri.path() }),
-                );
-                // Identical refusals within a minute are one row (`audit::refusals`).
-                audit::refusals::record(state, row).await?;
-                match limited {
-                    Some(secs) => Err(ApiError::rate_limited(
-                        secs,
-                        format!("too many requests without a valid token from this address; retry in {secs}s"),
-                    )),
-                    None => Err(err),
-                }
-            }
-            Err((err, _)) => Err(err),
+    let ctx = RequestContext::from_request_parts(parts, state)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let cacheable = parts.method == axum::http::Method::GET
+        && (parts.uri.path() == "/v1/secrets" || parts.uri.path().starts_with("/v1/secrets/"));
+    match authenticate(state, header, cacheable).await {
+        Ok(caller) => {
+            ctx.set_identity(&caller.identity_id);
+            super::rate_limit::check(state, parts, &caller.token_id)?;
+            Ok((ctx, caller))
         }
+        Err((err, known)) if err.status == StatusCode::UNAUTHORIZED => {
+            // A revoked or expired token still says whose it was; an unknown one does not.
+            let actor = match &known {
+                Some(t) => Actor {
+                    tenant_id: &t.tenant_id,
+                    identity_id: &t.identity_id,
+                    identity_type: t.identity_type,
+                },
+                None => Actor {
+                    tenant_id: DEFAULT_TENANT,
+                    identity_id: "anonymous",
+                    identity_type: IdentityType::User,
+                },
+            };
+            let source = ctx.source_ip.as_deref().unwrap_or("-");
+            let limited = state.rate_limits.refuse_unauthenticated(source);
+            let (status, code) = match limited {
+                Some(_) => (429, "rate_limited"),
+                None => (401, err.code),
+            };
+            let row = audit::row(
+                &ctx,
+                actor,
+                state.clock.now(),
+                audit::action::AUTH_FAILED,
+                None,
+                None,
+                status,
+                json!({ "reason": code, "path": parts.uri.path() }),
+            );
+            // Identical refusals within a minute are one row (`audit::refusals`).
+            audit::refusals::record(state, row).await?;
+            match limited {
+                Some(secs) => Err(ApiError::rate_limited(
+                    secs,
+                    format!("too many requests without a valid token from this address; retry in {secs}s"),
+                )),
+                None => Err(err),
+            }
+        }
+        Err((err, _)) => Err(err),
     }
 }
 

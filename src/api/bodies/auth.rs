@@ -1,8 +1,8 @@
 //! `/v1/auth` and `/v1/health…` bodies (SPEC §2, §8): requests parsed and checked, answers
 //! built from rows. A token's value appears only in the answer that creates it.
 
-use super::common::{field_duration_error, ScopeName};
-use crate::clock::{from_micros, rfc3339};
+use super::common::{field_duration, opt_ts, ts, ScopeName};
+use crate::clock::rfc3339;
 use crate::domain::duration::ApiDuration;
 use crate::domain::path::validate_prefix;
 use crate::domain::scope::ScopeSet;
@@ -127,7 +127,7 @@ impl TokenCreate {
         };
         let ttl = match self.ttl {
             None => None,
-            Some(s) => Some(ApiDuration::parse(&s).map_err(|e| field_duration_error(e, "ttl"))?),
+            Some(s) => Some(field_duration(&s, "ttl")?),
         };
         let mut path_prefixes = Vec::new();
         for p in self.path_prefixes.unwrap_or_default() {
@@ -245,10 +245,10 @@ impl Token {
             tenant_id: t.tenant_id.clone(),
             scopes: serde_json::from_str(&t.scopes).unwrap_or_default(),
             path_prefixes: serde_json::from_str(&t.path_prefixes).unwrap_or_default(),
-            created_at: rfc3339(from_micros(t.created_at)),
+            created_at: ts(t.created_at),
             created_by: t.created_by.clone(),
-            expires_at: t.expires_at.map(|e| rfc3339(from_micros(e))),
-            revoked_at: t.revoked_at.map(|e| rfc3339(from_micros(e))),
+            expires_at: opt_ts(t.expires_at),
+            revoked_at: opt_ts(t.revoked_at),
             status: status.into(),
         }
     }

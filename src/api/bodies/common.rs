@@ -114,6 +114,21 @@ pub fn duration_error(e: DurationError) -> ApiError {
     field_duration_error(e, "duration")
 }
 
+/// Parses the duration in body field `field`: malformed → 400, not positive → 422 on `field`.
+pub fn field_duration(s: &str, field: &str) -> Result<ApiDuration, ApiError> {
+    ApiDuration::parse(s).map_err(|e| field_duration_error(e, field))
+}
+
+/// Timestamps as shown: RFC 3339 of stored microseconds.
+pub fn ts(us: i64) -> String {
+    crate::clock::rfc3339(crate::clock::from_micros(us))
+}
+
+/// An optional stored timestamp as shown.
+pub fn opt_ts(us: Option<i64>) -> Option<String> {
+    us.map(ts)
+}
+
 /// As `duration_error`, naming the body field that failed in `details.fields`.
 pub fn field_duration_error(e: DurationError, field: &str) -> ApiError {
     match e {
@@ -135,10 +150,7 @@ impl DurationList {
     pub fn parse(self, field: &str) -> Result<Vec<ApiDuration>, ApiError> {
         match self {
             DurationList::Joined(s) => parse_list(&s).map_err(|e| field_duration_error(e, field)),
-            DurationList::Items(items) => items
-                .iter()
-                .map(|s| ApiDuration::parse(s).map_err(|e| field_duration_error(e, field)))
-                .collect(),
+            DurationList::Items(items) => items.iter().map(|s| field_duration(s, field)).collect(),
         }
     }
 }

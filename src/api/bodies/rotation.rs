@@ -1,7 +1,7 @@
 //! `/v1/rotation` response bodies (SPEC §4), built from stored rows. The request bodies are
 //! in `rotation_requests`.
 
-use crate::clock::{from_micros, rfc3339};
+use super::common::ts;
 use crate::store::{HistoryRow, PolicyRow, ScheduleRow, ScheduleStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -104,10 +104,6 @@ pub struct DueItem {
 pub struct DueList {
     pub data: Vec<DueItem>,
     pub count: i64,
-}
-
-fn ts(us: i64) -> String {
-    rfc3339(from_micros(us))
 }
 
 impl Policy {

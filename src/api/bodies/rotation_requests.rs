@@ -1,8 +1,8 @@
 //! `/v1/rotation` request bodies (SPEC §4): parsed by serde, checked and applied to a policy
 //! row by `apply`, documented by utoipa.
 
-use super::common::{field_duration_error, DurationList};
-use crate::domain::duration::{list_to_string, ApiDuration};
+use super::common::{field_duration, DurationList};
+use crate::domain::duration::list_to_string;
 use crate::domain::rotation;
 use crate::http::error::ApiError;
 use crate::http::typed_body::{Checker, Patch};
@@ -142,12 +142,12 @@ impl PolicyPatch {
             None => c.push("description", "must be a string of at most 1024 characters"),
         }
         if let Some(s) = self.interval {
-            let d = duration(&s, "interval")?;
+            let d = field_duration(&s, "interval")?;
             p.interval_text = d.as_str().to_string();
             p.interval_seconds = d.seconds();
         }
         if let Some(s) = self.grace_period {
-            let d = duration(&s, "grace_period")?;
+            let d = field_duration(&s, "grace_period")?;
             p.grace_text = d.as_str().to_string();
             p.grace_seconds = d.seconds();
         }
@@ -176,8 +176,4 @@ impl PolicyPatch {
         }
         c.finish(Some(self.webhook_ids))
     }
-}
-
-fn duration(s: &str, field: &str) -> Result<ApiDuration, ApiError> {
-    ApiDuration::parse(s).map_err(|e| field_duration_error(e, field))
 }

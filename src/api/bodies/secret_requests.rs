@@ -2,8 +2,8 @@
 //! utoipa. Messages never echo a submitted value.
 
 use super::common::SecretTypeName;
-use super::common::{field_duration_error, DurationList};
-use crate::domain::duration::{list_to_string, ApiDuration};
+use super::common::{field_duration, DurationList};
+use crate::domain::duration::list_to_string;
 use crate::domain::secret::{
     MetadataPatch as DomainPatch, SecretType, MAX_CUSTOM_METADATA_BYTES, MAX_MAX_VERSIONS,
     MAX_VALUE_BYTES,
@@ -351,7 +351,7 @@ fn common_options(
             "give expires_in or expires_at, not both",
         ),
         (Some(s), _) => {
-            let d = duration(&s, "options.expires_in")?;
+            let d = field_duration(&s, "options.expires_in")?;
             out.expires_at = Some(Some(now + d.as_chrono()));
         }
         (None, Patch::Keep) => {}
@@ -366,8 +366,4 @@ fn common_options(
         out.notify_before = Some(list_to_string(&list.parse("options.notify_before")?));
     }
     Ok(out)
-}
-
-fn duration(s: &str, field: &str) -> Result<ApiDuration, ApiError> {
-    ApiDuration::parse(s).map_err(|e| field_duration_error(e, field))
 }

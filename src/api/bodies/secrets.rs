@@ -2,7 +2,7 @@
 //! reads. The request bodies are in `secret_requests`.
 
 use super::common::SecretTypeName;
-use crate::clock::{from_micros, rfc3339};
+use super::common::{opt_ts, ts};
 use crate::domain::secret_ops::metadata_of;
 use crate::store::{ScheduleRow, SecretRow, VersionInfo};
 use serde::Serialize;
@@ -156,14 +156,6 @@ pub struct BatchError {
 pub struct BatchResult {
     pub secrets: BTreeMap<String, BatchEntry>,
     pub errors: BTreeMap<String, BatchError>,
-}
-
-fn ts(us: i64) -> String {
-    rfc3339(from_micros(us))
-}
-
-fn opt_ts(us: Option<i64>) -> Option<String> {
-    us.map(ts)
 }
 
 impl From<&SecretRow> for Metadata {

@@ -1,7 +1,7 @@
 //! `/v1/webhooks` request bodies (SPEC §5): parsed by serde, checked by `check`, documented by
 //! utoipa. The signing secret is never echoed, not even in an error.
 
-use super::common::{field_duration_error, EventTypeName, SecretTypeName};
+use super::common::{field_duration, EventTypeName, SecretTypeName};
 use crate::delivery::target::{validate_url, TargetRules};
 use crate::domain::duration::ApiDuration;
 use crate::domain::events::ALL_TYPES;
@@ -149,8 +149,7 @@ impl WebhookPatch {
             }
         }
         if let Some(ttl) = self.previous_secret_ttl {
-            let ttl = ApiDuration::parse(&ttl)
-                .map_err(|e| field_duration_error(e, "previous_secret_ttl"))?;
+            let ttl = field_duration(&ttl, "previous_secret_ttl")?;
             f.previous_secret_ttl = Some(ttl);
         }
         if let Some(events) = self.events {

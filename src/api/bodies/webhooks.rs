@@ -1,7 +1,8 @@
 //! `/v1/webhooks` and `/v1/events` response bodies (SPEC §5, §6), built from stored rows. The
 //! signing secret is never shown. The request bodies are in `webhook_requests`.
 
-use crate::clock::{from_micros, rfc3339, rfc3339_micros};
+use super::common::{opt_ts, ts};
+use crate::clock::{from_micros, rfc3339_micros};
 use crate::store::{DeliveryRow, WebhookRow};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -139,10 +140,6 @@ pub struct EventFeed {
     pub cursor: Option<String>,
 }
 
-fn opt_ts(us: Option<i64>) -> Option<String> {
-    us.map(|u| rfc3339(from_micros(u)))
-}
-
 impl From<&WebhookRow> for Webhook {
     /// A webhook as shown (never its signing secret).
     fn from(w: &WebhookRow) -> Self {
@@ -168,8 +165,8 @@ impl From<&WebhookRow> for Webhook {
                 w.prev_secret_until
                     .filter(|_| w.prev_secret_ciphertext.is_some()),
             ),
-            created_at: rfc3339(from_micros(w.created_at)),
-            updated_at: rfc3339(from_micros(w.updated_at)),
+            created_at: ts(w.created_at),
+            updated_at: ts(w.updated_at),
         }
     }
 }
@@ -187,7 +184,7 @@ impl From<&DeliveryRow> for Delivery {
             response_code: d.response_code,
             duration_ms: d.duration_ms,
             next_attempt_at: (d.status == crate::store::DeliveryStatus::Pending)
-                .then(|| rfc3339(from_micros(d.next_attempt_at))),
+                .then(|| ts(d.next_attempt_at)),
             last_error: d.last_error.clone(),
         }
     }

@@ -128,7 +128,7 @@ pub(super) async fn batch(
             fail_fast,
             version,
         } = body.check(check)?;
-        let o = ops(st);
+        let o = st.ops();
         let mut secrets = BTreeMap::new();
         let mut errors = BTreeMap::new();
         let mut rows = Vec::new();

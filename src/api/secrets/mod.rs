@@ -1,7 +1,7 @@
 //! `/v1/secrets`: write, read, versions, metadata, list, batch read, delete, restore.
 
 use crate::domain::path::SecretPath;
-use crate::domain::secret_ops::{Ops, SecretError};
+use crate::domain::secret_ops::SecretError;
 use crate::http::error::ApiError;
 use crate::server::AppState;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -78,10 +78,6 @@ async fn schedule_of(
 
 fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
     SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))
-}
-
-fn ops(st: &AppState) -> Ops<'_> {
-    st.ops()
 }
 
 /// A path for audit rows even when it failed validation (bounded length).

@@ -49,7 +49,7 @@ pub(super) async fn get_any(
                     ApiError::invalid_request("version must be a positive integer")
                 })?),
             };
-        let read = ops(st).read(&caller.tenant_id, &path, version).await?;
+        let read = st.ops().read(&caller.tenant_id, &path, version).await?;
         let data: Value = serde_json::from_slice(&read.value)
             .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
         g.record(&[g.row(

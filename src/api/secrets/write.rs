@@ -67,7 +67,7 @@ pub(super) async fn put(
             200,
             Value::Null,
         );
-        let out = ops(st).write(&req, row).await?;
+        let out = st.ops().write(&req, row).await?;
         let status = if out.created {
             StatusCode::CREATED
         } else {
@@ -123,7 +123,8 @@ pub(super) async fn patch_any(
             200,
             json!({ "metadata_only": true }),
         );
-        let secret = ops(st)
+        let secret = st
+            .ops()
             .patch_metadata(&caller.tenant_id, &path, &patch, &options, row)
             .await?;
         let schedule = schedule_of(st, &secret).await?;
@@ -156,7 +157,7 @@ pub(super) async fn post_any(door: Door, Path(raw): Path<String>) -> Result<Resp
         )
         .await?;
         let row = g.row(action::RESTORE, Some(path.as_str()), None, 200, Value::Null);
-        let secret = ops(st).restore(&caller.tenant_id, &path, row).await?;
+        let secret = st.ops().restore(&caller.tenant_id, &path, row).await?;
         Ok(Json(schema::SecretRestored {
             path: secret.path,
             version: secret.current_version,
@@ -207,7 +208,7 @@ pub(super) async fn delete(
             200,
             json!({ "permanent": permanent }),
         );
-        let o = ops(st);
+        let o = st.ops();
         let (secret, count) = if permanent {
             o.destroy(&caller.tenant_id, &path, row).await?
         } else {
