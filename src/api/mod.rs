@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per resource, each exposing `router()` (an [`ApiRouter`] that
-//! serves and documents its routes); [`routes`] puts them together.
+//! serves and documents its routes); [`routes`] puts them together. [`vault`] is Vault's KV v2
+//! dialect, served beside them and documented by SPEC §12, not by the OpenAPI document.
 
 pub mod audit;
 pub(crate) mod audit_csv;
@@ -14,6 +15,7 @@ mod pagination;
 pub mod registry;
 pub mod rotation;
 pub mod secrets;
+pub mod vault;
 pub mod webhooks;
 
 pub use registry::ApiRouter;

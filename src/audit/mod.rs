@@ -29,6 +29,9 @@ pub mod action {
     pub const TOKEN_REVOKE: &str = "token_revoke";
     pub const AUTH_FAILED: &str = "auth_failed";
     pub const EXPORT_CREATED: &str = "export_created";
+    /// A Vault KV v2 mount created or deleted (SPEC §12).
+    pub const MOUNT_CREATE: &str = "mount_create";
+    pub const MOUNT_DELETE: &str = "mount_delete";
 }
 
 /// Who did it, for rows written before a caller is known (auth failures, system work).

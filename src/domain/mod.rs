@@ -6,6 +6,8 @@ pub mod events;
 pub mod expiry;
 pub mod ids;
 pub mod key_probe;
+pub mod kv_listing;
+pub mod kv_mounts;
 pub mod master_keys;
 pub mod outbox;
 pub mod path;

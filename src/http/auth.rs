@@ -1,4 +1,4 @@
-//! The auth extractor: `Authorization: Bearer skt_…` → `Caller`, or 401 with an `auth_failed`
+//! The auth extractor: `Authorization: Bearer skt_…` (or Vault's `X-Vault-Token`) → `Caller`, or 401 with an `auth_failed`
 //! audit row. Each request looks the token up, so a revocation applies on the next request.
 
 use super::context::RequestContext;
@@ -32,13 +32,13 @@ pub(super) async fn authenticated(
     let ctx = RequestContext::from_request_parts(parts, state)
         .await
         .unwrap_or_else(|never| match never {});
-    let header = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let presented = presented_token(parts);
+    let path = parts.uri.path();
     let cacheable = parts.method == axum::http::Method::GET
-        && (parts.uri.path() == "/v1/secrets" || parts.uri.path().starts_with("/v1/secrets/"));
-    match authenticate(state, header, cacheable).await {
+        && (path == "/v1/secrets"
+            || path.starts_with("/v1/secrets/")
+            || crate::api::vault::is_data_read(path));
+    match authenticate(state, presented, cacheable).await {
         Ok(caller) => {
             ctx.set_identity(&caller.identity_id);
             super::rate_limit::check(state, parts, &caller.token_id)?;
@@ -88,13 +88,34 @@ pub(super) async fn authenticated(
     }
 }
 
+/// The token a request presents: `Authorization: Bearer …`, or else Vault's `X-Vault-Token`
+/// header (SPEC §12; the Vault clients send only that one).
+#[derive(Clone, Copy)]
+enum Presented<'a> {
+    Authorization(&'a str),
+    VaultToken(&'a str),
+    Nothing,
+}
+
+fn presented_token(parts: &Parts) -> Presented<'_> {
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    match (
+        header(axum::http::header::AUTHORIZATION.as_str()),
+        header("x-vault-token"),
+    ) {
+        (Some(h), _) => Presented::Authorization(h),
+        (None, Some(t)) => Presented::VaultToken(t),
+        (None, None) => Presented::Nothing,
+    }
+}
+
 /// Looks the bearer token up. `cacheable` requests (secret reads, which all commit an audit row
 /// through the writer) may be served from the read cache; their caller is marked so the writer
 /// checks the token again in the audit transaction. A failure carries the token row when the
 /// token exists (revoked or expired), for the audit row.
 async fn authenticate(
     state: &AppState,
-    header: Option<&str>,
+    header: Presented<'_>,
     cacheable: bool,
 ) -> Result<Caller, (ApiError, Option<Arc<TokenRow>>)> {
     let (row, from_cache) = find_token(state, header, cacheable)
@@ -122,19 +143,29 @@ async fn authenticate(
 /// The stored token the `Authorization` header names, and whether it came from the cache.
 async fn find_token(
     state: &AppState,
-    header: Option<&str>,
+    header: Presented<'_>,
     cacheable: bool,
 ) -> Result<(Arc<TokenRow>, bool), ApiError> {
-    let header = header
-        .ok_or_else(|| ApiError::authentication_required("send 'Authorization: Bearer <token>'"))?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::authentication_required("the Authorization header must be 'Bearer <token>'")
-        })?;
+    let token = match header {
+        Presented::Nothing => {
+            return Err(ApiError::authentication_required(
+                "send 'Authorization: Bearer <token>'",
+            ))
+        }
+        Presented::Authorization(h) => h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::authentication_required(
+                    "the Authorization header must be 'Bearer <token>'",
+                )
+            })?,
+        Presented::VaultToken(t) => Some(t.trim()).filter(|t| !t.is_empty()).ok_or_else(|| {
+            ApiError::authentication_required("the X-Vault-Token header is empty")
+        })?,
+    };
     let hash = token_hash(token);
     let found = if cacheable {
         state.store.find_token_cached(&hash).await?

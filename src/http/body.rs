@@ -19,28 +19,35 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || {
-            ApiError::payload_too_large(format!(
-                "the request body is larger than {} bytes",
-                MAX_BODY_BYTES
-            ))
-        };
-        if let Some(len) = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-        {
-            if len > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-        }
-        let body: Body = req.into_body();
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| too_large())?;
-        parse_object(&bytes).map(Self)
+        let (parts, body) = req.into_parts();
+        read_object(&parts.headers, body).await.map(Self)
     }
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`] and parses it with [`parse_object`].
+pub async fn read_object(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+) -> Result<Map<String, Value>, ApiError> {
+    let too_large = || {
+        ApiError::payload_too_large(format!(
+            "the request body is larger than {} bytes",
+            MAX_BODY_BYTES
+        ))
+    };
+    if let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    parse_object(&bytes)
 }
 
 /// Parses a whole request body as the handlers get it: blank → empty object, otherwise a JSON

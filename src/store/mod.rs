@@ -119,6 +119,14 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
 
     /// The live (not soft-deleted) secret at `path`.
     async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>>;
+    /// The secret at `path` even when soft-deleted (to say what a read cannot return).
+    async fn get_secret_any_state(
+        &self,
+        tenant_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<SecretRow>>;
+    /// A tenant's Vault mount (`secret` is built in and never stored).
+    async fn get_mount(&self, tenant_id: &str, name: &str) -> StoreResult<Option<MountRow>>;
     /// One version of a secret (by secret id).
     async fn get_version(&self, secret_id: &str, version: i64) -> StoreResult<Option<VersionRow>>;
     /// A live secret with its current version (`version: None`) or version `n`, through the
@@ -284,6 +292,15 @@ pub trait StoreTx: Send {
     async fn count_versions(&mut self, secret_id: &str) -> StoreResult<i64>;
     /// Destroys a secret with all its versions and tags.
     async fn delete_secret(&mut self, secret_id: &str) -> StoreResult<()>;
+    /// Every secret under `prefix` (live or soft-deleted), locked, by path.
+    async fn lock_secrets_under(
+        &mut self,
+        tenant_id: &str,
+        prefix: &str,
+    ) -> StoreResult<Vec<SecretRow>>;
+    async fn insert_mount(&mut self, m: &MountRow) -> StoreResult<()>;
+    /// True when the mount existed.
+    async fn delete_mount(&mut self, tenant_id: &str, name: &str) -> StoreResult<bool>;
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()>;
 

@@ -29,6 +29,15 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A Vault KV v2 mount of a tenant: `name` serves the paths under `name/` (SPEC §12).
+#[derive(Debug, Clone, FromRow)]
+pub struct MountRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
 /// A secret's header row: metadata and the pointer to its current version.
 #[derive(Debug, Clone, FromRow)]
 pub struct SecretRow {

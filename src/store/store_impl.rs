@@ -5,11 +5,11 @@ use super::audit_sink::{AuditBatches, AuditSink};
 use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
-    AuditRow, DeliveryRow, EventRow, HistoryRow, PolicyRow, ScheduleRow, SchedulerBacklog,
-    SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
+    AuditRow, DeliveryRow, EventRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
+    SchedulerBacklog, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
 };
 use super::sql::{
-    audit, audit_query, deliveries, events, meta, rotation, secrets, tokens, webhooks,
+    audit, audit_query, deliveries, events, meta, mounts, rotation, secrets, tokens, webhooks,
 };
 use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
@@ -92,6 +92,18 @@ impl Store for SqlStore {
 
     async fn get_secret(&self, tenant_id: &str, path: &str) -> StoreResult<Option<SecretRow>> {
         secrets::get_live(&self.reader, tenant_id, path).await
+    }
+
+    async fn get_secret_any_state(
+        &self,
+        tenant_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<SecretRow>> {
+        secrets::get_any_state(&self.reader, tenant_id, path).await
+    }
+
+    async fn get_mount(&self, tenant_id: &str, name: &str) -> StoreResult<Option<MountRow>> {
+        mounts::get(&self.reader, tenant_id, name).await
     }
 
     async fn get_version(&self, secret_id: &str, version: i64) -> StoreResult<Option<VersionRow>> {

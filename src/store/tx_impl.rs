@@ -4,11 +4,12 @@
 use super::errors::StoreResult;
 use super::read_cache::{Group, ReadCache};
 use super::rows::{
-    AuditRow, DeliveryRow, EventRow, ExpiryRow, HistoryRow, PolicyRow, ScheduleRow, SecretRow,
-    TokenRow, VersionRow, WebhookRow,
+    AuditRow, DeliveryRow, EventRow, ExpiryRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
+    SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 use super::sql::{
-    audit, deliveries, events, expiry, meta, rotation, secrets, tokens, webhooks, Dialect, Tx,
+    audit, deliveries, events, expiry, meta, mounts, rotation, secrets, tokens, webhooks, Dialect,
+    Tx,
 };
 use super::sql_store::WriteTurn;
 use super::stored_enums::{DeliveryStatus, TokenKind};
@@ -139,6 +140,22 @@ impl StoreTx for SqlTx {
     async fn delete_secret(&mut self, secret_id: &str) -> StoreResult<()> {
         self.touch(Group::Secrets);
         secrets::delete(&mut self.tx, secret_id).await
+    }
+
+    async fn lock_secrets_under(
+        &mut self,
+        tenant_id: &str,
+        prefix: &str,
+    ) -> StoreResult<Vec<SecretRow>> {
+        mounts::secrets_under(&mut *self.tx, tenant_id, prefix, self.dialect.lock_row).await
+    }
+
+    async fn insert_mount(&mut self, m: &MountRow) -> StoreResult<()> {
+        mounts::insert(&mut *self.tx, m).await
+    }
+
+    async fn delete_mount(&mut self, tenant_id: &str, name: &str) -> StoreResult<bool> {
+        mounts::delete(&mut *self.tx, tenant_id, name).await
     }
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()> {

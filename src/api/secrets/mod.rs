@@ -76,12 +76,12 @@ async fn schedule_of(
     Ok(st.store.get_schedule_cached(&secret.id).await?)
 }
 
-fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
+pub(crate) fn parse_path(raw: &str) -> Result<SecretPath, ApiError> {
     SecretPath::parse(raw).map_err(|e| ApiError::invalid_path(e.0))
 }
 
 /// A path for audit rows even when it failed validation (bounded length).
-fn audit_path(raw: &str) -> Option<&str> {
+pub(crate) fn audit_path(raw: &str) -> Option<&str> {
     // Cut at a character boundary: slicing inside a multi-byte character would panic.
     let mut end = raw.len().min(512);
     while !raw.is_char_boundary(end) {

@@ -13,8 +13,11 @@ use chrono::{DateTime, Utc};
 use zeroize::Zeroizing;
 
 mod lifecycle;
+mod mounts;
 mod read;
 mod write;
+
+pub use mounts::MountError;
 
 /// Why a secret operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,8 @@ pub struct ReadSecret {
     pub secret: SecretRow,
     pub version: i64,
     pub version_created_at: i64,
+    /// When a superseded version stops being readable (its grace period's end).
+    pub readable_until: Option<i64>,
     pub value: Zeroizing<Vec<u8>>,
 }
 

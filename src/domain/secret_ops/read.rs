@@ -89,6 +89,7 @@ impl Ops<'_> {
         Ok(ReadSecret {
             version: v.version,
             version_created_at: v.created_at,
+            readable_until: v.readable_until,
             secret: secret.clone(),
             value,
         })

@@ -9,6 +9,7 @@ pub mod events;
 pub mod expiry;
 pub mod keys;
 pub mod meta;
+pub mod mounts;
 pub mod rotation;
 pub mod secrets;
 pub mod tokens;

@@ -21,6 +21,8 @@ const GET_LIVE_SECRET: &str = concat!(
     secret_cols!(),
     " FROM secrets WHERE tenant_id = $1 AND path = $2 AND deleted_at IS NULL"
 );
+/// Every secret column, for a query that adds its own condition.
+pub(super) const SELECT_SECRETS: &str = concat!("SELECT ", secret_cols!(), " FROM secrets");
 const SELECT_SECRET_ANY_STATE: &str = concat!(
     "SELECT ",
     secret_cols!(),
@@ -72,6 +74,19 @@ pub async fn get_live<'e, E: Executor<'e, Database = Any>>(
     path: &str,
 ) -> StoreResult<Option<SecretRow>> {
     Ok(sqlx::query_as(GET_LIVE_SECRET)
+        .bind(tenant_id)
+        .bind(path)
+        .fetch_optional(ex)
+        .await?)
+}
+
+/// The secret at `path`, live or soft-deleted, without a lock.
+pub async fn get_any_state<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tenant_id: &str,
+    path: &str,
+) -> StoreResult<Option<SecretRow>> {
+    Ok(sqlx::query_as(SELECT_SECRET_ANY_STATE)
         .bind(tenant_id)
         .bind(path)
         .fetch_optional(ex)
