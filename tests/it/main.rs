@@ -40,6 +40,7 @@ mod store_down;
 mod tls;
 mod typed_bodies;
 mod undecodable_path;
+mod vault;
 mod webhook_isolation;
 mod webhook_targets;
 mod webhooks;

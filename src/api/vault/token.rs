@@ -35,6 +35,9 @@ pub async fn lookup_self(g: &Guard<'_>) -> Result<Response, ApiError> {
         .unwrap_or(0);
     let data = json!({
         "accessor": g.caller.token_id,
+        // Vault puts the token itself here; scaivault never sends a token back, so `id` is
+        // the token's id (the same as `accessor`).
+        "id": g.caller.token_id,
         "creation_time": created_at / 1_000_000,
         "creation_ttl": creation_ttl,
         "display_name": name,
