@@ -32,4 +32,5 @@ pub fn routes() -> ApiRouter {
         .merge(rotation::router())
         .merge(openapi::router())
         .merge(metrics::router())
+        .dialect(vault::routes())
 }

@@ -4,7 +4,9 @@
 //!
 //! To add an endpoint: annotate the handler with `#[utoipa::path(...)]` and register it in its
 //! module's `router()` with `.routes(routes!(handler))`. There is deliberately no way to add
-//! an undocumented route here (the `openapi` tests also fail if a `.route(` appears elsewhere).
+//! an undocumented route here (the `openapi` tests also fail if a `.route(` appears elsewhere),
+//! but one: [`ApiRouter::dialect`] serves another product's API (Vault's KV v2, SPEC §12), which
+//! that contract documents and `/v1/openapi.json` leaves out.
 
 use crate::server::AppState;
 use axum::routing::MethodRouter;
@@ -27,6 +29,7 @@ pub struct ApiRouter {
     router: Router<AppState>,
     doc: OpenApi,
     served: Vec<Served>,
+    dialect_paths: Vec<&'static str>,
 }
 
 impl Default for ApiRouter {
@@ -41,6 +44,7 @@ impl ApiRouter {
             router: Router::new(),
             doc: OpenApi::default(),
             served: Vec::new(),
+            dialect_paths: Vec::new(),
         }
     }
 
@@ -96,11 +100,27 @@ impl ApiRouter {
         self
     }
 
+    /// Serves another product's API at these axum paths, undocumented here: its contract is
+    /// that product's (SPEC §12 for Vault's KV v2 dialect).
+    pub fn dialect(mut self, routes: Vec<(&'static str, MethodRouter<AppState>)>) -> Self {
+        for (path, method_router) in routes {
+            self.router = self.router.route(path, method_router);
+            self.dialect_paths.push(path);
+        }
+        self
+    }
+
+    /// The axum paths served by [`ApiRouter::dialect`].
+    pub fn dialect_paths(&self) -> &[&'static str] {
+        &self.dialect_paths
+    }
+
     /// Adds another registry's routes and paths.
     pub fn merge(mut self, other: ApiRouter) -> Self {
         self.router = self.router.merge(other.router);
         self.doc.merge(other.doc);
         self.served.extend(other.served);
+        self.dialect_paths.extend(other.dialect_paths);
         self
     }
 

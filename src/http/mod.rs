@@ -22,8 +22,7 @@ use error::ApiError;
 pub fn router(state: AppState) -> Router {
     // Routes are registered (and documented) in `crate::api::routes`, not here.
     let (api, _openapi) = crate::api::routes().into_parts();
-    api.merge(crate::api::vault::router())
-        .fallback(not_found)
+    api.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

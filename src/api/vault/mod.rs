@@ -22,28 +22,29 @@ use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use axum::Router;
+use axum::routing::{any, get, MethodRouter};
 use door::VaultDoor;
 use reply::VaultError;
 
-/// The Vault routes. Merged beside the native routes: the native paths' first segments are
-/// reserved mount names, so a request reaches a mount only where no native route serves it.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/sys/mounts/{*name}", any(sys_mounts))
-        .route("/v1/sys/internal/ui/mounts/{*path}", get(ui_mounts))
-        .route("/v1/sys/mounts-all/{*path}", get(ui_mounts))
-        .route("/v1/sys/audit/{*name}", any(sys_audit))
-        .route(
+/// The Vault routes, served through `ApiRouter::dialect` beside the native ones: the native
+/// paths' first segments are reserved mount names, so a request reaches a mount only where no
+/// native route serves it.
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/v1/sys/mounts/{*name}", any(sys_mounts)),
+        ("/v1/sys/internal/ui/mounts/{*path}", get(ui_mounts)),
+        ("/v1/sys/mounts-all/{*path}", get(ui_mounts)),
+        ("/v1/sys/audit/{*name}", any(sys_audit)),
+        (
             "/v1/auth/token/lookup-self",
             get(lookup_self).post(lookup_self),
-        )
-        .route(
+        ),
+        (
             "/v1/auth/token/renew-self",
             axum::routing::put(renew_self).post(renew_self),
-        )
-        .route("/v1/{mount}/{*rest}", any(dispatch))
+        ),
+        ("/v1/{mount}/{*rest}", any(dispatch)),
+    ]
 }
 
 /// True for `GET /v1/{mount}/data/{path}` (a secret read, served like the native one).

@@ -42,7 +42,7 @@ pub async fn lookup_self(g: &Guard<'_>) -> Result<Response, ApiError> {
         "creation_ttl": creation_ttl,
         "display_name": name,
         "entity_id": "",
-        "expire_time": g.caller.expires_at.map(|e| crate::clock::rfc3339(e)),
+        "expire_time": g.caller.expires_at.map(crate::clock::rfc3339),
         "explicit_max_ttl": creation_ttl,
         "issue_time": crate::clock::rfc3339(from_micros(created_at)),
         "meta": { "tenant_id": g.caller.tenant_id, "identity_id": g.caller.identity_id },

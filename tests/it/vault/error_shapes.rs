@@ -300,13 +300,13 @@ async fn check_and_set_mismatch_and_no_data_are_400(kind: StoreKind) {
     }
     let r = w(json!({"data": "text"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = vault_call(&app, "POST", "/v1/secret/data/c/x", t, None).await;
+    let r = vault_call(app, "POST", "/v1/secret/data/c/x", t, None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // None of these made a version.
     assert_eq!(app.get("/v1/secrets/c/x").await.body["version"], 1);
     // Metadata bounds.
     let r = vault_call(
-        &app,
+        app,
         "POST",
         "/v1/secret/metadata/c/x",
         t,
@@ -317,7 +317,7 @@ async fn check_and_set_mismatch_and_no_data_are_400(kind: StoreKind) {
     let big: serde_json::Map<String, Value> =
         (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
     let r = vault_call(
-        &app,
+        app,
         "POST",
         "/v1/secret/metadata/c/x",
         t,
@@ -326,7 +326,7 @@ async fn check_and_set_mismatch_and_no_data_are_400(kind: StoreKind) {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = vault_call(
-        &app,
+        app,
         "POST",
         "/v1/secret/metadata/c/x",
         t,
@@ -335,7 +335,7 @@ async fn check_and_set_mismatch_and_no_data_are_400(kind: StoreKind) {
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = vault_call(
-        &app,
+        app,
         "POST",
         "/v1/secret/metadata/nothing-here",
         t,
