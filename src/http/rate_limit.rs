@@ -54,8 +54,9 @@ impl Category {
 ///
 /// - admin: `/v1/auth/tokens…`, `/v1/auth/introspect`, `/v1/webhooks…`, and
 ///   `/v1/rotation/policies…` except `…/rotate` and `…/history` (any method);
-/// - writes: PUT/POST/PATCH/DELETE under `/v1/secrets/` (not the batch read) and forced
-///   rotation (`POST /v1/rotation/policies/{id}/rotate`);
+/// - writes: PUT/POST/PATCH/DELETE under `/v1/secrets/` (not the batch read), forced
+///   rotation (`POST /v1/rotation/policies/{id}/rotate`), and the Vault dialect's changes to
+///   `/v1/{mount}/data|metadata/…` (`/v1/sys/mounts/…` changes are admin);
 /// - reads: everything else (secret reads, versions, metadata, listing, batch read, audit
 ///   including export, events, whoami, rotation history and due list).
 pub fn category(method: &Method, path: &str) -> Option<Category> {
@@ -82,6 +83,14 @@ pub fn category(method: &Method, path: &str) -> Option<Category> {
         return Some(Category::Admin);
     }
     if path.starts_with("/v1/secrets/") && is_write_method && path != "/v1/secrets/batch" {
+        return Some(Category::Writes);
+    }
+    // The Vault dialect: mounts are admin work, its data and metadata changes are writes
+    // (`LIST` is a read).
+    if under("/v1/sys/mounts") && is_write_method {
+        return Some(Category::Admin);
+    }
+    if crate::api::vault::kv_part(path).is_some() && is_write_method && method.as_str() != "LIST" {
         return Some(Category::Writes);
     }
     Some(Category::Reads)
@@ -328,6 +337,15 @@ mod tests {
         assert_eq!(c(Method::PATCH, "/v1/webhooks/wh_1"), Some(Category::Admin));
         assert_eq!(c(Method::GET, "/v1/webhooksx"), Some(Category::Reads));
         assert_eq!(c(Method::POST, "/v1/audit/export"), Some(Category::Reads));
+        assert_eq!(c(Method::GET, "/v1/secret/data/a"), Some(Category::Reads));
+        assert_eq!(c(Method::POST, "/v1/secret/data/a"), Some(Category::Writes));
+        assert_eq!(
+            c(Method::DELETE, "/v1/kv/metadata/a"),
+            Some(Category::Writes)
+        );
+        let list = Method::from_bytes(b"LIST").unwrap();
+        assert_eq!(c(list, "/v1/secret/metadata/a"), Some(Category::Reads));
+        assert_eq!(c(Method::POST, "/v1/sys/mounts/kv"), Some(Category::Admin));
     }
 
     #[test]

@@ -47,16 +47,19 @@ pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
     ]
 }
 
+/// The part (`data` or `metadata`) of a `/v1/{mount}/{part}/…` path a mount would serve.
+pub fn kv_part(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/")?;
+    let mut it = rest.splitn(3, '/');
+    match (it.next(), it.next()) {
+        (Some(m), Some(part @ ("data" | "metadata"))) if !kv_mounts::is_reserved(m) => Some(part),
+        _ => None,
+    }
+}
+
 /// True for `GET /v1/{mount}/data/{path}` (a secret read, served like the native one).
 pub fn is_data_read(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/v1/") else {
-        return false;
-    };
-    let mut it = rest.splitn(3, '/');
-    matches!(
-        (it.next(), it.next(), it.next()),
-        (Some(m), Some("data"), Some(p)) if !p.is_empty() && !kv_mounts::is_reserved(m)
-    )
+    kv_part(path) == Some("data")
 }
 
 /// `/v1/{mount}/data/…` and `/v1/{mount}/metadata/…`, by method (`LIST` included).
