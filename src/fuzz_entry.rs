@@ -133,6 +133,7 @@ fn policy_row(create: bool) -> PolicyRow {
         is_active: true,
         created_at: 0,
         updated_at: 0,
+        secret_policy_id: None,
     }
 }
 

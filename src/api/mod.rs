@@ -14,6 +14,7 @@ mod openapi_links;
 mod pagination;
 pub mod registry;
 pub mod rotation;
+pub mod secret_policies;
 pub mod secrets;
 pub mod vault;
 pub mod webhooks;
@@ -30,6 +31,7 @@ pub fn routes() -> ApiRouter {
         .merge(events::router())
         .merge(audit::router())
         .merge(rotation::router())
+        .merge(secret_policies::router())
         .merge(openapi::router())
         .merge(metrics::router())
         .dialect(vault::routes())

@@ -31,6 +31,7 @@ use utoipa_axum::routes;
         (name = "auth", description = "Who am I, introspection, tokens"),
         (name = "secrets", description = "Secrets and their versions"),
         (name = "rotation", description = "Rotation policies, history, due list"),
+        (name = "secret-policies", description = "Recipes of generated values (auto-generated rotations, previews)"),
         (name = "webhooks", description = "Webhooks and their deliveries"),
         (name = "events", description = "The event feed"),
         (name = "audit", description = "The audit log"),

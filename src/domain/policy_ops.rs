@@ -22,6 +22,8 @@ pub enum PolicyError {
     NotAttached { path: String, policy: String },
     #[error("the caller's path rules do not reach every secret of the policy")]
     Denied(Denial),
+    #[error("no secret policy '{0}'")]
+    SecretPolicyNotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -54,12 +56,14 @@ impl<'a> PolicyOps<'a> {
         Self { store }
     }
 
-    /// Stores a new policy (a duplicate name is `StoreError::Conflict`).
-    pub async fn create(&self, p: &PolicyRow, audit: &AuditRow) -> Result<(), StoreError> {
+    /// Stores a new policy (a duplicate name is `PolicyError::Store(StoreError::Conflict)`).
+    pub async fn create(&self, p: &PolicyRow, audit: &AuditRow) -> Result<(), PolicyError> {
         let mut tx = self.store.begin().await?;
+        secret_policy_check(&mut *tx, p).await?;
         tx.insert_policy(p).await?;
         tx.insert_audit(audit).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Saves a changed policy and recomputes its secrets' schedules.
@@ -72,6 +76,7 @@ impl<'a> PolicyOps<'a> {
     ) -> Result<(), PolicyError> {
         let mut tx = self.store.begin().await?;
         attached_check(&mut *tx, &p.tenant_id, &p.id, rules).await?;
+        secret_policy_check(&mut *tx, p).await?;
         tx.update_policy(p).await?;
         for mut s in tx.schedules_of_policy(&p.tenant_id, &p.id).await? {
             rotation::reschedule(&mut s, p, now);
@@ -253,6 +258,17 @@ impl<'a> PolicyOps<'a> {
         }
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+/// Fails unless the secret policy `p` names (if any) exists; it stays locked until `tx` ends,
+/// so it cannot be deleted under a policy that is starting to use it.
+async fn secret_policy_check(tx: &mut dyn StoreTx, p: &PolicyRow) -> Result<(), PolicyError> {
+    match &p.secret_policy_id {
+        Some(id) if tx.lock_secret_policy(&p.tenant_id, id).await?.is_none() => {
+            Err(PolicyError::SecretPolicyNotFound(id.clone()))
+        }
+        _ => Ok(()),
     }
 }
 

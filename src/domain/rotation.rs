@@ -402,16 +402,40 @@ pub async fn fail(
     Ok(())
 }
 
-/// The generated value of an auto-rotation: same keys, each string replaced by 32 random
-/// URL-safe characters (nested objects too); other values kept.
+/// The generated value of an auto-rotation without a secret policy: the same shape, each
+/// string at any depth (inside objects and arrays) replaced by 32 random URL-safe characters;
+/// numbers, booleans and nulls kept.
 pub fn generate_value(current: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
     match current {
-        serde_json::Value::String(_) => serde_json::Value::String(super::ids::random_urlsafe(32)),
-        serde_json::Value::Object(m) => serde_json::Value::Object(
+        Value::String(_) => Value::String(super::ids::random_urlsafe(32)),
+        Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, v)| (k.clone(), generate_value(v)))
                 .collect(),
         ),
+        Value::Array(items) => Value::Array(items.iter().map(generate_value).collect()),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod generate_tests {
+    use super::generate_value;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn every_string_at_any_depth_is_replaced_and_the_shape_kept() {
+        let old = json!({"a": ["x", {"b": "y"}, [["z"]]], "n": 5, "t": true, "z": null});
+        let new = generate_value(&old);
+        let s = |v: &Value| v.as_str().map(str::len);
+        assert_eq!(s(&new["a"][0]), Some(32));
+        assert_eq!(s(&new["a"][1]["b"]), Some(32));
+        assert_eq!(s(&new["a"][2][0][0]), Some(32));
+        assert_ne!(new["a"][0], "x");
+        assert_eq!(new["n"], 5);
+        assert_eq!(new["t"], true);
+        assert_eq!(new["z"], Value::Null);
+        assert_eq!(new["a"].as_array().map(Vec::len), Some(3));
     }
 }

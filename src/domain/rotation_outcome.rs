@@ -4,6 +4,7 @@
 //! scheduler, the delivery worker and a forced rotation all call these through the `Ops`
 //! handle; none of them calls another.
 
+use crate::domain::generators::Recipe;
 use crate::domain::path::SecretPath;
 use crate::domain::rotation::{self, SCHEDULER_IDENTITY};
 use crate::domain::secret_ops::{Ops, WriteOptions, WriteRequest};
@@ -11,16 +12,29 @@ use crate::metrics::rotation_status;
 use crate::store::{DeliveryStatus, RotationStatus, StoreResult};
 use serde_json::json;
 
-/// Writes a generated value (same keys, new random strings); the write completes the rotation.
+/// Writes a generated value: the recipe of the rotation policy's secret policy, or else the
+/// current value with every string replaced (SPEC §9). The write completes the rotation.
+/// Error messages name what failed, never a value.
 pub async fn auto_rotate(ops: &Ops<'_>, tenant: &str, path: &str) -> Result<(), String> {
     let path = SecretPath::parse(path).map_err(|e| e.0)?;
     let current = ops
         .read(tenant, &path, None)
         .await
         .map_err(|e| e.to_string())?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&current.value).map_err(|e| e.to_string())?;
-    let generated = rotation::generate_value(&value);
+    let generated =
+        match recipe_of(ops, tenant, current.secret.rotation_policy_id.as_deref()).await? {
+            Some(recipe) => serde_json::Value::Object(
+                recipe
+                    .generate_blocking(ops.now)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&current.value).map_err(|e| e.to_string())?;
+                rotation::generate_value(&value)
+            }
+        };
     let req = WriteRequest {
         tenant_id: tenant.to_string(),
         path: path.clone(),
@@ -44,6 +58,43 @@ pub async fn auto_rotate(ops: &Ops<'_>, tenant: &str, path: &str) -> Result<(), 
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// The recipe of the secret policy the rotation policy `policy_id` names, if any. A policy
+/// that names a missing or inactive secret policy fails the rotation rather than falling back
+/// to another kind of value.
+async fn recipe_of(
+    ops: &Ops<'_>,
+    tenant: &str,
+    policy_id: Option<&str>,
+) -> Result<Option<Recipe>, String> {
+    let Some(policy_id) = policy_id else {
+        return Ok(None);
+    };
+    let store_err = |e: crate::store::StoreError| e.to_string();
+    let Some(sp_id) = ops
+        .store
+        .get_policy(tenant, policy_id)
+        .await
+        .map_err(store_err)?
+        .and_then(|p| p.secret_policy_id)
+    else {
+        return Ok(None);
+    };
+    let sp = ops
+        .store
+        .get_secret_policy(tenant, &sp_id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| format!("secret policy '{sp_id}' no longer exists"))?;
+    if !sp.is_active {
+        return Err(format!("secret policy '{sp_id}' is inactive"));
+    }
+    serde_json::from_str(&sp.fields)
+        .ok()
+        .and_then(|f| Recipe::parse(&f).ok())
+        .map(Some)
+        .ok_or_else(|| format!("secret policy '{sp_id}' holds an unreadable recipe"))
 }
 
 /// Marks a rotation failed (if still open) and emits `rotation.failed`.

@@ -44,6 +44,7 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (404, "webhook_not_found", "no such webhook"),
     (404, "delivery_not_found", "no such delivery"),
     (404, "token_not_found", "no such active token"),
+    (404, "secret_policy_not_found", "no such secret policy"),
     (
         405,
         "method_not_allowed",
@@ -55,6 +56,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
         "check-and-set failed or a concurrent write won",
     ),
     (409, "name_conflict", "duplicate policy or webhook name"),
+    (
+        409,
+        "secret_policy_in_use",
+        "a rotation policy uses the secret policy",
+    ),
     (
         409,
         "secret_exists",

@@ -224,6 +224,19 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<HistoryRow>>;
     async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>>;
 
+    async fn get_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<SecretPolicyRow>>;
+    /// A page of a tenant's secret policies by id.
+    async fn list_secret_policies(
+        &self,
+        tenant_id: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<SecretPolicyRow>>;
+
     /// Inserts audit rows outside any other transaction (reads, denials).
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()>;
     /// Inserts `rows` in one transaction that first checks the `tokens` (ids) still exist and
@@ -321,6 +334,21 @@ pub trait StoreTx: Send {
     async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()>;
 
     async fn get_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>>;
+    /// A secret policy, locked for this transaction (a rotation policy naming it, or its
+    /// deletion, waits for the other).
+    async fn lock_secret_policy(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<SecretPolicyRow>>;
+    /// A duplicate name is `StoreError::Conflict`.
+    async fn insert_secret_policy(&mut self, p: &SecretPolicyRow) -> StoreResult<()>;
+    /// A name taken by another policy is `StoreError::Conflict`.
+    async fn update_secret_policy(&mut self, p: &SecretPolicyRow) -> StoreResult<()>;
+    /// False when it did not exist.
+    async fn delete_secret_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
+    /// The rotation policies that use a secret policy.
+    async fn secret_policy_users(&mut self, tenant_id: &str, id: &str) -> StoreResult<Vec<String>>;
     async fn insert_policy(&mut self, p: &PolicyRow) -> StoreResult<()>;
     async fn update_policy(&mut self, p: &PolicyRow) -> StoreResult<()>;
     /// Deletes a policy and detaches its secrets; false when it did not exist.

@@ -242,6 +242,26 @@ pub struct PolicyRow {
     pub is_active: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The secret policy whose recipe `auto_generate` writes (SPEC §9); none: every string
+    /// of the current value is replaced.
+    pub secret_policy_id: Option<String>,
+}
+
+/// A secret policy (SPEC §9): a recipe of generated fields (`id` is `sp_` + random).
+#[derive(Debug, Clone, FromRow)]
+pub struct SecretPolicyRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `password`, `api_key`, `oauth_client`, `ssh_key` or `custom` (a hint only).
+    pub policy_type: String,
+    /// The recipe: a JSON list of `{"name","generator","config"}` (no generated value).
+    pub fields: String,
+    #[sqlx(try_from = "StoredFlag")]
+    pub is_active: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// The rotation schedule of one attached secret.

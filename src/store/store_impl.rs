@@ -6,10 +6,12 @@ use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SchedulerBacklog, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow, WebhookStats,
+    SchedulerBacklog, SecretPolicyRow, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow,
+    WebhookStats,
 };
 use super::sql::{
-    audit, audit_query, deliveries, events, meta, mounts, rotation, secrets, tokens, webhooks,
+    audit, audit_query, deliveries, events, meta, mounts, rotation, secret_policies, secrets,
+    tokens, webhooks,
 };
 use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
@@ -328,6 +330,23 @@ impl Store for SqlStore {
 
     async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>> {
         rotation::history_by_due_event(&self.reader, event_id).await
+    }
+
+    async fn get_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<SecretPolicyRow>> {
+        secret_policies::get(&self.reader, tenant_id, id, "").await
+    }
+
+    async fn list_secret_policies(
+        &self,
+        tenant_id: &str,
+        after_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<SecretPolicyRow>> {
+        secret_policies::list(&self.reader, tenant_id, after_id.unwrap_or(""), limit).await
     }
 
     async fn insert_audit(&self, rows: &[AuditRow]) -> StoreResult<()> {

@@ -5,11 +5,11 @@ use super::errors::StoreResult;
 use super::read_cache::{Group, ReadCache};
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, ExpiryRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SecretRow, TokenRow, VersionRow, WebhookRow,
+    SecretPolicyRow, SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 use super::sql::{
-    audit, deliveries, events, expiry, meta, mounts, rotation, secrets, tokens, webhooks, Dialect,
-    Tx,
+    audit, deliveries, events, expiry, meta, mounts, rotation, secret_policies, secrets, tokens,
+    webhooks, Dialect, Tx,
 };
 use super::sql_store::WriteTurn;
 use super::stored_enums::{DeliveryStatus, TokenKind};
@@ -200,6 +200,30 @@ impl StoreTx for SqlTx {
 
     async fn get_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<Option<PolicyRow>> {
         rotation::get_policy(&mut *self.tx, tenant_id, id).await
+    }
+
+    async fn lock_secret_policy(
+        &mut self,
+        tenant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<SecretPolicyRow>> {
+        secret_policies::get(&mut *self.tx, tenant_id, id, self.dialect.lock_row).await
+    }
+
+    async fn insert_secret_policy(&mut self, p: &SecretPolicyRow) -> StoreResult<()> {
+        secret_policies::insert(&mut *self.tx, p).await
+    }
+
+    async fn update_secret_policy(&mut self, p: &SecretPolicyRow) -> StoreResult<()> {
+        secret_policies::update(&mut *self.tx, p).await
+    }
+
+    async fn delete_secret_policy(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool> {
+        secret_policies::delete(&mut *self.tx, tenant_id, id).await
+    }
+
+    async fn secret_policy_users(&mut self, tenant_id: &str, id: &str) -> StoreResult<Vec<String>> {
+        secret_policies::users(&mut *self.tx, tenant_id, id).await
     }
 
     async fn insert_policy(&mut self, p: &PolicyRow) -> StoreResult<()> {

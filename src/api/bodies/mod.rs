@@ -7,6 +7,7 @@ pub mod auth;
 pub mod common;
 pub mod rotation;
 pub mod rotation_requests;
+pub mod secret_policies;
 pub mod secret_requests;
 pub mod secrets;
 pub mod webhook_requests;

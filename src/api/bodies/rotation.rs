@@ -21,6 +21,8 @@ pub struct Policy {
     pub warn_before: String,
     pub auto_generate: bool,
     pub webhook_ids: Vec<String>,
+    /// The secret policy `auto_generate` uses, if any.
+    pub secret_policy_id: Option<String>,
     pub is_active: bool,
     pub secrets_count: i64,
     pub created_at: String,
@@ -120,6 +122,7 @@ impl Policy {
             warn_before: p.warn_before.clone(),
             auto_generate: p.auto_generate,
             webhook_ids: serde_json::from_str(&p.webhook_ids).unwrap_or_default(),
+            secret_policy_id: p.secret_policy_id.clone(),
             is_active: p.is_active,
             secrets_count,
             created_at: ts(p.created_at),

@@ -38,6 +38,11 @@ pub struct PolicyCreate {
     pub auto_generate: Option<bool>,
     /// Webhooks that also receive this policy's rotation events.
     pub webhook_ids: Option<Vec<String>>,
+    /// The secret policy (`sp_…`) whose recipe `auto_generate` writes as the new version;
+    /// without one, every string of the current value is replaced (SPEC §9).
+    #[schema(value_type = Option<String>, example = "sp_0123456789abcdefghij")]
+    #[serde(default)]
+    pub secret_policy_id: Patch<String>,
 }
 
 /// `PATCH /v1/rotation/policies/{id}` body (the name cannot change).
@@ -59,6 +64,10 @@ pub struct PolicyPatch {
     pub warn_before: Patch<DurationList>,
     pub auto_generate: Option<bool>,
     pub webhook_ids: Option<Vec<String>>,
+    /// A secret policy id, or null to go back to replacing every string.
+    #[schema(value_type = Option<String>, example = "sp_0123456789abcdefghij")]
+    #[serde(default)]
+    pub secret_policy_id: Patch<String>,
     /// Refused: the name is part of the id.
     #[schema(ignore)]
     pub name: Option<serde::de::IgnoredAny>,
@@ -120,6 +129,7 @@ impl PolicyCreate {
             warn_before: self.warn_before,
             auto_generate: self.auto_generate,
             webhook_ids: self.webhook_ids,
+            secret_policy_id: self.secret_policy_id,
             name: None,
         }
         .apply(c, p)
@@ -161,6 +171,12 @@ impl PolicyPatch {
         }
         if let Some(b) = self.auto_generate {
             p.auto_generate = b;
+        }
+        match self.secret_policy_id {
+            Patch::Keep => {}
+            Patch::Clear => p.secret_policy_id = None,
+            Patch::Set(id) if !id.is_empty() && id.len() <= 128 => p.secret_policy_id = Some(id),
+            Patch::Set(_) => c.push("secret_policy_id", "must be a secret policy id (sp_…)"),
         }
         if let Some(ids) = &self.webhook_ids {
             p.webhook_ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());

@@ -26,7 +26,7 @@ use super::*;
     request_body = schema::PolicyCreate,
     responses(
         (status = 201, description = "Created", body = schema::Policy),
-        (status = 404, description = "`webhook_not_found` (a `webhook_ids` entry)"),
+        (status = 404, description = "`webhook_not_found` (a `webhook_ids` entry), `secret_policy_not_found`"),
         (status = 409, description = "`name_conflict`"),
     ),
     security(("bearer" = ["admin"])))]
@@ -55,6 +55,7 @@ pub(super) async fn create(
             is_active: true,
             created_at: now,
             updated_at: now,
+            secret_policy_id: None,
         };
         let webhooks = body.apply(check, &mut p)?;
         check_webhooks(st, &g, webhooks.as_deref()).await?;
@@ -69,11 +70,11 @@ pub(super) async fn create(
             .create(&p, &audit)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => ApiError::conflict(
+                PolicyError::Store(StoreError::Conflict(_)) => ApiError::conflict(
                     "name_conflict",
                     format!("a rotation policy named '{}' already exists", p.name),
                 ),
-                other => other.into(),
+                other => policy_error(other),
             })?;
         Ok((StatusCode::CREATED, Json(schema::Policy::of(&p, 0))).into_response())
     })
@@ -197,6 +198,7 @@ pub(super) fn policy_error(e: PolicyError) -> ApiError {
             format!("'{path}' is not attached to {policy}"),
         ),
         PolicyError::Denied(d) => denial_error(d),
+        PolicyError::SecretPolicyNotFound(id) => crate::api::secret_policies::not_found(&id),
         PolicyError::Store(e) => e.into(),
     }
 }
@@ -207,7 +209,7 @@ pub(super) fn policy_error(e: PolicyError) -> ApiError {
     request_body(content = Option<schema::PolicyPatch>, description = "Fields to change; an empty body changes nothing"),
     responses(
         (status = 200, description = "The changed policy", body = schema::Policy),
-        (status = 404, description = "`rotation_policy_not_found`, `webhook_not_found`"),
+        (status = 404, description = "`rotation_policy_not_found`, `webhook_not_found`, `secret_policy_not_found`"),
     ),
     security(("bearer" = ["admin"])))]
 pub(super) async fn update(

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod meta;
 pub mod mounts;
 pub mod rotation;
+pub mod secret_policies;
 pub mod secrets;
 pub mod tokens;
 pub mod webhooks;

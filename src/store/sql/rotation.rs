@@ -10,7 +10,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row};
 
 const POLICY_COLS: &str = "tenant_id, id, name, description, interval_text, interval_seconds, \
-     grace_text, grace_seconds, warn_before, auto_generate, webhook_ids, is_active, created_at, updated_at";
+     grace_text, grace_seconds, warn_before, auto_generate, webhook_ids, is_active, created_at, updated_at, \
+     secret_policy_id";
 const SCHEDULE_COLS: &str = "secret_id, tenant_id, policy_id, assigned_at, last_rotated_at, \
      next_rotation_at, status, history_id, due_at, warnings_sent, next_event_at";
 const HISTORY_COLS: &str = "id, tenant_id, policy_id, secret_id, secret_path, trigger, status, \
@@ -83,7 +84,7 @@ pub async fn attached_paths<'e, E: sqlx::Executor<'e, Database = Any>>(
 
 pub async fn insert_policy(tx: &mut Tx, p: &PolicyRow) -> StoreResult<()> {
     let sql = format!(
-        "INSERT INTO rotation_policies ({POLICY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO rotation_policies ({POLICY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
     bind_policy(sqlx::query(&sql), p).execute(&mut **tx).await?;
     Ok(())
@@ -93,7 +94,7 @@ pub async fn update_policy(tx: &mut Tx, p: &PolicyRow) -> StoreResult<()> {
     let sql = "UPDATE rotation_policies SET tenant_id = $1, id = $2, name = $3, description = $4, \
          interval_text = $5, interval_seconds = $6, grace_text = $7, grace_seconds = $8, \
          warn_before = $9, auto_generate = $10, webhook_ids = $11, is_active = $12, \
-         created_at = $13, updated_at = $14 WHERE tenant_id = $1 AND id = $2";
+         created_at = $13, updated_at = $14, secret_policy_id = $15 WHERE tenant_id = $1 AND id = $2";
     bind_policy(sqlx::query(sql), p).execute(&mut **tx).await?;
     Ok(())
 }
@@ -116,6 +117,7 @@ fn bind_policy<'q>(
         .bind(flag(p.is_active))
         .bind(p.created_at)
         .bind(p.updated_at)
+        .bind(&p.secret_policy_id)
 }
 
 /// Deletes a policy, detaching its secrets. False when it did not exist.

@@ -181,6 +181,7 @@ pub fn policy(tenant: &str, name: &str, active: bool, auto: bool) -> PolicyRow {
         is_active: active,
         created_at: NOW,
         updated_at: NOW,
+        secret_policy_id: None,
     }
 }
 
