@@ -30,6 +30,7 @@ mod root_token;
 mod rotation;
 mod rotation_failed;
 mod secret_binding;
+mod secret_policies;
 mod secrets_api;
 mod secrets_errors;
 mod slow_headers;
