@@ -73,6 +73,12 @@ const TABLE: &[(&str, &str)] = &[
     ("POST /v1/rotation/policies/{id}/rotate",        "333 333 333 333 ooo 333 333 ooo o3o 333 444"),
     ("GET /v1/rotation/policies/{id}/history",        "--3 --3 --3 --3 --3 --o --3 --o --o --3 --4"),
     ("GET /v1/rotation/due",                          "--3 --3 --3 --3 --o --3 --3 --o --o --3 --o"),
+    ("GET /v1/secret-policies",                       "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --o"),
+    ("POST /v1/secret-policies",                      "--3 --3 --3 --3 --3 --3 --3 --c --3 --3 --c"),
+    ("GET /v1/secret-policies/{id}",                  "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --4"),
+    ("PATCH /v1/secret-policies/{id}",                "--3 --3 --3 --3 --3 --3 --3 --o --3 --3 --4"),
+    ("DELETE /v1/secret-policies/{id}",               "--3 --3 --3 --3 --3 --3 --3 --n --3 --3 --4"),
+    ("POST /v1/secret-policies/{id}/preview",         "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --4"),
     ("POST /v1/webhooks",                             "333 333 333 333 333 333 333 ccc c33 333 ccc"),
     ("GET /v1/webhooks",                              "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --o"),
     ("GET /v1/webhooks/{id}",                         "333 333 333 333 333 333 333 ooo o44 333 444"),
@@ -205,6 +211,17 @@ async fn prepare(app: &TestApp, route: &str, target: Target, n: usize) -> Cell {
                 }
                 _ => None,
             };
+        }
+    } else if template.starts_with("/v1/secret-policies") {
+        let policy =
+            json!({"name": format!("sp{n}"), "fields": [{"name": "k", "generator": "uuid"}]});
+        if template == "/v1/secret-policies" {
+            body = (method == "POST").then_some(policy);
+        } else {
+            let r = app.post("/v1/secret-policies", &policy).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            url = url.replace("{id}", r.body["id"].as_str().expect("id"));
+            body = (method == "PATCH").then(|| json!({"description": "changed"}));
         }
     } else if template.starts_with("/v1/webhooks") {
         let hook = json!({"name": format!("h{n}"), "url": "http://127.0.0.1:9/hook", "secret": "whsec_0123456789abcdef0123456789", "events": ["*"], "filters": {"path_prefix": filter}});

@@ -189,6 +189,12 @@ async fn document_lists_exactly_the_served_routes(kind: StoreKind) {
         ("GET", "/v1/audit/summary"),
         ("POST", "/v1/audit/export"),
         ("GET", "/v1/audit/verify"),
+        ("GET", "/v1/secret-policies"),
+        ("POST", "/v1/secret-policies"),
+        ("GET", "/v1/secret-policies/{id}"),
+        ("PATCH", "/v1/secret-policies/{id}"),
+        ("DELETE", "/v1/secret-policies/{id}"),
+        ("POST", "/v1/secret-policies/{id}/preview"),
     ] {
         assert!(
             documented.contains(&(m.to_string(), p.to_string())),
@@ -228,6 +234,10 @@ fn body_for(operation_id: &str) -> Option<Value> {
         "attach_secret" => json!({ "secret_path": "oa/probe" }),
         "rotate" => json!({}),
         "audit_export" => json!({ "format": "jsonl" }),
+        "create_secret_policy" => json!({
+            "name": "probe", "fields": [{ "name": "k", "generator": "uuid" }]
+        }),
+        "update_secret_policy" => json!({ "description": "changed" }),
         _ => return None,
     })
 }
