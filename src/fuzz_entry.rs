@@ -155,6 +155,37 @@ pub fn parse_policy_update(bytes: &[u8]) -> Parsed {
         .map_err(refusal)
 }
 
+/// A secret policy row as a create starts it.
+fn secret_policy_row() -> crate::store::SecretPolicyRow {
+    crate::store::SecretPolicyRow {
+        tenant_id: "tnt_default".into(),
+        id: "sp_fuzz".into(),
+        name: String::new(),
+        description: None,
+        policy_type: "custom".into(),
+        fields: "[]".into(),
+        is_active: true,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+/// `POST /v1/secret-policies` (the recipe's checks included).
+pub fn parse_secret_policy_create(bytes: &[u8]) -> Parsed {
+    let b = typed::<bodies::secret_policies::SecretPolicyCreate>(bytes)?;
+    b.body
+        .apply(b.check, &mut secret_policy_row())
+        .map_err(refusal)
+}
+
+/// `PATCH /v1/secret-policies/{id}`.
+pub fn parse_secret_policy_update(bytes: &[u8]) -> Parsed {
+    let b = typed::<bodies::secret_policies::SecretPolicyPatch>(bytes)?;
+    b.body
+        .apply(b.check, &mut secret_policy_row())
+        .map_err(refusal)
+}
+
 /// `POST /v1/rotation/policies/{id}/secrets`.
 pub fn parse_policy_attach(bytes: &[u8]) -> Parsed {
     let b = typed::<bodies::rotation::AttachRequest>(bytes)?;
@@ -205,7 +236,7 @@ pub fn parse_events_query(bytes: &[u8]) -> Parsed {
 }
 
 /// Every body parser above, by name, for targets and tests that run them all.
-pub const BODY_PARSERS: [BodyParser; 15] = [
+pub const BODY_PARSERS: [BodyParser; 17] = [
     ("secret_put", parse_secret_put),
     ("secret_patch", parse_secret_patch),
     ("secret_batch", parse_secret_batch),
@@ -217,6 +248,8 @@ pub const BODY_PARSERS: [BodyParser; 15] = [
     ("policy_update", parse_policy_update),
     ("policy_attach", parse_policy_attach),
     ("policy_rotate", parse_policy_rotate),
+    ("secret_policy_create", parse_secret_policy_create),
+    ("secret_policy_update", parse_secret_policy_update),
     ("audit_export", parse_audit_export),
     ("audit_query", parse_audit_query),
     ("events_query", parse_events_query),

@@ -1,6 +1,6 @@
 //! Secret policy CRUD: authorize, check the body, call the service, answer.
 
-use super::{load, not_found, ops_error};
+use super::{load, ops_error};
 use crate::api::bodies::secret_policies as schema;
 use crate::api::pagination;
 use crate::clock::to_micros;
@@ -175,10 +175,7 @@ pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Respons
         SecretPolicyOps::new(st.store.as_ref())
             .delete(&caller.tenant_id, &id, &audit)
             .await
-            .map_err(|e| match e {
-                crate::domain::secret_policy_ops::SecretPolicyError::NotFound(_) => not_found(&id),
-                other => ops_error(other, ""),
-            })?;
+            .map_err(|e| ops_error(e, ""))?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
