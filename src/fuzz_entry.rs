@@ -248,12 +248,12 @@ pub const BODY_PARSERS: [BodyParser; 17] = [
     ("policy_update", parse_policy_update),
     ("policy_attach", parse_policy_attach),
     ("policy_rotate", parse_policy_rotate),
-    ("secret_policy_create", parse_secret_policy_create),
-    ("secret_policy_update", parse_secret_policy_update),
     ("audit_export", parse_audit_export),
     ("audit_query", parse_audit_query),
     ("events_query", parse_events_query),
     ("json_object", |b| object(b).map(drop)),
+    ("secret_policy_create", parse_secret_policy_create),
+    ("secret_policy_update", parse_secret_policy_update),
 ];
 
 /// The CSV export's columns, in order.
