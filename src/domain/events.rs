@@ -17,9 +17,11 @@ pub const ROTATION_OVERDUE: &str = "rotation.overdue";
 pub const ROTATION_COMPLETED: &str = "rotation.completed";
 pub const ROTATION_FAILED: &str = "rotation.failed";
 pub const WEBHOOK_TEST: &str = "webhook.test";
+/// A read of a secret flagged `alert_on_read` (SPEC §11).
+pub const SECRET_ACCESSED: &str = "secret.accessed";
 
 /// Every event type a webhook can subscribe to.
-pub const ALL_TYPES: [&str; 12] = [
+pub const ALL_TYPES: [&str; 13] = [
     SECRET_CREATED,
     SECRET_UPDATED,
     SECRET_DELETED,
@@ -32,6 +34,7 @@ pub const ALL_TYPES: [&str; 12] = [
     ROTATION_COMPLETED,
     ROTATION_FAILED,
     WEBHOOK_TEST,
+    SECRET_ACCESSED,
 ];
 
 /// A new event id: `evt_` + ULID, so ids sort by creation time.

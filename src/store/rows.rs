@@ -61,6 +61,9 @@ pub struct SecretRow {
     pub rotation_policy_id: Option<String>,
     pub deleted_at: Option<i64>,
     pub recoverable_until: Option<i64>,
+    /// Every successful read emits `secret.accessed` (SPEC §11).
+    #[sqlx(try_from = "StoredFlag")]
+    pub alert_on_read: bool,
 }
 
 /// One encrypted version of a secret.

@@ -23,6 +23,7 @@ mod nul_input;
 mod openapi;
 mod openapi_source;
 mod rate_limits;
+mod read_alerts;
 mod read_cache;
 mod restricted_admin;
 mod retry_after;

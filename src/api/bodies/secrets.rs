@@ -74,6 +74,8 @@ pub struct SecretInfo {
     pub expires_at: Option<String>,
     pub notify_before: Option<String>,
     pub max_versions: i64,
+    /// Every successful read emits `secret.accessed`.
+    pub alert_on_read: bool,
     pub rotation_policy_id: Option<String>,
     pub rotation: Option<RotationState>,
     /// Only in `GET …/metadata`.
@@ -207,6 +209,7 @@ impl SecretInfo {
             expires_at: opt_ts(row.expires_at),
             notify_before: row.notify_before.clone(),
             max_versions: row.max_versions,
+            alert_on_read: row.alert_on_read,
             rotation_policy_id: schedule.map(|s| s.policy_id.clone()),
             rotation: schedule.map(RotationState::from),
             version_count,

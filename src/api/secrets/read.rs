@@ -52,13 +52,16 @@ pub(super) async fn get_any(
         let read = st.ops().read(&caller.tenant_id, &path, version).await?;
         let data: Value = serde_json::from_slice(&read.value)
             .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
-        g.record(&[g.row(
-            action::READ,
-            Some(path.as_str()),
-            Some(read.version),
-            200,
-            Value::Null,
-        )])
+        g.record_read(
+            &[g.row(
+                action::READ,
+                Some(path.as_str()),
+                Some(read.version),
+                200,
+                Value::Null,
+            )],
+            &read.alert(),
+        )
         .await?;
         st.metrics.secret_reads(1);
         let schedule = schedule_of(st, &read.secret).await?;
