@@ -25,6 +25,8 @@ pub struct TickReport {
     pub failed: usize,
     /// `secret.expiring` / `secret.expired` events sent.
     pub expiry_notices: usize,
+    /// `rotation.grace_ended` events sent.
+    pub grace_ended: usize,
 }
 
 /// Handles everything due now; returns what it did.
@@ -116,9 +118,13 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
         report.expiry_notices += sent;
         st.bus.published(sent, sent);
         if (n as i64) < CLAIM_BATCH {
-            return Ok(report);
+            break;
         }
     }
+    let ended = crate::domain::grace_ended::report(st.store.as_ref(), st.clock.now()).await?;
+    report.grace_ended = ended;
+    st.bus.published(ended, ended);
+    Ok(report)
 }
 
 /// The audit row of a rotation the scheduler opened.

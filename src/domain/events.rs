@@ -19,9 +19,11 @@ pub const ROTATION_FAILED: &str = "rotation.failed";
 pub const WEBHOOK_TEST: &str = "webhook.test";
 /// A read of a secret flagged `alert_on_read` (SPEC §11).
 pub const SECRET_ACCESSED: &str = "secret.accessed";
+/// A superseded version's grace period ended, with who still read it (SPEC §11).
+pub const ROTATION_GRACE_ENDED: &str = "rotation.grace_ended";
 
 /// Every event type a webhook can subscribe to.
-pub const ALL_TYPES: [&str; 13] = [
+pub const ALL_TYPES: [&str; 14] = [
     SECRET_CREATED,
     SECRET_UPDATED,
     SECRET_DELETED,
@@ -35,6 +37,7 @@ pub const ALL_TYPES: [&str; 13] = [
     ROTATION_FAILED,
     WEBHOOK_TEST,
     SECRET_ACCESSED,
+    ROTATION_GRACE_ENDED,
 ];
 
 /// A new event id: `evt_` + ULID, so ids sort by creation time.

@@ -4,6 +4,7 @@ pub mod access;
 pub mod duration;
 pub mod events;
 pub mod expiry;
+pub mod grace_ended;
 pub mod ids;
 pub mod key_probe;
 pub mod kv_listing;

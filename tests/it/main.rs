@@ -42,6 +42,7 @@ mod tls;
 mod typed_bodies;
 mod undecodable_path;
 mod vault;
+mod version_readers;
 mod webhook_isolation;
 mod webhook_targets;
 mod webhooks;

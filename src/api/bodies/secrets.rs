@@ -4,7 +4,7 @@
 use super::common::SecretTypeName;
 use super::common::{opt_ts, ts};
 use crate::domain::secret_ops::metadata_of;
-use crate::store::{ScheduleRow, SecretRow, VersionInfo};
+use crate::store::{ScheduleRow, SecretRow, VersionInfo, VersionReads};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -102,6 +102,10 @@ pub struct VersionEntry {
     pub is_rotation: bool,
     /// End of the grace period of a superseded version, if any.
     pub readable_until: Option<String>,
+    /// The last successful read of this version (null if never, or read auditing is off).
+    pub last_read_at: Option<String>,
+    /// Distinct identities that read this version in the last 24 hours.
+    pub readers_24h: i64,
 }
 
 /// `GET /v1/secrets/{path}/versions`.
@@ -256,9 +260,11 @@ impl SecretRead {
 }
 
 impl VersionEntry {
-    /// One entry of `/versions`.
-    pub fn of(v: &VersionInfo, current: i64) -> Self {
+    /// One entry of `/versions`, with how it was read (`reads`: from the audit log).
+    pub fn of(v: &VersionInfo, current: i64, reads: Option<&VersionReads>) -> Self {
         VersionEntry {
+            last_read_at: opt_ts(reads.and_then(|r| r.last_read_at)),
+            readers_24h: reads.map_or(0, |r| r.readers_recent),
             version: v.version,
             is_current: v.version == current,
             created_at: ts(v.created_at),

@@ -101,9 +101,24 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
                 .await?
                 .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
         let list = g.st.store.list_versions(&secret.id).await?;
+        // How each version was read, from the audit log (since this secret was created: an
+        // earlier secret at the same path had versions of the same numbers).
+        let day_ago = crate::clock::to_micros(g.st.clock.now() - chrono::Duration::hours(24));
+        let reads =
+            g.st.store
+                .version_reads(
+                    &g.caller.tenant_id,
+                    path.as_str(),
+                    secret.created_at,
+                    day_ago,
+                )
+                .await?;
         let versions = list
             .iter()
-            .map(|v| schema::VersionEntry::of(v, secret.current_version))
+            .map(|v| {
+                let r = reads.iter().find(|r| r.version == v.version);
+                schema::VersionEntry::of(v, secret.current_version, r)
+            })
             .collect();
         g.record(&[g.row(
             action::READ_METADATA,

@@ -7,12 +7,14 @@ pub mod audit_query;
 pub mod deliveries;
 pub mod events;
 pub mod expiry;
+pub mod grace;
 pub mod keys;
 pub mod meta;
 pub mod mounts;
 pub mod rotation;
 pub mod secrets;
 pub mod tokens;
+pub mod version_reads;
 pub mod webhooks;
 
 use sqlx::{Any, Transaction};

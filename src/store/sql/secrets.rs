@@ -65,7 +65,7 @@ const LIST_VERSIONS: &str = "SELECT version, created_at, created_by, is_rotation
      readable_until FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC";
 const COUNT_VERSIONS: &str = "SELECT COUNT(*) FROM secret_versions WHERE secret_id = $1";
 const PRUNE_VERSIONS: &str = "DELETE FROM secret_versions WHERE secret_id = $1 \
-     AND version <= $2 AND (readable_until IS NULL OR readable_until <= $3)";
+     AND version <= $2 AND (readable_until IS NULL OR (readable_until <= $3 AND grace_reported = 1))";
 
 /// The live (not soft-deleted) secret at `path`.
 pub async fn get_live<'e, E: Executor<'e, Database = Any>>(
