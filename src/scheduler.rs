@@ -27,6 +27,8 @@ pub struct TickReport {
     pub expiry_notices: usize,
     /// `rotation.grace_ended` events sent.
     pub grace_ended: usize,
+    /// Auto-generated rotations taken over after their writer died.
+    pub retried: usize,
 }
 
 /// Handles everything due now; returns what it did.
@@ -55,6 +57,10 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
                 Step::Overdue => {
                     report.overdue += 1;
                     overdue += 1;
+                }
+                Step::Retry { history_id } => {
+                    report.retried += 1;
+                    autos.push((secret.tenant_id.clone(), secret.path.clone(), history_id));
                 }
                 Step::Opened { auto, history_id } => {
                     report.opened += 1;

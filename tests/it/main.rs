@@ -30,6 +30,7 @@ mod retry_after;
 mod root_token;
 mod rotation;
 mod rotation_failed;
+mod rotation_takeover;
 mod secret_binding;
 mod secrets_api;
 mod secrets_errors;
