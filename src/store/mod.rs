@@ -8,6 +8,7 @@ mod backend;
 mod cache_listener;
 mod errors;
 mod keys_impl;
+mod pool_health;
 mod postgres;
 pub mod read_cache;
 pub mod rows;
