@@ -11,13 +11,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/lib.sh"
 LOG_TAG=vault-ab
 ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} THREADS=${THREADS:-2} CONNS=${CONNS:-16}
-TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/scaivault-target}
-BIN=${BENCH_BIN:-"$TARGET_DIR/release/scaivault"}
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/scaivault-target}
 TOKEN="skt_bench_$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
 MASTER_KEY=$(head -c 32 /dev/urandom | base64)
 need_tools wrk:wrk curl:curl psql:postgresql-client
-if [[ -z ${BENCH_BIN:-} ]]; then
-  (cd "$ROOT" && build_release --bin scaivault)
+if [[ -n ${BENCH_BIN:-} ]]; then
+  BIN=$BENCH_BIN
+else
+  build_release --bin scaivault
   BIN="$TARGET_DIR/release/scaivault"
 fi
 bench_workdir vault-ab
