@@ -25,6 +25,10 @@ pub struct TickReport {
     pub failed: usize,
     /// `secret.expiring` / `secret.expired` events sent.
     pub expiry_notices: usize,
+    /// `rotation.grace_ended` events sent.
+    pub grace_ended: usize,
+    /// Auto-generated rotations taken over after their writer died.
+    pub retried: usize,
 }
 
 /// Handles everything due now; returns what it did.
@@ -53,6 +57,10 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
                 Step::Overdue => {
                     report.overdue += 1;
                     overdue += 1;
+                }
+                Step::Retry { history_id } => {
+                    report.retried += 1;
+                    autos.push((secret.tenant_id.clone(), secret.path.clone(), history_id));
                 }
                 Step::Opened { auto, history_id } => {
                     report.opened += 1;
@@ -116,9 +124,13 @@ pub async fn tick(st: &AppState) -> StoreResult<TickReport> {
         report.expiry_notices += sent;
         st.bus.published(sent, sent);
         if (n as i64) < CLAIM_BATCH {
-            return Ok(report);
+            break;
         }
     }
+    let ended = crate::domain::grace_ended::report(st.store.as_ref(), st.clock.now()).await?;
+    report.grace_ended = ended;
+    st.bus.published(ended, ended);
+    Ok(report)
 }
 
 /// The audit row of a rotation the scheduler opened.

@@ -31,6 +31,9 @@ async fn health(State(st): State<AppState>) -> Json<schema::Health> {
 }
 
 /// Readiness: the store answers, migrations are applied and the master key opens a probe.
+/// How long each readiness check may take before it counts as failed.
+const READY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[utoipa::path(get, path = "/v1/health/ready", tag = "health", operation_id = "ready",
     responses(
         (status = 200, description = "Ready", body = schema::Readiness),
@@ -46,20 +49,29 @@ async fn ready(State(st): State<AppState>) -> Response {
             errors.insert(name.to_string(), why);
         }
     };
+    // A load balancer asks often and must hear "not ready" at once, not after the pool's
+    // acquire timeout: each check gets `READY_CHECK_TIMEOUT`.
+    let timed_out = || Some(format!("no answer within {READY_CHECK_TIMEOUT:?}"));
     check(
         "database",
-        match st.store.migrations_applied().await {
-            Ok(true) => None,
-            Ok(false) => Some("migrations are not applied".into()),
-            Err(_) => Some("the database is unreachable".into()),
+        match tokio::time::timeout(READY_CHECK_TIMEOUT, st.store.migrations_applied()).await {
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => Some("migrations are not applied".into()),
+            Ok(Err(_)) => Some("the database is unreachable".into()),
+            Err(_) => timed_out(),
         },
     );
     check(
         "encryption",
-        crate::domain::key_probe::probe_opens(st.store.as_ref(), &st.keys)
-            .await
-            .err()
-            .map(|e| e.to_string()),
+        match tokio::time::timeout(
+            READY_CHECK_TIMEOUT,
+            crate::domain::key_probe::probe_opens(st.store.as_ref(), &st.keys),
+        )
+        .await
+        {
+            Ok(r) => r.err().map(|e| e.to_string()),
+            Err(_) => timed_out(),
+        },
     );
     let ready = errors.is_empty();
     let body = schema::Readiness {

@@ -17,9 +17,13 @@ pub const ROTATION_OVERDUE: &str = "rotation.overdue";
 pub const ROTATION_COMPLETED: &str = "rotation.completed";
 pub const ROTATION_FAILED: &str = "rotation.failed";
 pub const WEBHOOK_TEST: &str = "webhook.test";
+/// A read of a secret flagged `alert_on_read` (SPEC §11).
+pub const SECRET_ACCESSED: &str = "secret.accessed";
+/// A superseded version's grace period ended, with who still read it (SPEC §11).
+pub const ROTATION_GRACE_ENDED: &str = "rotation.grace_ended";
 
 /// Every event type a webhook can subscribe to.
-pub const ALL_TYPES: [&str; 12] = [
+pub const ALL_TYPES: [&str; 14] = [
     SECRET_CREATED,
     SECRET_UPDATED,
     SECRET_DELETED,
@@ -32,6 +36,8 @@ pub const ALL_TYPES: [&str; 12] = [
     ROTATION_COMPLETED,
     ROTATION_FAILED,
     WEBHOOK_TEST,
+    SECRET_ACCESSED,
+    ROTATION_GRACE_ENDED,
 ];
 
 /// A new event id: `evt_` + ULID, so ids sort by creation time.

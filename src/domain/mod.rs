@@ -5,6 +5,7 @@ pub mod duration;
 pub mod events;
 pub mod expiry;
 pub mod generators;
+pub mod grace_ended;
 pub mod ids;
 pub mod key_probe;
 pub mod kv_listing;

@@ -14,6 +14,18 @@ use serde_json::json;
 /// Identity of scheduled rotation work.
 pub const SCHEDULER_IDENTITY: &str = "system:rotation-scheduler";
 
+/// How long an opened auto-generated rotation may wait for its write before the scheduler
+/// tries again: the process that opened it writes right after its commit, so one still open
+/// after this long lost its writer (a crash, a killed replica) and any replica takes it over.
+pub const AUTO_WRITE_LEASE_SECS: i64 = 30;
+
+/// The next look at an open auto-generated rotation: after the write lease, or at its
+/// overdue time if that comes first.
+fn auto_retry_at(s: &ScheduleRow, p: &PolicyRow, now_us: i64) -> Option<i64> {
+    let lease_end = now_us + AUTO_WRITE_LEASE_SECS * 1_000_000;
+    Some(next_event_at(s, p).map_or(lease_end, |t| t.min(lease_end)))
+}
+
 /// The warn_before offsets of a policy in seconds, with their written form.
 pub fn warnings(p: &PolicyRow) -> Vec<(i64, String)> {
     super::duration::parse_list(&p.warn_before)
@@ -170,7 +182,11 @@ pub async fn open(
     s.status = ScheduleStatus::Pending;
     s.history_id = Some(h.id.clone());
     s.due_at = Some(now_us);
-    s.next_event_at = next_event_at(s, p);
+    s.next_event_at = if p.auto_generate {
+        auto_retry_at(s, p, now_us)
+    } else {
+        next_event_at(s, p)
+    };
     tx.upsert_schedule(s).await?;
     Ok(h)
 }
@@ -274,6 +290,11 @@ pub enum Step {
         history_id: String,
     },
     Overdue,
+    /// An auto-generated rotation still open after its write lease (its writer died): the
+    /// caller writes the generated value again.
+    Retry {
+        history_id: String,
+    },
 }
 
 /// Handles one due schedule at `now` (scheduler tick), in the caller's transaction.
@@ -361,6 +382,27 @@ pub async fn step(
             s.next_event_at = None;
             tx.upsert_schedule(s).await?;
             Ok(Step::Overdue)
+        }
+        ScheduleStatus::Pending if p.auto_generate => {
+            let open = match &s.history_id {
+                Some(id) => tx
+                    .get_history(id)
+                    .await?
+                    .filter(|h| h.status == RotationStatus::Pending),
+                None => None,
+            };
+            match open {
+                Some(h) => {
+                    s.next_event_at = auto_retry_at(s, p, now_us);
+                    tx.upsert_schedule(s).await?;
+                    Ok(Step::Retry { history_id: h.id })
+                }
+                None => {
+                    s.next_event_at = next_event_at(s, p);
+                    tx.upsert_schedule(s).await?;
+                    Ok(Step::Nothing)
+                }
+            }
         }
         _ => {
             s.next_event_at = next_event_at(s, p);

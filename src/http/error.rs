@@ -84,6 +84,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (429, "rate_limited", "too many requests; see Retry-After"),
     (500, "internal_error", "a bug"),
     (503, "service_unavailable", "the store is unreachable"),
+    (
+        507,
+        "insufficient_storage",
+        "the store's disk is full; writes resume once space is freed",
+    ),
 ];
 
 /// An API error: HTTP status, stable code, human message, optional details.
@@ -201,12 +206,15 @@ impl ApiError {
         e.retry_after = Some(retry_after_secs);
         e
     }
+    /// 503 with `Retry-After: 1`: the store did not answer; nothing was changed.
     pub fn unavailable() -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
             "the store is unavailable; retry shortly",
-        )
+        );
+        e.retry_after = Some(1);
+        e
     }
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", msg)
@@ -259,6 +267,16 @@ impl From<StoreError> for ApiError {
             StoreError::Corrupt(cause) => {
                 tracing::error!(error.cause = %cause, "stored data could not be read");
                 ApiError::internal("stored data could not be read")
+            }
+            StoreError::Full(cause) => {
+                tracing::error!(error.cause = %cause, "the database's disk is full: writes are refused until space is freed");
+                let mut e = ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficient_storage",
+                    "the store's disk is full: nothing was written; retry once space is freed",
+                );
+                e.retry_after = Some(5);
+                e
             }
             StoreError::Rejected(cause) => {
                 tracing::info!(error.cause = %cause, "the store refused a value of the request");

@@ -8,7 +8,7 @@ use crate::audit::{self, Actor};
 use crate::domain::access::{self, Denial, Need, Reach};
 use crate::domain::token::Caller;
 use crate::server::AppState;
-use crate::store::AuditRow;
+use crate::store::{AuditRow, SecretRow};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -125,6 +125,39 @@ impl<'a> Guard<'a> {
         self.st
             .audit
             .record_checked(rows.to_vec(), recheck)
+            .await
+            .map_err(ApiError::from)
+    }
+
+    /// Writes a read's audit rows. When it read secrets flagged `alert_on_read`
+    /// (`accessed`: each with the version read), the rows and a `secret.accessed` event per
+    /// secret commit together in one transaction instead of through the audit writer, and
+    /// are written even with read auditing turned off (SPEC §11).
+    pub async fn record_read(
+        &self,
+        rows: &[AuditRow],
+        accessed: &[(&SecretRow, i64)],
+    ) -> Result<(), ApiError> {
+        if accessed.is_empty() {
+            return self.record(rows).await;
+        }
+        if self.caller.recheck_token {
+            // The token came from the read cache: check it again before committing, as the
+            // writer does in its own transaction.
+            let now = crate::clock::to_micros(self.st.clock.now());
+            let valid = self
+                .st
+                .store
+                .get_token(&self.caller.tenant_id, &self.caller.token_id)
+                .await?
+                .is_some_and(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now));
+            if !valid {
+                return Err(ApiError::token_revoked());
+            }
+        }
+        self.st
+            .ops()
+            .record_accessed(rows, accessed)
             .await
             .map_err(ApiError::from)
     }

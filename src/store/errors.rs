@@ -16,7 +16,14 @@ pub enum StoreError {
     /// (PostgreSQL SQLSTATE 22021, 22P05): bad input that got past validation, not an outage.
     #[error("the database refused a value: {0}")]
     Rejected(String),
+    /// The database's disk is full (SQLite `SQLITE_FULL`, PostgreSQL SQLSTATE 53100): writes
+    /// fail until space is freed; nothing was written.
+    #[error("the database's disk is full: {0}")]
+    Full(String),
 }
+
+/// SQLite's `SQLITE_FULL` result code and PostgreSQL's `disk_full` SQLSTATE.
+const DISK_FULL_CODES: [&str; 2] = ["13", "53100"];
 
 /// SQLSTATEs of values PostgreSQL cannot store: `character_not_in_repertoire` (a NUL in text)
 /// and `untranslatable_character` (`\u0000` in JSON).
@@ -36,6 +43,13 @@ impl From<sqlx::Error> for StoreError {
                     .is_some_and(|c| REJECTED_VALUE_STATES.contains(&c.as_ref())) =>
             {
                 StoreError::Rejected(db.message().to_string())
+            }
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| DISK_FULL_CODES.contains(&c.as_ref())) =>
+            {
+                StoreError::Full(db.message().to_string())
             }
             sqlx::Error::ColumnDecode { .. }
             | sqlx::Error::Decode(_)
@@ -107,5 +121,12 @@ mod tests {
         }
         // Anything else the database says is still an outage.
         assert!(matches!(classify("57P01"), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        for code in ["13", "53100"] {
+            assert!(matches!(classify(code), StoreError::Full(_)), "{code}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod backend;
 mod cache_listener;
 mod errors;
 mod keys_impl;
+mod pool_health;
 mod postgres;
 pub mod read_cache;
 pub mod rows;
@@ -125,6 +126,24 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
         tenant_id: &str,
         path: &str,
     ) -> StoreResult<Option<SecretRow>>;
+    /// Per version of the secret at `path` (read since `since_us`, its creation): the last
+    /// successful read and the distinct readers since `recent_us` (audit log).
+    async fn version_reads(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since_us: i64,
+        recent_us: i64,
+    ) -> StoreResult<Vec<VersionReads>>;
+    /// Who read `version` of `path` in `[from_us, to_us)` (audit log).
+    async fn version_readers(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: i64,
+        from_us: i64,
+        to_us: i64,
+    ) -> StoreResult<VersionReaders>;
     /// A tenant's Vault mount (`secret` is built in and never stored).
     async fn get_mount(&self, tenant_id: &str, name: &str) -> StoreResult<Option<MountRow>>;
     /// One version of a secret (by secret id).
@@ -312,6 +331,10 @@ pub trait StoreTx: Send {
         prefix: &str,
     ) -> StoreResult<Vec<SecretRow>>;
     async fn insert_mount(&mut self, m: &MountRow) -> StoreResult<()>;
+    /// Locks up to `limit` versions whose grace period ended by `now_us`, not yet reported.
+    async fn claim_grace_ended(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<GraceEnded>>;
+    /// Marks a version's grace end as reported (its event is in this transaction).
+    async fn mark_grace_reported(&mut self, secret_id: &str, version: i64) -> StoreResult<()>;
     /// True when the mount existed.
     async fn delete_mount(&mut self, tenant_id: &str, name: &str) -> StoreResult<bool>;
 

@@ -34,6 +34,7 @@ pub async fn connect(url: &str, max_connections: u32) -> StoreResult<AnyPool> {
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
+        .before_acquire(super::pool_health::outside_transaction)
         .connect(url)
         .await?;
     Ok(pool)

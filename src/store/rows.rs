@@ -29,6 +29,32 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A superseded version whose grace period ended (`rotation.grace_ended` not yet sent).
+#[derive(Debug, Clone, FromRow)]
+pub struct GraceEnded {
+    pub secret_id: String,
+    pub version: i64,
+    pub readable_until: i64,
+}
+
+/// How one version of a secret has been read, from the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionReads {
+    pub version: i64,
+    pub last_read_at: Option<i64>,
+    /// Distinct identities that read it in the recent window asked for.
+    pub readers_recent: i64,
+}
+
+/// Who read one version in a time window, from the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionReaders {
+    /// Identity ids, sorted.
+    pub readers: Vec<String>,
+    pub reads: i64,
+    pub last_read_at: Option<i64>,
+}
+
 /// A Vault KV v2 mount of a tenant: `name` serves the paths under `name/` (SPEC §12).
 #[derive(Debug, Clone, FromRow)]
 pub struct MountRow {
@@ -61,6 +87,9 @@ pub struct SecretRow {
     pub rotation_policy_id: Option<String>,
     pub deleted_at: Option<i64>,
     pub recoverable_until: Option<i64>,
+    /// Every successful read emits `secret.accessed` (SPEC §11).
+    #[sqlx(try_from = "StoredFlag")]
+    pub alert_on_read: bool,
 }
 
 /// One encrypted version of a secret.

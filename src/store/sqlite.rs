@@ -76,6 +76,7 @@ fn options(max: u32) -> AnyPoolOptions {
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .test_before_acquire(false)
+        .before_acquire(super::pool_health::outside_transaction)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute(PRAGMAS).await?;
@@ -115,5 +116,37 @@ fn prepare_url(url: &str) -> StoreResult<String> {
         Ok(format!("sqlite://{rest}&mode=rwc"))
     } else {
         Ok(format!("sqlite://{rest}?mode=rwc"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{Any, Database, TransactionManager};
+
+    /// The state a failed COMMIT and ROLLBACK leave (SQLite after a full disk): a pooled
+    /// connection whose transaction count is still 1. The next write must get a usable
+    /// connection, not "begin_with at non-zero transaction depth" for ever.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_is_replaced() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (writer, _reader) = connect(&url, 1).await.unwrap();
+        let mut conn = writer.acquire().await.unwrap();
+        <Any as Database>::TransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into()))
+            .await
+            .unwrap();
+        // Back to the pool without COMMIT or ROLLBACK, as after both failed.
+        drop(conn);
+        let mut tx = writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .expect("a fresh connection");
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
 }

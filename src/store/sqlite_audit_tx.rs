@@ -194,7 +194,10 @@ fn invalid_tokens(conn: &Connection, tokens: &[String]) -> StoreResult<Vec<Strin
 }
 
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => StoreError::Full(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
 }
 
 /// A uniqueness violation is a conflict (an audit id written twice); the rest is unavailable.

@@ -6,12 +6,12 @@ use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SchedulerBacklog, SecretPolicyRow, SecretRow, TokenRow, VersionInfo, VersionRow, WebhookRow,
-    WebhookStats,
+    SchedulerBacklog, SecretPolicyRow, SecretRow, TokenRow, VersionInfo, VersionReaders,
+    VersionReads, VersionRow, WebhookRow, WebhookStats,
 };
 use super::sql::{
     audit, audit_query, deliveries, events, meta, mounts, rotation, secret_policies, secrets,
-    tokens, webhooks,
+    tokens, version_reads, webhooks,
 };
 use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
@@ -102,6 +102,27 @@ impl Store for SqlStore {
         path: &str,
     ) -> StoreResult<Option<SecretRow>> {
         secrets::get_any_state(&self.reader, tenant_id, path).await
+    }
+
+    async fn version_reads(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since_us: i64,
+        recent_us: i64,
+    ) -> StoreResult<Vec<VersionReads>> {
+        version_reads::per_version(&self.reader, tenant_id, path, since_us, recent_us).await
+    }
+
+    async fn version_readers(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: i64,
+        from_us: i64,
+        to_us: i64,
+    ) -> StoreResult<VersionReaders> {
+        version_reads::readers_of(&self.reader, tenant_id, path, version, from_us, to_us).await
     }
 
     async fn get_mount(&self, tenant_id: &str, name: &str) -> StoreResult<Option<MountRow>> {

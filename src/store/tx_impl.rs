@@ -4,12 +4,12 @@
 use super::errors::StoreResult;
 use super::read_cache::{Group, ReadCache};
 use super::rows::{
-    AuditRow, DeliveryRow, EventRow, ExpiryRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SecretPolicyRow, SecretRow, TokenRow, VersionRow, WebhookRow,
+    AuditRow, DeliveryRow, EventRow, ExpiryRow, GraceEnded, HistoryRow, MountRow, PolicyRow,
+    ScheduleRow, SecretPolicyRow, SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 use super::sql::{
-    audit, deliveries, events, expiry, meta, mounts, rotation, secret_policies, secrets, tokens,
-    webhooks, Dialect, Tx,
+    audit, deliveries, events, expiry, grace, meta, mounts, rotation, secret_policies, secrets,
+    tokens, webhooks, Dialect, Tx,
 };
 use super::sql_store::WriteTurn;
 use super::stored_enums::{DeliveryStatus, TokenKind};
@@ -148,6 +148,15 @@ impl StoreTx for SqlTx {
         prefix: &str,
     ) -> StoreResult<Vec<SecretRow>> {
         mounts::secrets_under(&mut *self.tx, tenant_id, prefix, self.dialect.lock_row).await
+    }
+
+    async fn claim_grace_ended(&mut self, now_us: i64, limit: i64) -> StoreResult<Vec<GraceEnded>> {
+        grace::claim(&mut *self.tx, now_us, limit, self.dialect.skip_locked).await
+    }
+
+    async fn mark_grace_reported(&mut self, secret_id: &str, version: i64) -> StoreResult<()> {
+        self.touch(Group::Secrets);
+        grace::mark_reported(&mut *self.tx, secret_id, version).await
     }
 
     async fn insert_mount(&mut self, m: &MountRow) -> StoreResult<()> {

@@ -79,6 +79,11 @@ async fn postgres_outage_gives_503_then_recovers() {
     let r = app.get("/v1/secrets/svc/db").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.code(), "service_unavailable");
+    assert_eq!(
+        r.header("retry-after"),
+        Some("1"),
+        "a 503 says when to retry"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "an outage must not hang requests"

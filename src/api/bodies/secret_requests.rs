@@ -76,6 +76,9 @@ pub struct WriteOptions {
     pub notify_before: Option<DurationList>,
     /// Attaches the secret to this rotation policy (`rot_…`).
     pub rotation_policy_id: Option<String>,
+    /// Every successful read emits `secret.accessed` (honey tokens, the most sensitive
+    /// credentials); `false` turns it off.
+    pub alert_on_read: Option<bool>,
 }
 
 /// `PATCH /v1/secrets/{path}/metadata`: changes metadata without a new version. The metadata
@@ -118,6 +121,8 @@ pub struct PatchOptions {
         pattern = "^[1-9][0-9]{0,4}[smhdw](,[1-9][0-9]{0,4}[smhdw]){0,9}$"
     )]
     pub notify_before: Option<DurationList>,
+    /// Every successful read emits `secret.accessed`; `false` turns it off.
+    pub alert_on_read: Option<bool>,
 }
 
 /// `POST /v1/secrets/batch`.
@@ -178,6 +183,7 @@ impl SecretWrite {
         let o = self.options.unwrap_or_default();
         let options = DomainOptions {
             rotation_policy_id: o.rotation_policy_id,
+            alert_on_read: o.alert_on_read,
             ..common_options(
                 Common {
                     max_versions: o.max_versions,
@@ -218,22 +224,26 @@ impl MetadataPatch {
             .check("", &mut c),
         };
         let o = self.options.unwrap_or_default();
-        let options = common_options(
-            Common {
-                max_versions: o.max_versions,
-                cas: o.cas,
-                expires_in: o.expires_in,
-                expires_at: o.expires_at,
-                notify_before: o.notify_before,
-            },
-            now,
-            &mut c,
-        )?;
+        let options = DomainOptions {
+            alert_on_read: o.alert_on_read,
+            ..common_options(
+                Common {
+                    max_versions: o.max_versions,
+                    cas: o.cas,
+                    expires_in: o.expires_in,
+                    expires_at: o.expires_at,
+                    notify_before: o.notify_before,
+                },
+                now,
+                &mut c,
+            )?
+        };
         if c.is_clean()
             && patch.is_empty()
             && options.max_versions.is_none()
             && options.expires_at.is_none()
             && options.notify_before.is_none()
+            && options.alert_on_read.is_none()
         {
             c.push(
                 "metadata",

@@ -4,7 +4,7 @@
 use super::common::SecretTypeName;
 use super::common::{opt_ts, ts};
 use crate::domain::secret_ops::metadata_of;
-use crate::store::{ScheduleRow, SecretRow, VersionInfo};
+use crate::store::{ScheduleRow, SecretRow, VersionInfo, VersionReads};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -74,6 +74,8 @@ pub struct SecretInfo {
     pub expires_at: Option<String>,
     pub notify_before: Option<String>,
     pub max_versions: i64,
+    /// Every successful read emits `secret.accessed`.
+    pub alert_on_read: bool,
     pub rotation_policy_id: Option<String>,
     pub rotation: Option<RotationState>,
     /// Only in `GET …/metadata`.
@@ -100,6 +102,10 @@ pub struct VersionEntry {
     pub is_rotation: bool,
     /// End of the grace period of a superseded version, if any.
     pub readable_until: Option<String>,
+    /// The last successful read of this version (null if never, or read auditing is off).
+    pub last_read_at: Option<String>,
+    /// Distinct identities that read this version in the last 24 hours.
+    pub readers_24h: i64,
 }
 
 /// `GET /v1/secrets/{path}/versions`.
@@ -207,6 +213,7 @@ impl SecretInfo {
             expires_at: opt_ts(row.expires_at),
             notify_before: row.notify_before.clone(),
             max_versions: row.max_versions,
+            alert_on_read: row.alert_on_read,
             rotation_policy_id: schedule.map(|s| s.policy_id.clone()),
             rotation: schedule.map(RotationState::from),
             version_count,
@@ -253,9 +260,11 @@ impl SecretRead {
 }
 
 impl VersionEntry {
-    /// One entry of `/versions`.
-    pub fn of(v: &VersionInfo, current: i64) -> Self {
+    /// One entry of `/versions`, with how it was read (`reads`: from the audit log).
+    pub fn of(v: &VersionInfo, current: i64, reads: Option<&VersionReads>) -> Self {
         VersionEntry {
+            last_read_at: opt_ts(reads.and_then(|r| r.last_read_at)),
+            readers_24h: reads.map_or(0, |r| r.readers_recent),
             version: v.version,
             is_current: v.version == current,
             created_at: ts(v.created_at),

@@ -132,6 +132,8 @@ pub(super) async fn batch(
         let mut secrets = BTreeMap::new();
         let mut errors = BTreeMap::new();
         let mut rows = Vec::new();
+        // The secrets read that are flagged `alert_on_read`, with the version read.
+        let mut flagged = Vec::new();
         for raw in paths {
             let one = async {
                 let path = parse_path(&raw)?;
@@ -152,6 +154,9 @@ pub(super) async fn batch(
                         200,
                         json!({ "batch": true }),
                     ));
+                    if read.secret.alert_on_read {
+                        flagged.push((read.secret.clone(), read.version));
+                    }
                     let metadata = include_metadata.then(|| (&read.secret).into());
                     let entry = schema::BatchEntry {
                         data,
@@ -185,7 +190,8 @@ pub(super) async fn batch(
                 }
             }
         }
-        g.record(&rows).await?;
+        let accessed: Vec<_> = flagged.iter().map(|(s, v)| (s, *v)).collect();
+        g.record_read(&rows, &accessed).await?;
         st.metrics.secret_reads(secrets.len() as u64);
         Ok(Json(schema::BatchResult { secrets, errors }).into_response())
     })

@@ -52,13 +52,16 @@ pub(super) async fn get_any(
         let read = st.ops().read(&caller.tenant_id, &path, version).await?;
         let data: Value = serde_json::from_slice(&read.value)
             .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
-        g.record(&[g.row(
-            action::READ,
-            Some(path.as_str()),
-            Some(read.version),
-            200,
-            Value::Null,
-        )])
+        g.record_read(
+            &[g.row(
+                action::READ,
+                Some(path.as_str()),
+                Some(read.version),
+                200,
+                Value::Null,
+            )],
+            &read.alert(),
+        )
         .await?;
         st.metrics.secret_reads(1);
         let schedule = schedule_of(st, &read.secret).await?;
@@ -98,9 +101,24 @@ pub(super) async fn versions(g: &Guard<'_>, raw: &str) -> Result<Response, ApiEr
                 .await?
                 .ok_or_else(|| ApiError::secret_not_found(path.as_str()))?;
         let list = g.st.store.list_versions(&secret.id).await?;
+        // How each version was read, from the audit log (since this secret was created: an
+        // earlier secret at the same path had versions of the same numbers).
+        let day_ago = crate::clock::to_micros(g.st.clock.now() - chrono::Duration::hours(24));
+        let reads =
+            g.st.store
+                .version_reads(
+                    &g.caller.tenant_id,
+                    path.as_str(),
+                    secret.created_at,
+                    day_ago,
+                )
+                .await?;
         let versions = list
             .iter()
-            .map(|v| schema::VersionEntry::of(v, secret.current_version))
+            .map(|v| {
+                let r = reads.iter().find(|r| r.version == v.version);
+                schema::VersionEntry::of(v, secret.current_version, r)
+            })
             .collect();
         g.record(&[g.row(
             action::READ_METADATA,

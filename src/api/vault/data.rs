@@ -42,14 +42,14 @@ pub async fn read(
             Ok(read) => {
                 let data: Value = serde_json::from_slice(&read.value)
                     .map_err(|_| ApiError::internal("a stored value is not JSON"))?;
-                g.record(&[g.row(
+                let row = g.row(
                     action::READ,
                     Some(path.as_str()),
                     Some(read.version),
                     200,
                     Value::Null,
-                )])
-                .await?;
+                );
+                g.record_read(&[row], &read.alert()).await?;
                 g.st.metrics.secret_reads(1);
                 let meta = version_metadata(
                     &read.secret,

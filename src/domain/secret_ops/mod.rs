@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 mod lifecycle;
 mod mounts;
 mod read;
+mod read_alerts;
 mod write;
 
 pub use mounts::MountError;
@@ -51,6 +52,8 @@ pub struct WriteOptions {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub notify_before: Option<String>,
     pub rotation_policy_id: Option<String>,
+    /// Every successful read emits `secret.accessed` (SPEC §11).
+    pub alert_on_read: Option<bool>,
 }
 
 /// A new version to store.
@@ -83,6 +86,18 @@ pub struct ReadSecret {
     /// When a superseded version stops being readable (its grace period's end).
     pub readable_until: Option<i64>,
     pub value: Zeroizing<Vec<u8>>,
+}
+
+impl ReadSecret {
+    /// This read as a read alert wants it: `[(secret, version)]` when the secret is flagged
+    /// `alert_on_read`, else empty.
+    pub fn alert(&self) -> Vec<(&SecretRow, i64)> {
+        if self.secret.alert_on_read {
+            vec![(&self.secret, self.version)]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// Shared handles every operation needs.
@@ -163,6 +178,7 @@ fn new_secret_row(req: &WriteRequest, now: i64) -> SecretRow {
         rotation_policy_id: None,
         deleted_at: None,
         recoverable_until: None,
+        alert_on_read: false,
     }
 }
 
@@ -190,6 +206,9 @@ fn apply_options(row: &mut SecretRow, o: &WriteOptions) {
     }
     if let Some(p) = &o.rotation_policy_id {
         row.rotation_policy_id = Some(p.clone());
+    }
+    if let Some(a) = o.alert_on_read {
+        row.alert_on_read = a;
     }
 }
 

@@ -7,6 +7,7 @@ pub mod audit_query;
 pub mod deliveries;
 pub mod events;
 pub mod expiry;
+pub mod grace;
 pub mod keys;
 pub mod meta;
 pub mod mounts;
@@ -14,6 +15,7 @@ pub mod rotation;
 pub mod secret_policies;
 pub mod secrets;
 pub mod tokens;
+pub mod version_reads;
 pub mod webhooks;
 
 use sqlx::{Any, Transaction};

@@ -12,7 +12,7 @@ macro_rules! secret_cols {
     () => {
         "id, tenant_id, path, secret_type, description, owner, tags, custom, max_versions, \
          current_version, created_at, created_by, updated_at, expires_at, notify_before, \
-         rotation_policy_id, deleted_at, recoverable_until"
+         rotation_policy_id, deleted_at, recoverable_until, alert_on_read"
     };
 }
 
@@ -32,12 +32,12 @@ const SECRET_BY_ID: &str = concat!("SELECT ", secret_cols!(), " FROM secrets WHE
 const INSERT_SECRET: &str = concat!(
     "INSERT INTO secrets (",
     secret_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 const UPDATE_SECRET: &str = "UPDATE secrets SET secret_type = $2, description = $3, \
      owner = $4, tags = $5, custom = $6, max_versions = $7, current_version = $8, \
      updated_at = $9, expires_at = $10, notify_before = $11, rotation_policy_id = $12, \
-     deleted_at = $13, recoverable_until = $14 WHERE id = $1";
+     deleted_at = $13, recoverable_until = $14, alert_on_read = $15 WHERE id = $1";
 const DELETE_TAGS: &str = "DELETE FROM secret_tags WHERE secret_id = $1";
 const INSERT_TAG: &str =
     "INSERT INTO secret_tags (secret_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING";
@@ -54,7 +54,7 @@ const GET_SECRET_WITH_CURRENT: &str = concat!(
     "SELECT s.",
     "id, s.tenant_id, s.path, s.secret_type, s.description, s.owner, s.tags, s.custom, \
      s.max_versions, s.current_version, s.created_at, s.created_by, s.updated_at, s.expires_at, \
-     s.notify_before, s.rotation_policy_id, s.deleted_at, s.recoverable_until, \
+     s.notify_before, s.rotation_policy_id, s.deleted_at, s.recoverable_until, s.alert_on_read, \
      v.ciphertext AS v_ciphertext, v.wrapped_key AS v_wrapped_key, v.key_id AS v_key_id, \
      v.created_at AS v_created_at, v.created_by AS v_created_by, v.is_rotation AS v_is_rotation, \
      v.readable_until AS v_readable_until, v.aad_version AS v_aad_version \
@@ -65,7 +65,7 @@ const LIST_VERSIONS: &str = "SELECT version, created_at, created_by, is_rotation
      readable_until FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC";
 const COUNT_VERSIONS: &str = "SELECT COUNT(*) FROM secret_versions WHERE secret_id = $1";
 const PRUNE_VERSIONS: &str = "DELETE FROM secret_versions WHERE secret_id = $1 \
-     AND version <= $2 AND (readable_until IS NULL OR readable_until <= $3)";
+     AND version <= $2 AND (readable_until IS NULL OR (readable_until <= $3 AND grace_reported = 1))";
 
 /// The live (not soft-deleted) secret at `path`.
 pub async fn get_live<'e, E: Executor<'e, Database = Any>>(
@@ -222,6 +222,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, s: &SecretRow) -
         .bind(&s.rotation_policy_id)
         .bind(s.deleted_at)
         .bind(s.recoverable_until)
+        .bind(flag(s.alert_on_read))
         .execute(ex)
         .await?;
     Ok(())
@@ -244,6 +245,7 @@ pub async fn update<'e, E: Executor<'e, Database = Any>>(ex: E, s: &SecretRow) -
         .bind(&s.rotation_policy_id)
         .bind(s.deleted_at)
         .bind(s.recoverable_until)
+        .bind(flag(s.alert_on_read))
         .execute(ex)
         .await?;
     Ok(())

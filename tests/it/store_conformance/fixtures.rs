@@ -34,6 +34,7 @@ pub fn secret(tenant: &str, id: &str, path: &str) -> SecretRow {
         rotation_policy_id: None,
         deleted_at: None,
         recoverable_until: None,
+        alert_on_read: false,
     }
 }
 
