@@ -636,12 +636,16 @@ async fn versions_and_metadata_views(kind: StoreKind) {
                 "created_at",
                 "created_by",
                 "is_rotation",
-                "readable_until"
+                "readable_until",
+                "last_read_at",
+                "readers_24h"
             ])
         );
         assert_eq!(v["created_by"], me.as_str());
         assert_eq!(v["is_rotation"], false);
         assert_eq!(v["readable_until"], Value::Null);
+        assert_eq!(v["last_read_at"], Value::Null, "never read");
+        assert_eq!(v["readers_24h"], 0);
     }
     assert_eq!(list[0]["version"], 2);
     assert_eq!(list[0]["is_current"], true);

@@ -10,7 +10,7 @@ use scaivault::store::{SecretListQuery, SecretRow, Store, StoreError};
 crate::both_stores!(
     listing_is_in_path_order_with_an_after_cursor_and_filters,
     a_secret_row_round_trips_every_field,
-    pruning_keeps_max_versions_and_versions_in_grace,
+    pruning_keeps_max_versions_and_versions_in_grace_until_reported,
     soft_delete_hides_until_restore_and_destroy_removes_everything,
     a_second_secret_at_a_taken_path_is_a_conflict,
 );
@@ -162,7 +162,7 @@ async fn a_secret_row_round_trips_every_field(kind: StoreKind) {
     assert_eq!(format!("{got:?}"), format!("{changed:?}"));
 }
 
-async fn pruning_keeps_max_versions_and_versions_in_grace(kind: StoreKind) {
+async fn pruning_keeps_max_versions_and_versions_in_grace_until_reported(kind: StoreKind) {
     let s = BareStore::new(kind).await;
     let sec = put_secret(&*s, secret(TENANT, "sec_1", "app/db"), 5).await;
     let floor = prune_floor(sec.current_version, sec.max_versions);
@@ -191,8 +191,27 @@ async fn pruning_keeps_max_versions_and_versions_in_grace(kind: StoreKind) {
     let v5 = s.get_version(&sec.id, 5).await.expect("v5").expect("kept");
     assert!(v5.is_rotation);
 
-    // Once the grace period is over, the version goes with the next prune.
+    // Once the grace period is over, the version stays until its end is reported
+    // (`rotation.grace_ended`), and goes with the next prune after that.
     let mut tx = s.begin().await.expect("begin");
+    assert_eq!(
+        tx.prune_versions(&sec.id, floor, NOW + HOUR)
+            .await
+            .expect("prune"),
+        0
+    );
+    let ended = tx
+        .claim_grace_ended(NOW + HOUR, 10)
+        .await
+        .expect("grace ended");
+    assert_eq!(ended.len(), 1);
+    assert_eq!((ended[0].version, ended[0].readable_until), (2, NOW + HOUR));
+    tx.mark_grace_reported(&sec.id, 2).await.expect("reported");
+    assert!(tx
+        .claim_grace_ended(NOW + HOUR, 10)
+        .await
+        .expect("grace ended")
+        .is_empty());
     assert_eq!(
         tx.prune_versions(&sec.id, floor, NOW + HOUR)
             .await
