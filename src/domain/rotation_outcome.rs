@@ -7,7 +7,7 @@
 use crate::domain::generators::Recipe;
 use crate::domain::path::SecretPath;
 use crate::domain::rotation::{self, SCHEDULER_IDENTITY};
-use crate::domain::secret_ops::{Ops, WriteOptions, WriteRequest};
+use crate::domain::secret_ops::{Ops, SecretError, WriteOptions, WriteRequest};
 use crate::metrics::rotation_status;
 use crate::store::{DeliveryStatus, RotationStatus, StoreResult};
 use serde_json::json;
@@ -41,7 +41,13 @@ pub async fn auto_rotate(ops: &Ops<'_>, tenant: &str, path: &str) -> Result<(), 
         value: zeroize::Zeroizing::new(serde_json::to_vec(&generated).map_err(|e| e.to_string())?),
         secret_type: None,
         metadata: Default::default(),
-        options: WriteOptions::default(),
+        // Check-and-set on the version generated from: if another write got there first
+        // (a client, or a replica that took the rotation over), that write completed the
+        // rotation and this one must not add a second version.
+        options: WriteOptions {
+            cas: Some(current.version),
+            ..WriteOptions::default()
+        },
         actor: SCHEDULER_IDENTITY.into(),
         auto_generated: true,
     };
@@ -54,10 +60,10 @@ pub async fn auto_rotate(ops: &Ops<'_>, tenant: &str, path: &str) -> Result<(), 
         None,
         json!({ "auto_generated": true }),
     );
-    ops.write(&req, audit)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    match ops.write(&req, audit).await {
+        Ok(_) | Err(SecretError::VersionConflict { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The recipe of the secret policy the rotation policy `policy_id` names, if any. A policy
