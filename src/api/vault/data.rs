@@ -2,7 +2,7 @@
 //! operations, authorization and audit rows as the native `/v1/secrets/{path}`.
 
 use super::reply::{envelope, json_response, ok};
-use super::shapes::{is_deleted, version_metadata};
+use super::shapes::{is_deleted, version_metadata, KvRead};
 use crate::api::bodies::secrets as native;
 use crate::audit::action;
 use crate::domain::access::Reach;
@@ -57,7 +57,13 @@ pub async fn read(
                     read.version_created_at,
                     read.readable_until,
                 );
-                Ok(ok(g.ctx, json!({ "data": data, "metadata": meta })))
+                Ok(ok(
+                    g.ctx,
+                    KvRead {
+                        data,
+                        metadata: meta,
+                    },
+                ))
             }
             Err(e @ (SecretError::NotFound(_) | SecretError::VersionExpired { .. })) => {
                 deleted_version(g, &path, version, e).await
@@ -104,7 +110,13 @@ async fn deleted_version(
     )])
     .await?;
     let meta = version_metadata(&secret, n, v.created_at, v.readable_until);
-    let body = envelope(g.ctx, json!({ "data": null, "metadata": meta }));
+    let body = envelope(
+        g.ctx,
+        KvRead {
+            data: Value::Null,
+            metadata: meta,
+        },
+    );
     Ok(json_response(StatusCode::NOT_FOUND, &body))
 }
 

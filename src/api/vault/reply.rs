@@ -6,37 +6,60 @@ use crate::http::context::RequestContext;
 use crate::http::error::ApiError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Vault's message for every refused token or permission.
 pub const PERMISSION_DENIED: &str = "permission denied";
 
-/// The envelope around `data`, with this request's id.
-pub fn envelope(ctx: &RequestContext, data: Value) -> Value {
-    json!({
-        "request_id": &*ctx.request_id,
-        "lease_id": "",
-        "renewable": false,
-        "lease_duration": 0,
-        "data": data,
-        "wrap_info": null,
-        "warnings": null,
-        "auth": null,
-    })
+/// The envelope around `data` (serialized straight from this struct: the read path builds
+/// no intermediate JSON tree).
+#[derive(Serialize)]
+pub struct Envelope<'a, D: Serialize> {
+    request_id: &'a str,
+    lease_id: &'static str,
+    renewable: bool,
+    lease_duration: u64,
+    data: D,
+    wrap_info: Option<()>,
+    warnings: Option<()>,
+    /// Only `renew-self` fills it.
+    pub auth: Option<Value>,
 }
 
-/// `status` with a JSON body.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
+/// The envelope around `data`, with this request's id.
+pub fn envelope<'a, D: Serialize>(ctx: &'a RequestContext, data: D) -> Envelope<'a, D> {
+    Envelope {
+        request_id: &ctx.request_id,
+        lease_id: "",
+        renewable: false,
+        lease_duration: 0,
+        data,
+        wrap_info: None,
+        warnings: None,
+        auth: None,
+    }
+}
+
+/// `status` with `body` as JSON.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut res = (status, bytes).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        Err(_) => {
+            VaultError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 /// 200 with the envelope around `data`.
-pub fn ok(ctx: &RequestContext, data: Value) -> Response {
+pub fn ok(ctx: &RequestContext, data: impl Serialize) -> Response {
     json_response(StatusCode::OK, &envelope(ctx, data))
 }
 

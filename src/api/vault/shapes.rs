@@ -4,6 +4,7 @@
 use crate::clock::{from_micros, to_micros};
 use crate::store::{SecretRow, VersionInfo};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// A time as Vault writes it (RFC 3339, UTC, up to nanosecond digits).
@@ -29,6 +30,9 @@ pub fn is_deleted(secret: &SecretRow, readable_until: Option<i64>, now: DateTime
 /// The native `metadata.custom` as Vault's string map (`null` when empty); values that are
 /// not strings are given as their JSON text.
 pub fn custom_metadata(secret: &SecretRow) -> Value {
+    if secret.custom == "{}" {
+        return Value::Null;
+    }
     let custom: Map<String, Value> = serde_json::from_str(&secret.custom).unwrap_or_default();
     if custom.is_empty() {
         return Value::Null;
@@ -44,19 +48,35 @@ pub fn custom_metadata(secret: &SecretRow) -> Value {
 }
 
 /// The metadata of one version, as a read or a write answers it.
+#[derive(Serialize)]
+pub struct VersionMetadata {
+    version: i64,
+    created_time: String,
+    deletion_time: String,
+    destroyed: bool,
+    custom_metadata: Value,
+}
+
+/// A read's `data`: the value (`null` for a deleted version) and its version's metadata.
+#[derive(Serialize)]
+pub struct KvRead {
+    pub data: Value,
+    pub metadata: VersionMetadata,
+}
+
 pub fn version_metadata(
     secret: &SecretRow,
     version: i64,
     created_at: i64,
     readable_until: Option<i64>,
-) -> Value {
-    json!({
-        "version": version,
-        "created_time": vault_time(created_at),
-        "deletion_time": deletion_time(secret, readable_until),
-        "destroyed": false,
-        "custom_metadata": custom_metadata(secret),
-    })
+) -> VersionMetadata {
+    VersionMetadata {
+        version,
+        created_time: vault_time(created_at),
+        deletion_time: deletion_time(secret, readable_until),
+        destroyed: false,
+        custom_metadata: custom_metadata(secret),
+    }
 }
 
 /// A secret's metadata with every version still stored.

@@ -60,7 +60,7 @@ pub async fn lookup_self(g: &Guard<'_>) -> Result<Response, ApiError> {
 /// `PUT /v1/auth/token/renew-self`: nothing to renew; the `auth` block says so.
 pub fn renew_self(g: &Guard<'_>) -> Response {
     let mut body = envelope(g.ctx, serde_json::Value::Null);
-    body["auth"] = json!({
+    body.auth = Some(json!({
         "accessor": g.caller.token_id,
         "policies": g.caller.scopes.names(),
         "token_policies": g.caller.scopes.names(),
@@ -70,6 +70,6 @@ pub fn renew_self(g: &Guard<'_>) -> Response {
         "entity_id": "",
         "token_type": "service",
         "orphan": true,
-    });
+    }));
     json_response(StatusCode::OK, &body)
 }
