@@ -12,10 +12,10 @@ pub const EXIT_INVALID: i32 = 2;
 pub fn run(file: Option<&Path>) -> i32 {
     match check(file) {
         Ok(lines) => {
-            println!("configuration is valid; effective settings:");
-            for line in lines {
-                println!("{line}");
-            }
+            // A reader that stops early (`config check | head`) is not an error.
+            let _ = std::iter::once("configuration is valid; effective settings:".to_string())
+                .chain(lines)
+                .try_for_each(super::output::line);
             0
         }
         Err(e) => {
