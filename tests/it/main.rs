@@ -10,6 +10,7 @@ mod audit_verify;
 mod auth_api;
 mod authz_matrix;
 mod binary;
+mod cli_client;
 mod config_check;
 mod container;
 mod disconnects;
