@@ -749,6 +749,12 @@ async fn cli_token_create_list_revoke(kind: StoreKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
     let cli_env = [("SCAIVAULT_DATABASE_URL", db.as_str())];
+    // Store-level commands never create a store: it must exist (a start or `migrate` made it).
+    let (ok, out, err) = run(dir.path(), &["token", "list"], &cli_env).await;
+    assert!(!ok && out.is_empty(), "{out}{err}");
+    assert!(err.contains("using store"), "{err}");
+    let (ok, _, err) = run(dir.path(), &["migrate"], &cli_env).await;
+    assert!(ok, "{err}");
 
     let (ok, out, err) = run(
         dir.path(),
@@ -878,7 +884,9 @@ async fn cli_token_create_list_revoke(kind: StoreKind) {
         let (ok, _, err) = run(dir.path(), &["token", "revoke", bad], &cli_env).await;
         assert!(!ok, "revoke {bad} succeeded");
         assert!(err.contains(bad), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        // One line besides the one naming the store.
+        let lines = err.trim().lines().filter(|l| !l.contains("using store"));
+        assert_eq!(lines.count(), 1, "{err}");
     }
     // Bad input is refused before anything is stored.
     for args in [

@@ -11,6 +11,7 @@ mod auth_api;
 mod authz_matrix;
 mod binary;
 mod cli_client;
+mod cli_first_hour;
 mod config_check;
 mod container;
 mod disconnects;
