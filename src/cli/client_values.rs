@@ -20,7 +20,7 @@ pub struct BadArg(pub String);
 /// `PATH` or `PATH#key`.
 pub fn target(text: &str) -> Result<Target, BadArg> {
     let (path, key) = match text.split_once('#') {
-        Some((p, k)) if k.is_empty() => {
+        Some((p, "")) => {
             return Err(BadArg(format!("'{p}#': name a key after '#'")));
         }
         Some((p, k)) => (p, Some(k.to_string())),

@@ -11,7 +11,7 @@
 //! killed on drop. Waits poll with deadlines; nothing sleeps a fixed time.
 
 use crate::common::receiver::Receiver;
-use crate::common::{fresh_pg_database, StoreKind};
+use crate::common::{fresh_pg_database, StoreKind, TestDb};
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -43,10 +43,13 @@ pub(crate) fn root_token() -> String {
     format!("skt_root_{}", uuid::Uuid::new_v4().simple())
 }
 
-pub(crate) async fn database(kind: StoreKind, dir: &Path) -> String {
+pub(crate) async fn database(kind: StoreKind, dir: &Path) -> TestDb {
     match kind {
         StoreKind::Postgres => fresh_pg_database().await,
-        StoreKind::Sqlite => format!("sqlite://{}", dir.join("db").join("sv.db").display()),
+        StoreKind::Sqlite => TestDb::file(format!(
+            "sqlite://{}",
+            dir.join("db").join("sv.db").display()
+        )),
     }
 }
 

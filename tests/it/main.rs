@@ -39,6 +39,7 @@ mod smoke;
 mod sqlite_files;
 mod store_conformance;
 mod store_down;
+mod test_databases;
 mod tls;
 mod typed_bodies;
 mod undecodable_path;
