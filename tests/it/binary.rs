@@ -166,6 +166,11 @@ impl Server {
         srv
     }
 
+    /// The server's process id (to send it signals).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     pub(crate) fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
     }

@@ -6,6 +6,7 @@ mod access_control;
 mod at_rest;
 mod audit_api;
 mod audit_csv;
+mod audit_mirror;
 mod audit_verify;
 mod auth_api;
 mod authz_matrix;
