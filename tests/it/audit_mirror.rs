@@ -2,7 +2,7 @@
 //! their audit rows appear in the file as JSON lines, in chain order (`seq`) with no gap or
 //! repeat; after
 //! the file is renamed (logrotate) and the server gets SIGHUP, new rows go to a new file at the
-//! configured path.
+//! configured path; after a restart the file continues where it stopped.
 
 use crate::binary::{database, master_key, root_token, Server};
 use crate::common::StoreKind;
@@ -150,6 +150,28 @@ async fn mirror_follows_commits_and_logrotate(kind: StoreKind) {
         "seq across files: {all:?}"
     );
 
+    let (ok, out) = srv.stop().await;
+    assert!(ok, "{out}");
+
+    // A restart continues the file after its last line's seq: nothing repeated, nothing skipped.
+    let srv = Server::start(dir.path(), &[], crate::binary::free_port(), &env, &root).await;
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/secrets/m/four", srv.base))
+        .bearer_auth(&root)
+        .json(&json!({"data": {"v": "value-four"}}))
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_success(), "{}", r.status());
+    let after_restart = wait_for(&file, "write", "m/four").await;
+    let all: Vec<i64> = seqs(&lines(&rotated))
+        .into_iter()
+        .chain(seqs(&after_restart))
+        .collect();
+    assert!(
+        all.windows(2).all(|w| w[1] == w[0] + 1),
+        "seq across a restart: {all:?}"
+    );
     let (ok, out) = srv.stop().await;
     assert!(ok, "{out}");
 }
