@@ -1,6 +1,8 @@
 # scaivault container image: `docker build -t scaivault .` (see README "Container").
 # The build stage runs exactly README's release build command; tests/it/container.rs checks that
-# and that every path and command the runtime stage names exists.
+# and that every path and command the runtime stage names exists. scripts/container-test.sh builds
+# and runs this same runtime stage with podman (its FROM swapped for a local Debian base, its
+# `COPY --from=build …` for a prebuilt binary), so keep that COPY on one line.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src

@@ -62,6 +62,7 @@ const KNOWN_KEYS: &[&str] = &[
     "read_cache_entries",
     "audit_retention",
     "audit_reads",
+    "audit_mirror",
     "metrics_listen",
     "rate_limit_reads",
     "rate_limit_writes",
@@ -94,6 +95,7 @@ struct RawConfig {
     read_cache_entries: usize,
     audit_retention: Option<String>,
     audit_reads: bool,
+    audit_mirror: Option<String>,
     metrics_listen: Option<String>,
     rate_limit_reads: u32,
     rate_limit_writes: u32,
@@ -125,6 +127,7 @@ impl Default for RawConfig {
             read_cache_entries: 10_000,
             audit_retention: None,
             audit_reads: true,
+            audit_mirror: None,
             metrics_listen: None,
             rate_limit_reads: 0,
             rate_limit_writes: 0,
@@ -169,6 +172,8 @@ pub struct Config {
     pub audit_reads: bool,
     /// Audit rows older than this are deleted (None: keep forever).
     pub audit_retention: Option<ApiDuration>,
+    /// Every committed audit row also written as a JSON line here (`audit::mirror`).
+    pub audit_mirror: Option<crate::audit::mirror::MirrorTarget>,
     /// How often the delivery worker looks for due work when nothing woke it (real time).
     pub worker_poll_interval: std::time::Duration,
     /// A second listener serving `/metrics` without auth (None: only the admin-token route).
@@ -210,6 +215,7 @@ impl std::fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("dev", &self.dev)
             .field("metrics_listen", &self.metrics_listen)
+            .field("audit_mirror", &self.audit_mirror)
             .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
     }
@@ -403,6 +409,13 @@ impl Config {
             audit_retention: match non_empty(raw.audit_retention) {
                 None => None,
                 Some(v) => Some(dur("audit_retention", &v)?),
+            },
+            audit_mirror: match non_empty(raw.audit_mirror) {
+                None => None,
+                Some(v) => Some(
+                    crate::audit::mirror::MirrorTarget::parse(&v)
+                        .map_err(|e| ConfigError::new("audit_mirror", e))?,
+                ),
             },
             worker_poll_interval: std::time::Duration::from_millis(500),
             metrics_listen: match non_empty(raw.metrics_listen) {

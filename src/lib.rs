@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod bus;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod crypto;

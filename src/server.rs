@@ -160,6 +160,14 @@ impl App {
         tls: Option<crate::tls::Tls>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Opened first: a mirror file that cannot be opened stops the start before anything runs.
+        let mirror = match &self.state.config.audit_mirror {
+            Some(target) => Some(Arc::new(
+                crate::audit::mirror::AuditMirror::open(target.clone(), self.state.store.as_ref())
+                    .await?,
+            )),
+            None => None,
+        };
         let cancel = CancellationToken::new();
         let metrics_server = match self.state.config.metrics_listen {
             Some(addr) => {
@@ -173,6 +181,14 @@ impl App {
             cancel.clone(),
         ));
         let scheduler = tokio::spawn(crate::scheduler::run(self.state.clone(), cancel.clone()));
+        let mirror = mirror.map(|m| {
+            let task = tokio::spawn(crate::audit::mirror::run(
+                self.state.clone(),
+                m.clone(),
+                cancel.clone(),
+            ));
+            (m, task)
+        });
         let refusals = tokio::spawn(crate::audit::refusals::run(
             self.state.clone(),
             cancel.clone(),
@@ -200,6 +216,13 @@ impl App {
         let _ = sealer.await;
         let _ = scheduler.await;
         let _ = refusals.await;
+        // After the sealer's last pass: the mirror writes what it chained.
+        if let Some((m, task)) = mirror {
+            let _ = task.await;
+            if let Err(e) = m.catch_up(self.state.store.as_ref()).await {
+                tracing::warn!(error.cause = %e, "audit mirror's last pass failed");
+            }
+        }
         if let Some(m) = metrics_server {
             let _ = m.await;
         }

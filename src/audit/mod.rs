@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod mirror;
 pub mod refusals;
 pub mod sealer;
 pub mod verify_limits;

@@ -12,10 +12,10 @@ pub const EXIT_INVALID: i32 = 2;
 pub fn run(file: Option<&Path>) -> i32 {
     match check(file) {
         Ok(lines) => {
-            println!("configuration is valid; effective settings:");
-            for line in lines {
-                println!("{line}");
-            }
+            // A reader that stops early (`config check | head`) is not an error.
+            let _ = std::iter::once("configuration is valid; effective settings:".to_string())
+                .chain(lines)
+                .try_for_each(super::output::line);
             0
         }
         Err(e) => {
@@ -126,6 +126,10 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
             optional(c.audit_retention.as_ref().map(|d| quoted(d.as_str()))),
         ),
         ("audit_reads", c.audit_reads.to_string()),
+        (
+            "audit_mirror",
+            optional(c.audit_mirror.as_ref().map(|m| quoted(m.as_setting()))),
+        ),
         ("metrics_listen", optional(c.metrics_listen.map(quoted))),
         ("rate_limit_reads", c.rate_limits.reads.to_string()),
         ("rate_limit_writes", c.rate_limits.writes.to_string()),

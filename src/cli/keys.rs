@@ -7,16 +7,15 @@ use super::KeysCommand;
 use crate::config::Config;
 use crate::domain::master_keys::rotate;
 use crate::domain::rewrap::{rewrap_all, RewrapProgress};
-use crate::store::{SqlStore, Store};
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::IsTerminal;
 
-/// Runs one keys command against the configured database (migrating it first).
+/// Runs one keys command against the configured, existing database (migrating it first).
 pub async fn run(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let ring = crate::bootstrap::load_master_key(config)?;
-    let store = SqlStore::connect(&config.database_url, 2).await?;
-    store.migrate().await?;
+    let store = super::store_access::open_existing(config).await?;
     crate::bootstrap::check_probe(&store, &ring).await?;
     let now = Utc::now();
     match cmd {

@@ -1,16 +1,34 @@
 //! The `scaivault` command line: the subcommands (clap) and their dispatch. `main.rs` only
-//! parses and calls [`run`]; each subcommand lives in its own module.
+//! parses and calls [`run`]; each subcommand lives in its own module. Two kinds of subcommand:
+//! server administration works directly on the configured store (`serve`, `token`, `keys`, …);
+//! the client (`login`, `secret`, `run`, `events`, `audit`) talks to a server over HTTP(S).
 
 use crate::config::Config;
 use crate::store::{SqlStore, Store};
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub mod client_args;
+mod client_login;
+mod client_output;
+mod client_run;
+mod client_secret;
+mod client_tail;
+mod client_values;
 pub mod config;
+mod docs;
 pub mod health;
+mod help;
 pub mod keys;
+pub mod output;
 mod serve;
+mod store_access;
 pub mod tokens;
+
+pub use client_args::{AuditCommand, EventsCommand, LoginArgs, RunArgs, SecretCommand};
+pub use help::parse;
+pub(crate) use store_access::store_label;
 
 /// The command line.
 #[derive(Parser)]
@@ -20,7 +38,8 @@ pub mod tokens;
     about = "Self-hosted secrets management server"
 )]
 pub struct Cli {
-    /// Config file (default: config/scaivault.toml when present).
+    /// Server configuration file for the administration commands (default:
+    /// config/scaivault.toml when present).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -34,6 +53,9 @@ pub enum Command {
         /// Embedded SQLite under ./data, generated master key, fresh root token printed.
         #[arg(long)]
         dev: bool,
+        /// Address to listen on, e.g. 0.0.0.0:8210 (beats SCAIVAULT_LISTEN and the file).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<SocketAddr>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -60,6 +82,34 @@ pub enum Command {
         /// PEM certificates to trust (default: any certificate on loopback, public roots elsewhere).
         #[arg(long)]
         ca: Option<PathBuf>,
+    },
+    /// Log in to a server: checks the token (read from standard input) and saves address and
+    /// token in a file only you can read.
+    Login(LoginArgs),
+    /// Read and write secrets.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+    /// Run a command with secret values in its environment; exits with the command's status.
+    Run(RunArgs),
+    /// Follow the event feed.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Follow the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Write man pages (one per subcommand) into a folder.
+    Man {
+        /// Folder to write into (created if missing).
+        #[arg(long, default_value = "man")]
+        out: PathBuf,
     },
 }
 
@@ -116,14 +166,22 @@ pub enum TokenCommand {
 
 /// Runs the command line; the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    if let Command::Config {
-        command: ConfigCommand::Check,
-    } = &cli.command
-    {
-        return config::run(cli.config.as_deref());
-    }
-    match dispatch(cli).await {
+    let result = match cli.command {
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => return config::run(cli.config.as_deref()),
+        Command::Login(args) => client_login::run(args).await,
+        Command::Secret { command } => client_secret::run(command).await,
+        Command::Run(args) => return client_run::run(args).await,
+        Command::Events { command } => client_tail::events(command).await,
+        Command::Audit { command } => client_tail::audit(command).await,
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out } => docs::man_pages(&out),
+        command => dispatch(cli.config, command).await,
+    };
+    match result {
         Ok(()) => 0,
+        Err(e) if output::is_closed_pipe(&e) => 0,
         Err(e) => {
             eprintln!("scaivault: {e:#}");
             1
@@ -131,25 +189,46 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let dev = matches!(cli.command, Command::Serve { dev: true });
-    let config = Config::load(cli.config.as_deref(), dev)?;
+/// The server administration commands (they read the server's configuration).
+async fn dispatch(file: Option<PathBuf>, command: Command) -> anyhow::Result<()> {
+    let dev = matches!(command, Command::Serve { dev: true, .. });
+    let mut config = Config::load(file.as_deref(), dev)?;
     crate::telemetry::init(config.log_format);
-    match cli.command {
-        Command::Serve { .. } => serve::run(config).await,
+    match command {
+        Command::Serve { listen, .. } => {
+            if let Some(addr) = listen {
+                config.listen = addr;
+            }
+            serve::run(config).await
+        }
         Command::Migrate => {
+            eprintln!(
+                "scaivault: using store {}",
+                store_label(&config.database_url)
+            );
             let store = SqlStore::connect(&config.database_url, 2).await?;
             store.migrate().await?;
-            println!("migrations applied ({})", store.backend().as_str());
+            output::line(format_args!(
+                "migrations applied ({})",
+                store.backend().as_str()
+            ))?;
             Ok(())
         }
         Command::Token { command } => tokens::run(&config, command).await,
         Command::Keys { command } => keys::run(&config, command).await,
-        Command::Config { .. } => Ok(()),
         Command::Health { url, ca } => {
             health::run(&config, url.as_deref(), ca.as_deref()).await?;
-            println!("ready");
+            output::line("ready")?;
             Ok(())
         }
+        // Handled by `run` before the configuration is read.
+        Command::Config { .. }
+        | Command::Login(_)
+        | Command::Secret { .. }
+        | Command::Run(_)
+        | Command::Events { .. }
+        | Command::Audit { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. } => Ok(()),
     }
 }

@@ -1,5 +1,6 @@
-//! `scaivault serve`: build the app, listen (TLS or plain), print the first root token once,
-//! and drain on SIGTERM/ctrl-c.
+//! `scaivault serve`: listen first (so a second server on a busy port stops before it touches
+//! the store or its tokens), build the app, log one start-up line, print a minted token once on
+//! stdout, and drain on SIGTERM/ctrl-c.
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -14,24 +15,58 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(crate::tls::Tls::load(cert, key)?),
         _ => None,
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = crate::App::build(config, clock).await?;
-    if let Some(t) = &app.initial_token {
-        // Printed to stdout once, never through the logger.
-        println!("\n  {}:\n\n    {}\n", t.reason, t.token.expose_secret());
-    }
+    // Bound before the store is opened: `serve --dev` revokes the previous dev root token, so a
+    // second server that cannot listen must stop before it revokes the live one.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {listen} (is another scaivault running?)"))?;
     let addr = listener.local_addr()?;
+    let key_source = master_key_source(&config);
+    let store = super::store_label(&config.database_url);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = crate::App::build(config, clock).await?;
     match &tls {
         Some(tls) => tls.clone().reload_on_sighup()?,
         None => ignore_sighup()?,
     }
-    tracing::info!(listen = %addr, backend = app.state.store.backend().as_str(), tls = tls.is_some(), "scaivault serving");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        listen = %addr,
+        url = %format!("{scheme}://{addr}"),
+        store = %store,
+        master_key = %key_source,
+        token = app.initial_token.as_ref().map_or("none minted at this start", |_| "printed on stdout"),
+        "scaivault serving on {scheme}://{addr} (store {store}, master key from {key_source})"
+    );
+    if let Some(t) = &app.initial_token {
+        // Printed to stdout once, never through the logger.
+        println!(
+            "\n  {}:\n\n    {}\n\n  export SCAIVAULT_ADDR={scheme}://{addr} SCAIVAULT_TOKEN=<the token above>\n",
+            t.reason,
+            t.token.expose_secret()
+        );
+    }
     app.serve_with(listener, tls, shutdown_signal()).await?;
     tracing::info!("scaivault stopped");
     Ok(())
+}
+
+/// Where the master key comes from, for the start-up line (never the key itself).
+fn master_key_source(config: &Config) -> String {
+    if config.master_key.is_some() {
+        "SCAIVAULT_MASTER_KEY".into()
+    } else if let Some(f) = &config.master_key_file {
+        format!("file {}", f.display())
+    } else if config.dev {
+        let f = config.data_dir.join("master.key");
+        if f.exists() {
+            format!("dev key file {}", f.display())
+        } else {
+            format!("dev key file {} (generated now: back it up)", f.display())
+        }
+    } else {
+        "nowhere (start fails)".into()
+    }
 }
 
 /// Without TLS there is nothing to reload: SIGHUP (which process managers send on "reload")

@@ -1,5 +1,6 @@
 //! `scaivault token create|list|revoke`: token management directly on the configured store.
 
+use super::output::line;
 use super::TokenCommand;
 use crate::clock::{from_micros, rfc3339};
 use crate::config::Config;
@@ -10,7 +11,7 @@ use crate::domain::token::{
     normalize_tenant, valid_tenant, valid_token_name, NewToken, DEFAULT_TENANT,
 };
 use crate::domain::token_ops::{kind, token_row, TokenOps, TokenSpec};
-use crate::store::{SqlStore, Store};
+use crate::store::Store;
 use secrecy::ExposeSecret;
 
 /// Failure of a token command, shown as one line.
@@ -28,10 +29,9 @@ fn tenant_of(t: Option<String>) -> Result<String, CliError> {
     }
 }
 
-/// Runs one token command against the configured database (migrating it first).
+/// Runs one token command against the configured, existing database (migrating it first).
 pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let store = SqlStore::connect(&config.database_url, 2).await?;
-    store.migrate().await?;
+    let store = super::store_access::open_existing(config).await?;
     let now = chrono::Utc::now();
     match cmd {
         TokenCommand::Create {
@@ -84,15 +84,15 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
                 "created {} ({}) in {}; the token is shown once:",
                 row.id, row.identity_id, row.tenant_id
             );
-            println!("{}", token.plaintext.expose_secret());
+            line(token.plaintext.expose_secret())?;
         }
         TokenCommand::List { tenant } => {
             let tenant = tenant_of(tenant)?;
             let mut after: Option<String> = None;
-            println!(
+            line(format_args!(
                 "{:<26} {:<24} {:<10} {:<22} SCOPES",
                 "ID", "NAME", "STATUS", "EXPIRES"
-            );
+            ))?;
             loop {
                 let rows = store.list_tokens(&tenant, after.as_deref(), 500).await?;
                 for t in &rows {
@@ -107,10 +107,10 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
                         .expires_at
                         .map(|e| rfc3339(from_micros(e)))
                         .unwrap_or_else(|| "never".into());
-                    println!(
+                    line(format_args!(
                         "{:<26} {:<24} {:<10} {:<22} {}",
                         t.id, t.name, status, expires, t.scopes
-                    );
+                    ))?;
                 }
                 match rows.last() {
                     Some(last) if rows.len() == 500 => after = Some(last.id.clone()),
@@ -132,7 +132,7 @@ pub async fn run(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             {
                 return Err(CliError(format!("no active token '{id}' in {tenant}")).into());
             }
-            println!("revoked {id}");
+            line(format_args!("revoked {id}"))?;
         }
     }
     store.close().await;

@@ -11,7 +11,7 @@
 //! killed on drop. Waits poll with deadlines; nothing sleeps a fixed time.
 
 use crate::common::receiver::Receiver;
-use crate::common::{fresh_pg_database, StoreKind};
+use crate::common::{fresh_pg_database, StoreKind, TestDb};
 use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -43,10 +43,13 @@ pub(crate) fn root_token() -> String {
     format!("skt_root_{}", uuid::Uuid::new_v4().simple())
 }
 
-pub(crate) async fn database(kind: StoreKind, dir: &Path) -> String {
+pub(crate) async fn database(kind: StoreKind, dir: &Path) -> TestDb {
     match kind {
         StoreKind::Postgres => fresh_pg_database().await,
-        StoreKind::Sqlite => format!("sqlite://{}", dir.join("db").join("sv.db").display()),
+        StoreKind::Sqlite => TestDb::file(format!(
+            "sqlite://{}",
+            dir.join("db").join("sv.db").display()
+        )),
     }
 }
 
@@ -161,6 +164,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         srv
+    }
+
+    /// The server's process id (to send it signals).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("running")
     }
 
     pub(crate) fn stdout_text(&self) -> String {
@@ -749,6 +757,12 @@ async fn cli_token_create_list_revoke(kind: StoreKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
     let cli_env = [("SCAIVAULT_DATABASE_URL", db.as_str())];
+    // Store-level commands never create a store: it must exist (a start or `migrate` made it).
+    let (ok, out, err) = run(dir.path(), &["token", "list"], &cli_env).await;
+    assert!(!ok && out.is_empty(), "{out}{err}");
+    assert!(err.contains("using store"), "{err}");
+    let (ok, _, err) = run(dir.path(), &["migrate"], &cli_env).await;
+    assert!(ok, "{err}");
 
     let (ok, out, err) = run(
         dir.path(),
@@ -878,7 +892,9 @@ async fn cli_token_create_list_revoke(kind: StoreKind) {
         let (ok, _, err) = run(dir.path(), &["token", "revoke", bad], &cli_env).await;
         assert!(!ok, "revoke {bad} succeeded");
         assert!(err.contains(bad), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        // One line besides the one naming the store.
+        let lines = err.trim().lines().filter(|l| !l.contains("using store"));
+        assert_eq!(lines.count(), 1, "{err}");
     }
     // Bad input is refused before anything is stored.
     for args in [

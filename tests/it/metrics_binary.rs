@@ -3,7 +3,7 @@
 //! The child runs with a cleared environment in a temporary directory and is killed on drop.
 
 use crate::both_stores;
-use crate::common::{fresh_pg_database, StoreKind};
+use crate::common::{fresh_pg_database, StoreKind, TestDb};
 use base64::Engine;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -25,7 +25,9 @@ async fn binary_reads_metrics_and_rate_limit_settings(kind: StoreKind) {
     let dir = tempfile::tempdir().unwrap();
     let db = match kind {
         StoreKind::Postgres => fresh_pg_database().await,
-        StoreKind::Sqlite => format!("sqlite://{}", dir.path().join("sv.db").display()),
+        StoreKind::Sqlite => {
+            TestDb::file(format!("sqlite://{}", dir.path().join("sv.db").display()))
+        }
     };
     let key =
         base64::engine::general_purpose::STANDARD.encode(scaivault::domain::ids::random_bytes(32));

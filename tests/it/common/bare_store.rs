@@ -1,7 +1,7 @@
 //! A connected, migrated `SqlStore` without a server, for tests at the `Store` trait level:
 //! a fresh PostgreSQL database (dropped with the handle) or a fresh SQLite file.
 
-use super::{drop_pg_database_later, fresh_pg_database, StoreKind};
+use super::{fresh_pg_database, StoreKind, TestDb};
 use scaivault::store::{SqlStore, Store};
 
 /// A store of its own for one test.
@@ -10,16 +10,22 @@ pub struct BareStore {
     pub store: SqlStore,
     pub database_url: String,
     _dir: tempfile::TempDir,
+    /// The PostgreSQL database goes with the handle.
+    _db: TestDb,
 }
 
 impl BareStore {
     /// Connects to a fresh database of `kind` and applies the migrations.
     pub async fn new(kind: StoreKind) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = match kind {
+        let db = match kind {
             StoreKind::Postgres => fresh_pg_database().await,
-            StoreKind::Sqlite => format!("sqlite://{}", dir.path().join("store.db").display()),
+            StoreKind::Sqlite => TestDb::file(format!(
+                "sqlite://{}",
+                dir.path().join("store.db").display()
+            )),
         };
+        let database_url = db.to_string();
         let store = SqlStore::connect(&database_url, 4)
             .await
             .expect("store connects");
@@ -29,6 +35,7 @@ impl BareStore {
             store,
             database_url,
             _dir: dir,
+            _db: db,
         }
     }
 
@@ -45,14 +52,6 @@ impl std::ops::Deref for BareStore {
     type Target = SqlStore;
     fn deref(&self) -> &SqlStore {
         &self.store
-    }
-}
-
-impl Drop for BareStore {
-    fn drop(&mut self) {
-        if self.kind == StoreKind::Postgres {
-            drop_pg_database_later(&self.database_url);
-        }
     }
 }
 

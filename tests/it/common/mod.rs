@@ -53,8 +53,47 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
-/// Creates a fresh, empty PostgreSQL database and returns its URL.
-pub async fn fresh_pg_database() -> String {
+/// A test's database URL. A PostgreSQL database made by [`fresh_pg_database`] is dropped when
+/// this guard is dropped — when its test ends, passed or failed (unwinding drops it too) — not
+/// at the next run. Derefs to the URL.
+pub struct TestDb {
+    url: String,
+    drop_pg: bool,
+}
+
+impl TestDb {
+    /// A URL with nothing to drop (an SQLite file inside the test's temporary folder).
+    pub fn file(url: String) -> Self {
+        Self {
+            url,
+            drop_pg: false,
+        }
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.url
+    }
+}
+
+impl std::fmt::Display for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.drop_pg {
+            drop_pg_database(&self.url);
+        }
+    }
+}
+
+/// Creates a fresh, empty PostgreSQL database; it is dropped with the returned guard.
+pub async fn fresh_pg_database() -> TestDb {
     let admin = pg_admin_url();
     let name = format!("svt_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::postgres::PgConnection::connect(&admin)
@@ -67,10 +106,11 @@ pub async fn fresh_pg_database() -> String {
         .await
         .expect("create test database");
     let _ = conn.close().await;
-    match admin.rfind('/') {
+    let url = match admin.rfind('/') {
         Some(i) if admin[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &admin[..i]),
         _ => format!("{}/{name}", admin.trim_end_matches('/')),
-    }
+    };
+    TestDb { url, drop_pg: true }
 }
 
 /// The fixed start of every test clock.
@@ -101,6 +141,8 @@ pub struct TestApp {
     pub sqlite_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Dropped last: the PostgreSQL database goes when the test ends.
+    _db: TestDb,
 }
 
 /// A second server started by [`TestApp::serve_replica`]; stops when dropped.
@@ -109,29 +151,18 @@ pub struct Replica {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-impl Drop for TestApp {
-    /// Drops this test's PostgreSQL database once the test is over (thousands of leftover
-    /// databases once filled this machine's disk). A thread of its own does it, after the
-    /// server's shutdown signal, so no runtime is blocked; `WITH (FORCE)` ends the connections
-    /// the stopping server still holds. Databases left by a killed run are dropped by
-    /// `scripts/test.sh` at its next start.
-    fn drop(&mut self) {
-        if self.kind == StoreKind::Postgres {
-            drop_pg_database_later(&self.database_url);
-        }
-    }
-}
-
-/// Drops a test's PostgreSQL database (`svt_…`, from [`fresh_pg_database`]) on a thread of its
-/// own, so no runtime is blocked; `WITH (FORCE)` ends the connections still open.
-pub fn drop_pg_database_later(database_url: &str) {
+/// Drops a test's PostgreSQL database (`svt_…`, from [`fresh_pg_database`]) and returns once
+/// it is gone. `WITH (FORCE)` ends the connections a stopping server still holds. It runs on a
+/// thread of its own with its own runtime (the caller may be inside a runtime, even unwinding
+/// from a failed assertion) and is joined, so the database is gone when the test ends.
+pub fn drop_pg_database(database_url: &str) {
     let Some(name) = database_url.rsplit('/').next().map(str::to_string) else {
         return;
     };
     if !name.starts_with("svt_") {
         return;
     }
-    std::thread::spawn(move || {
+    let dropper = std::thread::spawn(move || {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -147,6 +178,7 @@ pub fn drop_pg_database_later(database_url: &str) {
             }
         });
     });
+    let _ = dropper.join();
 }
 
 /// A response as a test sees it.
@@ -190,13 +222,14 @@ impl TestApp {
         real_clock: bool,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (database_url, sqlite_file) = match kind {
+        let (db, sqlite_file) = match kind {
             StoreKind::Postgres => (fresh_pg_database().await, None),
             StoreKind::Sqlite => {
                 let f = dir.path().join("scaivault.db");
-                (format!("sqlite://{}", f.display()), Some(f))
+                (TestDb::file(format!("sqlite://{}", f.display())), Some(f))
             }
         };
+        let database_url = db.to_string();
         let mut config = Config::with_database(&database_url);
         config.data_dir = dir.path().to_path_buf();
         config.database_max_connections = 8;
@@ -239,6 +272,7 @@ impl TestApp {
             sqlite_file,
             _dir: dir,
             _shutdown: tx,
+            _db: db,
         }
     }
 
