@@ -372,6 +372,7 @@ async fn events_tail_resumes_after(kind: StoreKind) {
 }
 
 both_stores!(
+    delete_restore_and_rotate,
     login_put_get_list_and_run,
     server_errors_print_their_code,
     events_tail_resumes_after
@@ -404,4 +405,56 @@ async fn help_groups_admin_and_client_commands_and_generates_docs() {
     let page =
         std::fs::read_to_string(h.join("man").join("scaivault-secret-put.1")).expect("man page");
     assert!(page.contains(".TH"), "{page}");
+}
+
+/// `secret delete` (soft, then restore), `secret rotate` through the attached policy, and
+/// `secret delete --permanent`, each seen through the API as well.
+async fn delete_restore_and_rotate(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let env = [
+        ("SCAIVAULT_ADDR", app.base.as_str()),
+        ("SCAIVAULT_TOKEN", app.root_token.as_str()),
+    ];
+    app.put_secret("ops/db", json!({"pw": "one"})).await;
+
+    let out = parse(&ok(h, &["secret", "delete", "ops/db"], &env, b"").await);
+    assert!(out["recoverable_until"].is_string(), "{out}");
+    assert_eq!(
+        app.get("/v1/secrets/ops/db").await.status,
+        reqwest::StatusCode::NOT_FOUND
+    );
+    ok(h, &["secret", "restore", "ops/db"], &env, b"").await;
+    assert_eq!(
+        app.get("/v1/secrets/ops/db").await.body["data"]["pw"],
+        "one"
+    );
+
+    // rotate: without a policy it says so and fails; with one attached it rotates.
+    let o = client(h, &["secret", "rotate", "ops/db"], &env, b"").await;
+    assert_ne!(o.code, Some(0));
+    assert!(o.stderr.contains("no rotation policy"), "{}", o.stderr);
+    let r = app
+        .post(
+            "/v1/rotation/policies",
+            &json!({"name": "cli", "interval": "30d", "auto_generate": true}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/v1/rotation/policies/{id}/secrets"),
+        &json!({"secret_path": "ops/db"}),
+    )
+    .await;
+    let rotated = parse(&ok(h, &["secret", "rotate", "ops/db"], &env, b"").await);
+    assert_eq!(rotated[0]["status"], "success", "{rotated}");
+    let now = app.get("/v1/secrets/ops/db").await;
+    assert_eq!(now.body["version"], 2);
+    assert_ne!(now.body["data"]["pw"], "one");
+
+    ok(h, &["secret", "delete", "--permanent", "ops/db"], &env, b"").await;
+    let o = client(h, &["secret", "restore", "ops/db"], &env, b"").await;
+    assert_ne!(o.code, Some(0), "a destroyed secret cannot be restored");
+    assert!(o.stderr.contains("secret_not_found"), "{}", o.stderr);
 }
