@@ -5,7 +5,6 @@ use super::reply::{envelope, json_response, ok};
 use super::shapes::{is_deleted, version_metadata, KvRead};
 use crate::api::bodies::secrets as native;
 use crate::audit::action;
-use crate::domain::access::Reach;
 use crate::domain::path::SecretPath;
 use crate::domain::scope::Scope;
 use crate::domain::secret_ops::{SecretError, WriteRequest};
@@ -23,9 +22,7 @@ pub async fn read(
     version: Option<&str>,
 ) -> Result<Response, ApiError> {
     audited!(g, action::READ, super::audit_path(native_path), async {
-        let path = super::parse_path(native_path)?;
-        g.allow(action::READ, Scope::SecretsRead, Reach::Path(path.as_str()))
-            .await?;
+        let path = super::authorized_path(g, action::READ, Scope::SecretsRead, native_path).await?;
         let version = match version.filter(|v| !v.is_empty()) {
             None => None,
             Some(v) => match v.parse::<i64>() {
@@ -127,13 +124,8 @@ pub async fn write(
     body: Result<Map<String, Value>, ApiError>,
 ) -> Result<Response, ApiError> {
     audited!(g, action::WRITE, super::audit_path(native_path), async {
-        let path = super::parse_path(native_path)?;
-        g.allow(
-            action::WRITE,
-            Scope::SecretsWrite,
-            Reach::Path(path.as_str()),
-        )
-        .await?;
+        let path =
+            super::authorized_path(g, action::WRITE, Scope::SecretsWrite, native_path).await?;
         let mut body = body?;
         let data = match body.remove("data") {
             None | Some(Value::Null) => return Err(ApiError::invalid_request("no data provided")),

@@ -78,11 +78,11 @@ pub async fn read(g: &Guard<'_>, native_path: &str) -> Result<Response, ApiError
         action::READ_METADATA,
         super::audit_path(native_path),
         async {
-            let path = super::parse_path(native_path)?;
-            g.allow(
+            let path = super::authorized_path(
+                g,
                 action::READ_METADATA,
                 Need::AnyOf(&[Scope::SecretsRead, Scope::SecretsList]),
-                Reach::Path(path.as_str()),
+                native_path,
             )
             .await?;
             let store = g.st.store.as_ref();
@@ -112,13 +112,8 @@ pub async fn write(
     body: Result<Map<String, Value>, ApiError>,
 ) -> Result<Response, ApiError> {
     audited!(g, action::WRITE, super::audit_path(native_path), async {
-        let path = super::parse_path(native_path)?;
-        g.allow(
-            action::WRITE,
-            Scope::SecretsWrite,
-            Reach::Path(path.as_str()),
-        )
-        .await?;
+        let path =
+            super::authorized_path(g, action::WRITE, Scope::SecretsWrite, native_path).await?;
         let body = body?;
         if body
             .get("cas_required")
@@ -192,13 +187,8 @@ fn custom_strings(v: &Value) -> Result<Map<String, Value>, ApiError> {
 /// `DELETE …/metadata/{path}`: every version destroyed (204 also when nothing was there).
 pub async fn delete(g: &Guard<'_>, native_path: &str) -> Result<Response, ApiError> {
     audited!(g, action::DESTROY, super::audit_path(native_path), async {
-        let path = super::parse_path(native_path)?;
-        g.allow(
-            action::DESTROY,
-            Scope::SecretsDelete,
-            Reach::Path(path.as_str()),
-        )
-        .await?;
+        let path =
+            super::authorized_path(g, action::DESTROY, Scope::SecretsDelete, native_path).await?;
         let row = g.row(
             action::DESTROY,
             Some(path.as_str()),

@@ -122,6 +122,24 @@ async fn dispatch(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The native path a request names, parsed and authorized for `action` (one call of the
+/// guard, which audits a refusal).
+async fn authorized_path(
+    g: &Guard<'_>,
+    action: &str,
+    need: impl Into<crate::domain::access::Need>,
+    native_path: &str,
+) -> Result<crate::domain::path::SecretPath, ApiError> {
+    let path = parse_path(native_path)?;
+    g.allow(
+        action,
+        need,
+        crate::domain::access::Reach::Path(path.as_str()),
+    )
+    .await?;
+    Ok(path)
+}
+
 /// The native path prefix `mount` serves, or None when no such mount exists.
 async fn mount_prefix(g: &Guard<'_>, mount: &str) -> Result<Option<String>, ApiError> {
     if mount == ROOT_MOUNT {
