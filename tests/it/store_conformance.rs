@@ -10,3 +10,4 @@ mod rotation;
 mod secrets;
 mod tokens;
 mod transactions;
+mod vault_and_reads;
