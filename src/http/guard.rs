@@ -141,25 +141,19 @@ impl<'a> Guard<'a> {
         if accessed.is_empty() {
             return self.record(rows).await;
         }
-        if self.caller.recheck_token {
-            // The token came from the read cache: check it again before committing, as the
-            // writer does in its own transaction.
-            let now = crate::clock::to_micros(self.st.clock.now());
-            let valid = self
-                .st
-                .store
-                .get_token(&self.caller.tenant_id, &self.caller.token_id)
-                .await?
-                .is_some_and(|t| t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now));
-            if !valid {
-                return Err(ApiError::token_revoked());
-            }
-        }
-        self.st
+        let recheck = self
+            .caller
+            .recheck_token
+            .then_some(self.caller.token_id.as_str());
+        match self
+            .st
             .ops()
-            .record_accessed(rows, accessed)
-            .await
-            .map_err(ApiError::from)
+            .record_accessed(rows, accessed, recheck)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(ApiError::token_revoked()),
+        }
     }
 
     /// Records a failed attempt, then hands back the error to return.

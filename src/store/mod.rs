@@ -339,6 +339,9 @@ pub trait StoreTx: Send {
     async fn delete_mount(&mut self, tenant_id: &str, name: &str) -> StoreResult<bool>;
 
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()>;
+    /// The ids among `tokens` that are revoked or gone, read in this transaction (the audit
+    /// writer's check of tokens the read cache served).
+    async fn invalid_tokens(&mut self, tokens: &[String]) -> StoreResult<Vec<String>>;
 
     async fn insert_webhook(&mut self, w: &WebhookRow) -> StoreResult<()>;
     async fn update_webhook(&mut self, w: &WebhookRow) -> StoreResult<()>;

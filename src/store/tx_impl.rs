@@ -167,6 +167,10 @@ impl StoreTx for SqlTx {
         mounts::delete(&mut *self.tx, tenant_id, name).await
     }
 
+    async fn invalid_tokens(&mut self, tokens: &[String]) -> StoreResult<Vec<String>> {
+        audit::invalid_tokens(&mut self.tx, tokens).await
+    }
+
     async fn insert_audit(&mut self, row: &AuditRow) -> StoreResult<()> {
         audit::insert(&mut *self.tx, row).await
     }

@@ -12,6 +12,7 @@ both_stores!(
     flagged_reads_emit_secret_accessed_and_unflagged_do_not,
     batch_and_vault_reads_alert_too,
     alerts_reach_webhooks_and_survive_read_auditing_off,
+    a_token_revoked_behind_the_servers_back_reads_no_flagged_secret,
 );
 
 const SECRET: &str = "whsec_read_alerts_0123456789abcdef";
@@ -175,4 +176,40 @@ async fn alerts_reach_webhooks_and_survive_read_auditing_off(kind: StoreKind) {
         .filter_map(|l| l["secret_path"].as_str())
         .collect();
     assert_eq!(paths, ["honey/db"]);
+}
+
+async fn a_token_revoked_behind_the_servers_back_reads_no_flagged_secret(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    app.put(
+        "/v1/secrets/honey/key",
+        &json!({"data": {"k": "v"}, "options": {"alert_on_read": true}}),
+    )
+    .await;
+    let (id, tok) = app.create_token("reader", &["secrets:read"], &[]).await;
+    for _ in 0..2 {
+        let r = app
+            .call(Method::GET, "/v1/secrets/honey/key", Some(&tok), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    // Revoked with SQL, as another process or replica would: this server's token cache is
+    // not told, so the flagged read's own transaction must catch it.
+    let db = app.db().await;
+    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
+        .bind(app.clock_now().timestamp_micros())
+        .bind(&id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let r = app
+        .call(Method::GET, "/v1/secrets/honey/key", Some(&tok), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert_eq!(r.code(), "token_revoked");
+    assert!(r.body.get("data").is_none());
+    assert_eq!(
+        accessed(&app).await.len(),
+        2,
+        "no alert for the refused read"
+    );
 }

@@ -10,16 +10,24 @@ use super::*;
 
 impl Ops<'_> {
     /// Commits `rows` and a `secret.accessed` event for each `(secret, version)` read, each
-    /// attributed like the audit row of its path.
+    /// attributed like the audit row of its path. `recheck_token`: a token the read cache
+    /// served, checked again in this transaction as the audit writer does; when it was revoked
+    /// meanwhile nothing is written and the answer is `Ok(false)`.
     pub async fn record_accessed(
         &self,
         rows: &[AuditRow],
         accessed: &[(&SecretRow, i64)],
-    ) -> Result<(), StoreError> {
+        recheck_token: Option<&str>,
+    ) -> Result<bool, StoreError> {
         let Some(first) = rows.first() else {
-            return Ok(());
+            return Ok(true);
         };
         let mut tx = self.store.begin().await?;
+        if let Some(token) = recheck_token {
+            if !tx.invalid_tokens(&[token.to_string()]).await?.is_empty() {
+                return Ok(false);
+            }
+        }
         for row in rows {
             tx.insert_audit(row).await?;
         }
@@ -42,6 +50,6 @@ impl Ops<'_> {
         let (stored, deliveries) = crate::domain::outbox::emit(&mut *tx, &events, self.now).await?;
         tx.commit().await?;
         self.bus.published(stored.len(), deliveries);
-        Ok(())
+        Ok(true)
     }
 }

@@ -248,7 +248,10 @@ async fn chain_head(conn: &mut AnyConnection) -> StoreResult<(i64, String)> {
 }
 
 /// The ids among `tokens` that are revoked or gone, read in the transaction.
-async fn invalid_tokens(conn: &mut AnyConnection, tokens: &[String]) -> StoreResult<Vec<String>> {
+pub async fn invalid_tokens(
+    conn: &mut AnyConnection,
+    tokens: &[String],
+) -> StoreResult<Vec<String>> {
     let mut valid: Vec<String> = Vec::with_capacity(tokens.len());
     for chunk in tokens.chunks(TOKENS_PER_STATEMENT) {
         let sql = format!("{}({})", VALID_TOKEN_IDS_IN, placeholders(1, chunk.len()));
