@@ -400,3 +400,22 @@ async fn mounts_need_an_admin_without_rules_and_audit_devices_refuse(kind: Store
         )
     );
 }
+
+/// Every native route's first segment is a reserved mount name, so no mount can ever shadow
+/// (or be shadowed by) a native route added later.
+#[test]
+fn every_native_first_segment_is_a_reserved_mount_name() {
+    for served in scaivault::api::routes().served() {
+        let first = served
+            .mount
+            .trim_start_matches("/v1/")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        assert!(
+            scaivault::domain::kv_mounts::is_reserved(first),
+            "{} is served natively but '{first}' is not a reserved mount name",
+            served.mount
+        );
+    }
+}
