@@ -176,6 +176,14 @@ impl App {
             None => None,
         };
         let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));
+        if self.state.store.backend() == crate::store::Backend::Postgres {
+            let bus = self.state.bus.clone();
+            tokio::spawn(crate::store::event_listener::run(
+                self.state.config.database_url.clone(),
+                move || bus.published(1, 0),
+                cancel.clone(),
+            ));
+        }
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.clone(),
             cancel.clone(),

@@ -124,6 +124,10 @@ impl ApiError {
     pub fn invalid_request(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
     }
+    /// 400 for a subscription glob that cannot be parsed (SPEC §10).
+    pub fn invalid_glob(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_glob", msg)
+    }
     pub fn invalid_path(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_path", msg)
     }

@@ -94,6 +94,10 @@ pub enum ScopeName {
     AuditRead,
     #[serde(rename = "audit:export")]
     AuditExport,
+    #[serde(rename = "subscriptions:read")]
+    SubscriptionsRead,
+    #[serde(rename = "subscriptions:write")]
+    SubscriptionsWrite,
     #[serde(rename = "admin")]
     Admin,
 }

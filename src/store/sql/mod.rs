@@ -13,6 +13,7 @@ pub mod meta;
 pub mod mounts;
 pub mod rotation;
 pub mod secret_policies;
+pub mod subscriptions;
 pub mod secrets;
 pub mod tokens;
 pub mod version_reads;
