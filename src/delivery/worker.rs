@@ -278,9 +278,10 @@ async fn withheld(
     let Some(sub) = st.store.subscription_of_webhook(&w.id).await? else {
         return Ok(Some("the subscription no longer exists"));
     };
-    let readable = e.path.as_deref().is_some_and(|p| {
-        crate::domain::subscriptions::owner_may_read(&sub, p, to_micros(now))
-    });
+    let readable = e
+        .path
+        .as_deref()
+        .is_some_and(|p| crate::domain::subscriptions::owner_may_read(&sub, p, to_micros(now)));
     Ok((!readable).then_some("the subscription's owner may not read this path any more"))
 }
 

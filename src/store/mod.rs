@@ -386,8 +386,10 @@ pub trait StoreTx: Send {
     /// Deletes a subscription and its queue; false when there was none.
     async fn delete_subscription(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
     /// The tenant's active subscriptions, for routing new events.
-    async fn routable_subscriptions(&mut self, tenant_id: &str)
-        -> StoreResult<Vec<SubscriptionRow>>;
+    async fn routable_subscriptions(
+        &mut self,
+        tenant_id: &str,
+    ) -> StoreResult<Vec<SubscriptionRow>>;
     /// Queues an event for a polling subscription, dropping (and counting) the oldest beyond
     /// `buffer`; returns how many were dropped.
     async fn enqueue_subscription_event(

@@ -6,13 +6,12 @@ use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SchedulerBacklog, SecretPolicyRow, SecretRow, SubscriptionRow, TokenRow, VersionInfo, VersionReaders,
-    VersionReads, VersionRow, WebhookRow, WebhookStats,
+    SchedulerBacklog, SecretPolicyRow, SecretRow, SubscriptionRow, TokenRow, VersionInfo,
+    VersionReaders, VersionReads, VersionRow, WebhookRow, WebhookStats,
 };
 use super::sql::{
     audit, audit_query, deliveries, events, meta, mounts, rotation, secret_policies, secrets,
-    subscriptions,
-    tokens, version_reads, webhooks,
+    subscriptions, tokens, version_reads, webhooks,
 };
 use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
@@ -369,7 +368,14 @@ impl Store for SqlStore {
         after_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<SubscriptionRow>> {
-        subscriptions::list(&self.reader, tenant_id, owner, after_id.unwrap_or(""), limit).await
+        subscriptions::list(
+            &self.reader,
+            tenant_id,
+            owner,
+            after_id.unwrap_or(""),
+            limit,
+        )
+        .await
     }
 
     async fn subscription_of_webhook(

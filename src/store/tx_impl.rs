@@ -9,8 +9,7 @@ use super::rows::{
 };
 use super::sql::{
     audit, deliveries, events, expiry, grace, meta, mounts, rotation, secret_policies, secrets,
-    subscriptions,
-    tokens, webhooks, Dialect, Tx,
+    subscriptions, tokens, webhooks, Dialect, Tx,
 };
 use super::sql_store::WriteTurn;
 use super::stored_enums::{DeliveryStatus, TokenKind};

@@ -234,7 +234,12 @@ pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Respons
 /// The webhook a webhook subscription delivers through.
 async fn own_webhook(g: &Guard<'_>, s: &SubscriptionRow) -> Result<Option<WebhookRow>, ApiError> {
     match &s.webhook_id {
-        Some(id) => Ok(g.st.store.webhooks_by_ids(std::slice::from_ref(id)).await?.pop()),
+        Some(id) => Ok(g
+            .st
+            .store
+            .webhooks_by_ids(std::slice::from_ref(id))
+            .await?
+            .pop()),
         None => Ok(None),
     }
 }

@@ -28,10 +28,7 @@ pub fn router() -> ApiRouter {
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(
-        "subscription_not_found",
-        format!("no subscription '{id}'"),
-    )
+    ApiError::not_found("subscription_not_found", format!("no subscription '{id}'"))
 }
 
 /// Loads a subscription the caller may use with scope `need`: one of another token answers
@@ -56,18 +53,19 @@ async fn load(
 /// The shown form of a subscription, with its webhook's url and health when it has one.
 async fn shown(g: &Guard<'_>, s: &SubscriptionRow) -> Result<schema::Subscription, ApiError> {
     let webhook = match &s.webhook_id {
-        Some(id) => g.st.store.webhooks_by_ids(std::slice::from_ref(id)).await?.pop(),
+        Some(id) => {
+            g.st.store
+                .webhooks_by_ids(std::slice::from_ref(id))
+                .await?
+                .pop()
+        }
         None => None,
     };
     let health = webhook.as_ref().map(|w| match w.enabled {
         true => w.status.as_str().to_string(),
         false => "disabled".to_string(),
     });
-    Ok(schema::Subscription::new(
-        s,
-        webhook.map(|w| w.url),
-        health,
-    ))
+    Ok(schema::Subscription::new(s, webhook.map(|w| w.url), health))
 }
 
 fn ops_error(e: SubscriptionError, name: &str) -> ApiError {

@@ -197,9 +197,11 @@ pub async fn queue_len<'e, E: Executor<'e, Database = Any>>(ex: E, id: &str) -> 
 
 /// Unacknowledged events of every subscription (the backlog gauge).
 pub async fn backlog<'e, E: Executor<'e, Database = Any>>(ex: E) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM subscription_events")
-        .fetch_one(ex)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM subscription_events")
+            .fetch_one(ex)
+            .await?,
+    )
 }
 
 /// Removes `event_ids` from subscription `id`'s queue; returns how many were there.
