@@ -97,8 +97,15 @@ impl App {
         let mut store =
             SqlStore::connect(&config.database_url, config.database_max_connections).await?;
         store.migrate().await?;
+        // Other replicas' events wake this one's long-polls (PostgreSQL NOTIFY).
+        let bus = Arc::new(EventBus::new());
+        let wake = bus.clone();
         store
-            .start_read_cache(&config.database_url, config.read_cache_entries)
+            .start_read_cache(
+                &config.database_url,
+                config.read_cache_entries,
+                Arc::new(move || wake.published(1, 0)),
+            )
             .await;
         let keys = crate::bootstrap::load_master_key(&config)?;
         crate::domain::master_keys::refresh(&store, &keys)
@@ -130,7 +137,7 @@ impl App {
                 keys: Arc::new(keys),
                 clock,
                 config: Arc::new(config),
-                bus: Arc::new(EventBus::new()),
+                bus,
                 http,
             }),
             initial_token,
@@ -176,14 +183,6 @@ impl App {
             None => None,
         };
         let worker = tokio::spawn(DeliveryWorker::new(self.state.clone()).run(cancel.clone()));
-        if self.state.store.backend() == crate::store::Backend::Postgres {
-            let bus = self.state.bus.clone();
-            tokio::spawn(crate::store::event_listener::run(
-                self.state.config.database_url.clone(),
-                move || bus.published(1, 0),
-                cancel.clone(),
-            ));
-        }
         let sealer = tokio::spawn(crate::audit::sealer::run(
             self.state.clone(),
             cancel.clone(),

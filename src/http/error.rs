@@ -28,6 +28,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     ),
     (400, "invalid_secret_type", "unknown secret_type"),
     (
+        400,
+        "invalid_glob",
+        "a subscription path glob cannot be parsed",
+    ),
+    (
         401,
         "authentication_required",
         "Authorization header missing or malformed",
@@ -45,6 +50,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (404, "delivery_not_found", "no such delivery"),
     (404, "token_not_found", "no such active token"),
     (404, "secret_policy_not_found", "no such secret policy"),
+    (
+        404,
+        "subscription_not_found",
+        "no such subscription of this token",
+    ),
     (
         405,
         "method_not_allowed",

@@ -7,7 +7,6 @@ mod audit_sink;
 mod backend;
 mod cache_listener;
 mod errors;
-pub mod event_listener;
 mod keys_impl;
 mod pool_health;
 mod postgres;

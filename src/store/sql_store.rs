@@ -110,17 +110,28 @@ impl SqlStore {
     }
 
     /// Turns on the read cache with room for `capacity` secrets (0: stays off). On SQLite it
-    /// is on at once (this process is the only writer). On PostgreSQL it is on while a
-    /// listener for other replicas' commits is connected (`cache_listener`).
-    pub async fn start_read_cache(&mut self, url: &str, capacity: usize) {
-        if capacity == 0 {
-            return;
+    /// is on at once (this process is the only writer). On PostgreSQL a listener for other
+    /// processes' commits starts (`cache_listener`): the cache is on while it is connected,
+    /// and `on_events` runs when anyone stores events (waking this replica's long-polls).
+    pub async fn start_read_cache(
+        &mut self,
+        url: &str,
+        capacity: usize,
+        on_events: super::cache_listener::Wake,
+    ) {
+        if capacity > 0 {
+            self.cache = Arc::new(ReadCache::new(capacity, self.cache.stats.clone()));
         }
-        self.cache = Arc::new(ReadCache::new(capacity, self.cache.stats.clone()));
         match self.backend {
-            Backend::Sqlite => self.cache.set_enabled(true),
+            Backend::Sqlite => self.cache.set_enabled(capacity > 0),
             Backend::Postgres => {
-                super::cache_listener::start(url.to_string(), Arc::downgrade(&self.cache)).await
+                super::cache_listener::start(
+                    url.to_string(),
+                    Arc::downgrade(&self.cache),
+                    capacity > 0,
+                    on_events,
+                )
+                .await
             }
         }
     }

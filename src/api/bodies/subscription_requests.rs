@@ -1,10 +1,9 @@
 //! `/v1/subscriptions` request bodies (SPEC §10): parsed by serde, checked by `check`,
 //! documented by utoipa. A webhook subscription's signing secret is never echoed.
 
-use super::common::EventTypeName;
+use super::common::{event_types, EventTypeName};
 use super::webhook_requests::Targets;
 use crate::delivery::target::validate_url;
-use crate::domain::events::ALL_TYPES;
 use crate::domain::subscriptions::glob::Glob;
 use crate::domain::subscriptions::{ACTIVE, MAX_BUFFER, MAX_GLOBS, PAUSED, POLLING, WEBHOOK};
 use crate::http::error::ApiError;
@@ -164,24 +163,7 @@ impl SubscriptionPatch {
             }
         }
         if let Some(events) = self.events {
-            let mut list: Vec<String> = Vec::new();
-            for e in events {
-                if e != "*" && !ALL_TYPES.contains(&e.as_str()) {
-                    c.push(
-                        "events",
-                        format!(
-                            "unknown event type; use '*' or any of {}",
-                            ALL_TYPES.join(", ")
-                        ),
-                    );
-                } else if !list.contains(&e) {
-                    list.push(e);
-                }
-            }
-            if list.is_empty() {
-                c.push("events", "must be a non-empty list of event types");
-            }
-            f.events = Some(list);
+            f.events = Some(event_types(events, c));
         }
         if let Some(s) = self.status {
             match s.as_str() {
