@@ -107,6 +107,9 @@ impl App {
                 Arc::new(move || wake.published(1, 0)),
             )
             .await;
+        store
+            .set_audit_durability(&config.database_url, config.audit_durability)
+            .await?;
         let keys = crate::bootstrap::load_master_key(&config)?;
         crate::domain::master_keys::refresh(&store, &keys)
             .await

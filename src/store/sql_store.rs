@@ -28,6 +28,9 @@ pub struct SqlStore {
     /// has a connection of its own) take turns here, in order, instead of meeting in SQLite's
     /// busy handler, which sleeps a millisecond or more per retry. None on PostgreSQL.
     write_gate: Option<Arc<WriteGate>>,
+    /// PostgreSQL with `audit_durability = process`: the audit writer's batches commit here,
+    /// on connections with `synchronous_commit = off` (None: on `writer`, durable).
+    pub(super) audit_pool: Option<AnyPool>,
 }
 
 /// The lock SQLite writers of this process take turns on (see `SqlStore::write_gate`).
@@ -106,6 +109,7 @@ impl SqlStore {
             cache: Arc::new(ReadCache::new(1, Default::default())),
             sqlite_audit,
             write_gate,
+            audit_pool: None,
         })
     }
 
@@ -134,6 +138,27 @@ impl SqlStore {
                 .await
             }
         }
+    }
+
+    /// Sets when the audit writer's rows (reads, listings, denials) count as written:
+    /// `Durable` once on disk (the default), `Process` once the database has them.
+    pub async fn set_audit_durability(
+        &mut self,
+        url: &str,
+        mode: crate::config::AuditDurability,
+    ) -> StoreResult<()> {
+        if mode == crate::config::AuditDurability::Durable {
+            return Ok(());
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                if let Some(a) = &self.sqlite_audit {
+                    a.answer_before_flush();
+                }
+            }
+            Backend::Postgres => self.audit_pool = Some(postgres::connect_async_commit(url).await?),
+        }
+        Ok(())
     }
 
     /// The read cache (for its statistics).

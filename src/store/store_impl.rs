@@ -439,7 +439,10 @@ impl Store for SqlStore {
         match &self.sqlite_audit {
             Some(appender) => AuditSink::Appender(appender.clone()),
             None => AuditSink::Batches(AuditBatches {
-                writer: self.writer.clone(),
+                writer: self
+                    .audit_pool
+                    .clone()
+                    .unwrap_or_else(|| self.writer.clone()),
                 begin: self.dialect().begin_write,
                 cache: self.cache.clone(),
             }),
