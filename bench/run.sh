@@ -158,6 +158,18 @@ audit_note() {
     if (n > 0) printf "batch=%.1f commit=%.2fms", (y[2] - x[2]) / n, 1000 * (y[3] - x[3]) / n }'
 }
 
+# wal_snap -> "wal_bytes wal_fpi" of the whole PostgreSQL cluster (pg_stat_wal, PostgreSQL 14+).
+wal_snap() {
+  timeout 15 psql "${PG[@]}" -d postgres -qAt -F' ' -c "SELECT wal_bytes, wal_fpi FROM pg_stat_wal" 2>/dev/null || true
+}
+
+# wal_note "SNAP1" "SNAP2" REQUESTS -> "wal=B/req fpi=F/req": WAL written per request (the whole
+# cluster's, so only meaningful on a quiet machine), and full-page images among it.
+wal_note() {
+  awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    if (n > 0 && x[1] != "") printf "wal=%.0fB/req fpi=%.3f/req", (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
+}
+
 # wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
 parse_wrk() {
   awk '
@@ -191,8 +203,9 @@ run_wrk() {
   if ((WARMUP > 0)); then
     timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" "${after[@]}" >/dev/null 2>&1 || true
   fi
-  local snap1="" snap2="" cpu1="" cpu2=""
+  local snap1="" snap2="" cpu1="" cpu2="" wal1="" wal2=""
   [[ -n ${AUDIT_METRICS:-} ]] && snap1=$(audit_snap)
+  [[ -n $CUR_DB ]] && wal1=$(wal_snap)
   [[ -n ${CPU_PID:-} ]] && cpu1=$(cpu_snap "$CPU_PID")
   log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${secs}s $url"
   timeout $((secs + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" "$url" "${after[@]}" >"$out" 2>&1 ||
@@ -202,6 +215,7 @@ run_wrk() {
   { echo "===== $scenario / $store: wrk $args $url (ended $(date -u +%H:%M:%S.%N | cut -c1-12) UTC)"; cat "$out"; } >>"$RAW"
   [[ -n $cpu1 ]] && cpu2=$(cpu_snap "$CPU_PID")
   [[ -n $snap1 ]] && snap2=$(audit_snap)
+  [[ -n $wal1 ]] && wal2=$(wal_snap)
   parsed=$(parse_wrk "$out")
   local statuses rps p50 p99 reqs non2xx sockerr
   statuses=$(sed -n 's/^statuses: //p' "$out")
@@ -244,6 +258,11 @@ run_wrk() {
     local audited
     audited=$(audit_note "$snap1" "$snap2")
     [[ -n $audited ]] && note="${note:+$note }$audited"
+  fi
+  if [[ -n $wal2 ]]; then
+    local wal
+    wal=$(wal_note "$wal1" "$wal2" "$reqs")
+    [[ -n $wal ]] && note="${note:+$note }$wal"
   fi
   WRK_RPS=$rps WRK_REQS=$reqs WRK_NON2XX=$non2xx
   if [[ $scenario != - ]]; then
