@@ -208,9 +208,11 @@ impl App {
         let stop = cancel.clone();
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
+        let bus = self.state.bus.clone();
         tokio::spawn(async move {
             shutdown.await;
             stop.cancel();
+            bus.stop();
             stopper.graceful_shutdown(Some(DRAIN_LIMIT));
         });
         let served = crate::http::listener::serve(

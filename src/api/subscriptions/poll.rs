@@ -69,14 +69,17 @@ pub(super) async fn poll(
                 return Ok(page);
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || st.bus.is_stopping() {
                 return Ok(Json(schema::PollResult {
                     events: Vec::new(),
                     has_more: false,
                 })
                 .into_response());
             }
-            let _ = tokio::time::timeout_at(deadline.min(now + RECHECK), changes.changed()).await;
+            tokio::select! {
+                _ = tokio::time::timeout_at(deadline.min(now + RECHECK), changes.changed()) => {}
+                _ = st.bus.stopped() => {}
+            }
         }
     })
 }

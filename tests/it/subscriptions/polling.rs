@@ -17,6 +17,7 @@ both_stores!(
     more_than_buffer_size_unacknowledged_drops_the_oldest,
     polls_are_audited_and_the_backlog_is_a_metric,
     poll_parameters_are_checked,
+    a_stopping_server_ends_waiting_polls_at_once,
 );
 
 /// Paths written, and for each glob which of them its subscription must receive.
@@ -328,4 +329,41 @@ async fn poll_parameters_are_checked(kind: StoreKind) {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn a_stopping_server_ends_waiting_polls_at_once(kind: StoreKind) {
+    let app = TestApp::spawn(kind).await;
+    let (_, token) = app.create_token("c", CONSUMER, &[]).await;
+    let s = create(&app, &token, polling("s", &["quiet/*"], &["*"])).await;
+    let replica = app.serve_replica(|_| {}).await;
+    let client = app.client.clone();
+    let poll_url = format!(
+        "{}/v1/subscriptions/{}/poll?timeout=60",
+        replica.base,
+        s["id"].as_str().unwrap()
+    );
+    let feed_url = format!("{}/v1/events?wait=60s", replica.base);
+    let root = app.root_token.clone();
+    let started = Instant::now();
+    let polls = tokio::spawn(async move {
+        let (a, b) = tokio::join!(
+            client.get(poll_url).bearer_auth(&token).send(),
+            client.get(feed_url).bearer_auth(root).send(),
+        );
+        (a.unwrap().status(), b.unwrap().status())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!polls.is_finished(), "both wait while nothing happens");
+    drop(replica); // shuts the replica down
+    let (poll, feed) = polls.await.unwrap();
+    assert_eq!(poll, StatusCode::OK, "the waiting poll answered (empty)");
+    assert_eq!(
+        feed,
+        StatusCode::OK,
+        "the waiting feed read answered (empty)"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "answered at shutdown, not at its 60 s timeout"
+    );
 }
