@@ -20,9 +20,6 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// Largest batch written in one transaction.
 const MAX_BATCH_ROWS: usize = 1000;
 
-/// Batches committing at the same time (PostgreSQL).
-const BATCHES_IN_FLIGHT: usize = 4;
-
 /// One request's rows, the token to check again if it came from the read cache, and the
 /// request waiting for the commit (to the writer task, or to SQLite's appender thread).
 pub struct Job {
@@ -208,7 +205,7 @@ impl AuditWriter {
 }
 
 async fn run(batches: AuditBatches, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
-    let slots = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let slots = Arc::new(Semaphore::new(batches.in_flight()));
     while let Some(first) = rx.recv().await {
         // Wait for a free slot first: rows keep queueing meanwhile and join this batch.
         let Ok(slot) = slots.clone().acquire_owned().await else {

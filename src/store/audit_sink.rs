@@ -28,6 +28,8 @@ pub struct AuditBatches {
     pub(super) begin: &'static str,
     /// The store's read cache (tokens found revoked drop the cached ones).
     pub(super) cache: Arc<ReadCache>,
+    /// The sealer's lock: batches are sealed as they are inserted (`sql::audit_sealed`).
+    pub(super) seal_lock: &'static str,
 }
 
 impl std::fmt::Debug for AuditBatches {
@@ -37,6 +39,12 @@ impl std::fmt::Debug for AuditBatches {
 }
 
 impl AuditBatches {
+    /// Batches committing at once: one, as each holds the sealer's lock until it commits (the
+    /// next batch grows meanwhile).
+    pub fn in_flight(&self) -> usize {
+        1
+    }
+
     /// Writes `rows` (unsealed: the sealer chains them) in one transaction that first checks
     /// the `tokens` (ids) still exist and are not revoked. If some are not, nothing is written
     /// and their ids are returned. Durable when it returns (a PostgreSQL commit is).
@@ -48,7 +56,14 @@ impl AuditBatches {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let invalid = sql::audit::append_checked(&self.writer, self.begin, &rows, &tokens).await?;
+        let invalid = sql::audit_sealed::append_sealed(
+            &self.writer,
+            self.begin,
+            self.seal_lock,
+            &rows,
+            &tokens,
+        )
+        .await?;
         if !invalid.is_empty() {
             self.cache.invalidate(Group::Tokens);
         }

@@ -236,7 +236,7 @@ pub async fn apply_retention(
 }
 
 /// The chain's last link: the last sealed row, else the retention anchor, else genesis.
-async fn chain_head(conn: &mut AnyConnection) -> StoreResult<(i64, String)> {
+pub(super) async fn chain_head(conn: &mut AnyConnection) -> StoreResult<(i64, String)> {
     if let Some(h) = sqlx::query_as::<_, (i64, String)>(AUDIT_CHAIN_HEAD)
         .fetch_optional(&mut *conn)
         .await?
@@ -291,7 +291,7 @@ fn values_sql(n: usize, before: &str, after: &str) -> String {
 }
 
 /// Binds the `AUDIT_COL_COUNT` audit columns of a row.
-fn bind_row<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
+pub(super) fn bind_row<'q>(qry: AnyQuery<'q>, r: &'q AuditRow) -> AnyQuery<'q> {
     qry.bind(&r.id)
         .bind(&r.tenant_id)
         .bind(r.ts)

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod audit_query;
+pub mod audit_sealed;
 pub mod deliveries;
 pub mod events;
 pub mod expiry;
