@@ -12,6 +12,7 @@ mod auth_api;
 mod authz_matrix;
 mod binary;
 mod cli_client;
+mod chaos;
 mod cli_first_hour;
 mod config_check;
 mod container;
