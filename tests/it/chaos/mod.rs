@@ -6,6 +6,7 @@
 //! that need root or minutes are `#[ignore]`d and run by that script.
 
 mod check;
+mod disk_full;
 mod kill9;
 mod load;
 mod pg_cluster;

@@ -16,7 +16,7 @@ pub fn line(fault: &str, store: &str, cycles: usize, l: &Ledger, recovery: Durat
         .map(|(s, (n, body))| format!("{s}x{n}:{body}"))
         .collect();
     let text = format!(
-        "chaos: fault={fault} store={store} cycles={cycles} sent={} 2xx={} 503={} (507={}) other={} conn_errors={} \
+        "chaos: fault={fault} store={store} cycles={cycles} sent={} 2xx={} 503/507={} (507={}) other={} conn_errors={} \
          recovery_max_ms={} slowest_failure_ms={} no_retry_after={} lost={} \
          [writes={}/{} reads={}/{} events={} writes_without_event={} changed_event_ids={} \
          duplicate_receipts={} stuck_pending={} verify={} integrity={}]{}",
