@@ -11,5 +11,6 @@ mod kill9;
 mod load;
 mod pg_cluster;
 mod pg_faults;
+mod receiver_down;
 mod report;
 mod target;
