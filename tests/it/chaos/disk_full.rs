@@ -123,6 +123,7 @@ async fn disk_full_then_freed() {
             readers: 4,
             value_bytes: 8 * 1024,
             tag: "disk".to_string(),
+            reads_from: "disk".to_string(),
         },
     );
     let ballast = mount.path().join("ballast");

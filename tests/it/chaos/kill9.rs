@@ -32,6 +32,7 @@ async fn kill_9_under_load(kind: StoreKind) {
             readers: 4,
             value_bytes: 16,
             tag: "kill9".to_string(),
+            reads_from: "kill9".to_string(),
         },
     );
     let mut worst = Duration::ZERO;

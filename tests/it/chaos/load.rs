@@ -33,6 +33,8 @@ pub struct Ledger {
     ok_reads_at: Mutex<Vec<Instant>>,
     /// The slowest answer that was not a 2xx (a 503 must not hang).
     pub slowest_failure: Mutex<Duration>,
+    /// The slowest 2xx answer.
+    pub slowest_ok: Mutex<Duration>,
     /// 507 answers (full disk), counted inside `unavailable` too.
     pub insufficient_storage: AtomicU64,
 }
@@ -62,6 +64,8 @@ impl Ledger {
         match status {
             200..=299 => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
+                let mut slowest = self.slowest_ok.lock().unwrap();
+                *slowest = (*slowest).max(took);
                 return;
             }
             503 | 507 => {
@@ -93,6 +97,8 @@ pub struct LoadSpec {
     pub value_bytes: usize,
     /// A prefix that keeps request ids and paths of separate runs apart.
     pub tag: String,
+    /// The tag of the target whose seeded secrets the readers read (usually `tag`).
+    pub reads_from: String,
 }
 
 /// A running load; [`Load::stop`] ends it.
@@ -150,13 +156,13 @@ impl Load {
                 base: base.to_string(),
                 token: token.to_string(),
             };
-            let tag = spec.tag.clone();
+            let (tag, from) = (spec.tag.clone(), spec.reads_from.clone());
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;
                 while !worker.stop.load(Ordering::Relaxed) {
                     n += 1;
                     let rid = format!("chaos-{tag}-r{r}-{n}");
-                    let path = format!("chaos/{tag}/read/{}", n as usize % READ_PATHS);
+                    let path = format!("chaos/{from}/read/{}", n as usize % READ_PATHS);
                     let ok = worker
                         .send(reqwest::Method::GET, &path, None, Some(&rid))
                         .await;

@@ -13,4 +13,5 @@ mod pg_cluster;
 mod pg_faults;
 mod receiver_down;
 mod report;
+mod slow_clients;
 mod target;

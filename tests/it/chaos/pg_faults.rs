@@ -43,6 +43,7 @@ async fn outage(mode: &str, fault: &str) {
             readers: 4,
             value_bytes: 16,
             tag: fault.to_string(),
+            reads_from: fault.to_string(),
         },
     );
     let ready = reqwest::Client::builder()
