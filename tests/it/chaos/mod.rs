@@ -12,6 +12,7 @@ mod load;
 mod pg_cluster;
 mod pg_faults;
 mod receiver_down;
+mod replicas;
 mod report;
 mod slow_clients;
 mod target;
