@@ -31,8 +31,10 @@ pub struct Ledger {
     /// When each 2xx write and read completed (for recovery times).
     ok_writes_at: Mutex<Vec<Instant>>,
     ok_reads_at: Mutex<Vec<Instant>>,
-    /// The slowest answer that was not a 2xx (a 503 must not hang).
+    /// The slowest answer that was not a 2xx (a 503 must not hang), of a write and of a read.
     pub slowest_failure: Mutex<Duration>,
+    pub slowest_failed_write: Mutex<Duration>,
+    pub slowest_failed_read: Mutex<Duration>,
     /// The slowest 2xx answer.
     pub slowest_ok: Mutex<Duration>,
     /// 507 answers (full disk), counted inside `unavailable` too.
@@ -60,7 +62,7 @@ impl Ledger {
         )
     }
 
-    fn record(&self, status: u16, retry_after: bool, body: &str, took: Duration) {
+    fn record(&self, write: bool, status: u16, retry_after: bool, body: &str, took: Duration) {
         match status {
             200..=299 => {
                 self.ok.fetch_add(1, Ordering::Relaxed);
@@ -85,6 +87,12 @@ impl Ledger {
         }
         let mut slowest = self.slowest_failure.lock().unwrap();
         *slowest = (*slowest).max(took);
+        let mut of_kind = if write {
+            self.slowest_failed_write.lock().unwrap()
+        } else {
+            self.slowest_failed_read.lock().unwrap()
+        };
+        *of_kind = (*of_kind).max(took);
     }
 }
 
@@ -207,6 +215,7 @@ impl Worker {
         body: Option<&serde_json::Value>,
         request_id: Option<&str>,
     ) -> bool {
+        let write = method == reqwest::Method::PUT;
         let mut rb = self
             .client
             .request(method, format!("{}/v1/secrets/{path}", self.base))
@@ -225,7 +234,7 @@ impl Worker {
                 let retry_after = res.headers().contains_key("retry-after");
                 let text = res.text().await.unwrap_or_default();
                 self.ledger
-                    .record(status, retry_after, &text, started.elapsed());
+                    .record(write, status, retry_after, &text, started.elapsed());
                 if (200..300).contains(&status) {
                     return true;
                 }

@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 /// both succeeding.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(2);
 
+/// Longest a request may wait for its 503 while PostgreSQL is down: the pool's 2 s acquire
+/// timeout plus a margin for a loaded machine (before: 5 s, and 10 s for requests that then
+/// tried to write a failure audit row to the same unreachable store).
+const FAILURE_LIMIT: Duration = Duration::from_secs(3);
+
 async fn outage(mode: &str, fault: &str) {
     let (cycles, down_for) = if full() {
         (5, Duration::from_secs(5))
@@ -116,6 +121,8 @@ async fn outage(mode: &str, fault: &str) {
         "the outage was not seen: {text}"
     );
     assert!(worst <= RECOVERY_LIMIT, "recovery slower than {RECOVERY_LIMIT:?}: {text}");
+    let slowest = *ledger.slowest_failure.lock().unwrap();
+    assert!(slowest <= FAILURE_LIMIT, "a 503 took {slowest:?}: {text}");
     let (ok, out) = srv.stop().await;
     assert!(ok, "scaivault did not stop cleanly:\n{out}");
 }

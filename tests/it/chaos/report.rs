@@ -17,7 +17,7 @@ pub fn line(fault: &str, store: &str, cycles: usize, l: &Ledger, recovery: Durat
         .collect();
     let text = format!(
         "chaos: fault={fault} store={store} cycles={cycles} sent={} 2xx={} 503/507={} (507={}) other={} conn_errors={} \
-         recovery_max_ms={} slowest_failure_ms={} no_retry_after={} lost={} \
+         recovery_max_ms={} slowest_failure_ms={} (write {}, read {}) no_retry_after={} lost={} \
          [writes={}/{} reads={}/{} events={} writes_without_event={} changed_event_ids={} \
          duplicate_receipts={} stuck_pending={} verify={} integrity={}]{}",
         l.sent.load(Ordering::Relaxed),
@@ -28,6 +28,8 @@ pub fn line(fault: &str, store: &str, cycles: usize, l: &Ledger, recovery: Durat
         l.conn_errors.load(Ordering::Relaxed),
         recovery.as_millis(),
         l.slowest_failure.lock().unwrap().as_millis(),
+        l.slowest_failed_write.lock().unwrap().as_millis(),
+        l.slowest_failed_read.lock().unwrap().as_millis(),
         l.no_retry_after.load(Ordering::Relaxed),
         v.lost(),
         v.lost_writes,
