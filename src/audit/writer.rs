@@ -306,6 +306,9 @@ mod tests {
         assert_eq!(api.code, "insufficient_storage");
         assert!(api.retry_after.is_some());
         let down = AuditError::from_store(&StoreError::Unavailable("refused".into()));
-        assert_eq!(crate::http::error::ApiError::from(down).status.as_u16(), 503);
+        assert_eq!(
+            crate::http::error::ApiError::from(down).status.as_u16(),
+            503
+        );
     }
 }

@@ -49,7 +49,13 @@ async fn any_pool(db_url: &str) -> sqlx::AnyPool {
 }
 
 /// Runs every check; the server at `t` must be up.
-pub async fn check(t: &Target, db_url: &str, kind: StoreKind, ledger: &Ledger, rx: &Receiver) -> Verdict {
+pub async fn check(
+    t: &Target,
+    db_url: &str,
+    kind: StoreKind,
+    ledger: &Ledger,
+    rx: &Receiver,
+) -> Verdict {
     let pool = any_pool(db_url).await;
     let mut v = Verdict {
         stuck_pending: stuck_rotations(&pool).await,
@@ -152,11 +158,11 @@ async fn stuck_rotations(pool: &sqlx::AnyPool) -> usize {
 /// duplicate receipts).
 async fn deliveries(pool: &sqlx::AnyPool, rx: &Receiver) -> (usize, usize, usize) {
     let stored: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM events")
-    .fetch_all(pool)
-    .await
-    .expect("deliveries")
-    .into_iter()
-    .collect();
+        .fetch_all(pool)
+        .await
+        .expect("deliveries")
+        .into_iter()
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let got = rx.received();

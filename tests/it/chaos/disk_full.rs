@@ -87,7 +87,9 @@ fn write_ballast(file: &Path, leave: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "mounts a tmpfs (root); run by scripts/chaos.sh"]
 async fn disk_full_then_freed() {
-    let root_user = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let root_user = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
     if !root_user {
         println!("chaos: fault=disk-full skipped: mounting a tmpfs needs root");
         return;
@@ -172,8 +174,15 @@ async fn disk_full_then_freed() {
     let v = check(&t, &db, StoreKind::Sqlite, &ledger, &rx).await;
     let text = line("disk-full", "sqlite", cycles, &ledger, worst, &v);
     assert_clean(&text, &ledger, &v);
-    assert!(ledger.unavailable.load(Ordering::Relaxed) > 0, "the full disk was not seen: {text}");
-    assert!(says_why, "the log does not say the disk is full:\n{}", tail(&log));
+    assert!(
+        ledger.unavailable.load(Ordering::Relaxed) > 0,
+        "the full disk was not seen: {text}"
+    );
+    assert!(
+        says_why,
+        "the log does not say the disk is full:\n{}",
+        tail(&log)
+    );
     // Reads too: an audited read whose row cannot be written is told the disk is full (507),
     // not that the store is unreachable (it was 503 before the audit writer kept the cause).
     assert_eq!(
@@ -201,7 +210,12 @@ fn causes(log: &str) -> Vec<String> {
         let f = &v;
         if let Some(msg) = f["message"].as_str() {
             let cause = f["error.cause"].as_str().unwrap_or("");
-            *seen.entry(format!("{}: {msg} ({cause})", v["level"].as_str().unwrap_or(""))).or_default() += 1;
+            *seen
+                .entry(format!(
+                    "{}: {msg} ({cause})",
+                    v["level"].as_str().unwrap_or("")
+                ))
+                .or_default() += 1;
         }
     }
     seen.into_iter().map(|(k, n)| format!("{n}x {k}")).collect()

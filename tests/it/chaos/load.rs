@@ -48,7 +48,8 @@ impl Ledger {
 
     /// Time from `since` until both a write and a read had succeeded after it.
     pub fn recovered_after(&self, since: Instant) -> Option<Duration> {
-        let first = |v: &Mutex<Vec<Instant>>| v.lock().unwrap().iter().find(|t| **t >= since).copied();
+        let first =
+            |v: &Mutex<Vec<Instant>>| v.lock().unwrap().iter().find(|t| **t >= since).copied();
         let w = first(&self.ok_writes_at)?;
         let r = first(&self.ok_reads_at)?;
         Some(w.max(r) - since)
@@ -81,7 +82,9 @@ impl Ledger {
             }
             s => {
                 let mut other = self.other.lock().unwrap();
-                let e = other.entry(s).or_insert((0, body.chars().take(300).collect()));
+                let e = other
+                    .entry(s)
+                    .or_insert((0, body.chars().take(300).collect()));
                 e.0 += 1;
             }
         }
@@ -151,7 +154,12 @@ impl Load {
                         .await;
                     if ok {
                         worker.ledger.writes.lock().unwrap().push((path, n));
-                        worker.ledger.ok_writes_at.lock().unwrap().push(Instant::now());
+                        worker
+                            .ledger
+                            .ok_writes_at
+                            .lock()
+                            .unwrap()
+                            .push(Instant::now());
                     }
                 }
             }));
@@ -176,7 +184,12 @@ impl Load {
                         .await;
                     if ok {
                         worker.ledger.reads.lock().unwrap().push(rid);
-                        worker.ledger.ok_reads_at.lock().unwrap().push(Instant::now());
+                        worker
+                            .ledger
+                            .ok_reads_at
+                            .lock()
+                            .unwrap()
+                            .push(Instant::now());
                     }
                 }
             }));

@@ -8,8 +8,28 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
 
-/// Where Debian keeps the PostgreSQL 15 binaries; `SCAIVAULT_CHAOS_PG_BIN` overrides it.
-const DEFAULT_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The PostgreSQL binaries: `SCAIVAULT_CHAOS_PG_BIN`, else the newest Debian
+/// `/usr/lib/postgresql/<version>/bin` (as `scripts/test.sh` finds them).
+fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("SCAIVAULT_CHAOS_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, bin)| bin)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"))
+}
 
 /// A running cluster of the test's own.
 pub struct Cluster {
@@ -19,15 +39,15 @@ pub struct Cluster {
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 impl Cluster {
     /// `initdb` + `pg_ctl start -w` on a free port; panics with the tool's output on failure.
     pub async fn start() -> Cluster {
-        let bin = PathBuf::from(
-            std::env::var("SCAIVAULT_CHAOS_PG_BIN").unwrap_or_else(|_| DEFAULT_BIN.to_string()),
-        );
+        let bin = pg_bin();
         assert!(
             bin.join("initdb").exists(),
             "no initdb under {} (set SCAIVAULT_CHAOS_PG_BIN)",
@@ -55,15 +75,7 @@ impl Cluster {
         cluster
             .tool(
                 "initdb",
-                &[
-                    "-D",
-                    &data,
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                ],
+                &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
             )
             .await;
         cluster.start_again().await;
@@ -113,8 +125,11 @@ impl Cluster {
             self.port,
             self.dir.path().display()
         );
-        self.tool("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &opts, "start"])
-            .await;
+        self.tool(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-o", &opts, "start"],
+        )
+        .await;
         self.wait_accepting().await;
     }
 

@@ -4,8 +4,8 @@
 //! with the same `event_id`. A healthy webhook beside it got every event promptly throughout.
 //! (Slow rather than dead endpoints: `webhook_isolation.rs`.)
 
-use crate::both_stores;
 use crate::binary::free_port;
+use crate::both_stores;
 use crate::common::receiver::Receiver;
 use crate::common::{StoreKind, TestApp};
 use chrono::Duration as Days;
@@ -65,8 +65,9 @@ async fn receiver_down_for_days(kind: StoreKind) {
     let mut slowest_healthy = Duration::ZERO;
     for (i, delay) in SCHEDULE.iter().enumerate() {
         // Each retry is due exactly `delay` after the attempt before it.
-        let next = chrono::DateTime::parse_from_rfc3339(d["next_attempt_at"].as_str().expect("next"))
-            .expect("time");
+        let next =
+            chrono::DateTime::parse_from_rfc3339(d["next_attempt_at"].as_str().expect("next"))
+                .expect("time");
         assert_eq!(
             next.timestamp() - app.clock_now().timestamp(),
             *delay,
@@ -87,7 +88,11 @@ async fn receiver_down_for_days(kind: StoreKind) {
             .await;
         slowest_healthy = slowest_healthy.max(wrote.elapsed());
         let r = app.get(&format!("/v1/webhooks/{down}/deliveries")).await;
-        assert_eq!(r.body["deliveries"][0]["attempts"], i as u64 + 1, "retried early");
+        assert_eq!(
+            r.body["deliveries"][0]["attempts"],
+            i as u64 + 1,
+            "retried early"
+        );
         app.clock.advance(Days::seconds(1));
         d = delivery_after(&app, &down, i + 2).await;
     }
@@ -123,7 +128,10 @@ async fn receiver_down_for_days(kind: StoreKind) {
     app.state.bus.deliveries.notify_one();
     let got = back.wait_for("the redelivery", |r| !r.is_empty()).await;
     assert!(got[0].signature_ok);
-    assert_eq!(got[0].event_id, first_event, "a redelivery carries the same event_id");
+    assert_eq!(
+        got[0].event_id, first_event,
+        "a redelivery carries the same event_id"
+    );
     assert_eq!(
         healthy_rx.received().len(),
         SCHEDULE.len() + 2,
@@ -132,7 +140,10 @@ async fn receiver_down_for_days(kind: StoreKind) {
     // The success ends `failing`.
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.get(&format!("/v1/webhooks/{down}")).await.body["status"] != "healthy" {
-        assert!(Instant::now() < deadline, "the webhook stayed failing after a success");
+        assert!(
+            Instant::now() < deadline,
+            "the webhook stayed failing after a success"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!(

@@ -23,13 +23,23 @@ const REPLICAS: usize = 3;
 
 /// Sends one request to `base`, retrying (bounded) until it answers `want`; replicas may be
 /// down or restarting.
-async fn call(client: &reqwest::Client, bases: &[String], token: &str, m: M, path: &str, body: Option<Value>, want: u16) -> Value {
+async fn call(
+    client: &reqwest::Client,
+    bases: &[String],
+    token: &str,
+    m: M,
+    path: &str,
+    body: Option<Value>,
+    want: u16,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut i = 0usize;
     loop {
         let base = &bases[i % bases.len()];
         i += 1;
-        let mut rb = client.request(m.clone(), format!("{base}{path}")).bearer_auth(token);
+        let mut rb = client
+            .request(m.clone(), format!("{base}{path}"))
+            .bearer_auth(token);
         if let Some(b) = &body {
             rb = rb.json(b);
         }
@@ -44,7 +54,10 @@ async fn call(client: &reqwest::Client, bases: &[String], token: &str, m: M, pat
                 return b;
             }
         }
-        assert!(Instant::now() < deadline, "{m} {path} never answered {want}");
+        assert!(
+            Instant::now() < deadline,
+            "{m} {path} never answered {want}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -68,17 +81,36 @@ async fn replicas_killed_during_forced_rotation() {
         std::fs::create_dir_all(&d).expect("replica dir");
         replicas.push(Some(Server::start(&d, &[], *p, &env, &root).await));
     }
-    let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
         .expect("client");
     let rx = Receiver::start(HOOK_SECRET).await;
-    call(&client, &bases, &root, M::POST, "/v1/webhooks",
-        Some(json!({"name": "all", "url": rx.url, "secret": HOOK_SECRET, "events": ["*"]})), 201).await;
+    call(
+        &client,
+        &bases,
+        &root,
+        M::POST,
+        "/v1/webhooks",
+        Some(json!({"name": "all", "url": rx.url, "secret": HOOK_SECRET, "events": ["*"]})),
+        201,
+    )
+    .await;
     for (name, auto) in [("manual", false), ("auto", true)] {
-        call(&client, &bases, &root, M::POST, "/v1/rotation/policies",
-            Some(json!({"name": name, "interval": "30d", "auto_generate": auto})), 201).await;
+        call(
+            &client,
+            &bases,
+            &root,
+            M::POST,
+            "/v1/rotation/policies",
+            Some(json!({"name": name, "interval": "30d", "auto_generate": auto})),
+            201,
+        )
+        .await;
     }
     let seeded = Instant::now();
     futures_util::stream::iter(0..secrets)
@@ -87,9 +119,17 @@ async fn replicas_killed_during_forced_rotation() {
             async move {
                 let policy = if i % 2 == 0 { "manual" } else { "auto" };
                 let b = &bases[i % REPLICAS..];
-                call(client, b, root, M::PUT, &format!("/v1/secrets/fleet/{policy}/{i}"),
+                call(
+                    client,
+                    b,
+                    root,
+                    M::PUT,
+                    &format!("/v1/secrets/fleet/{policy}/{i}"),
                     Some(json!({"data": {"pw": "initial", "user": "app"},
-                                "options": {"rotation_policy_id": format!("rot_{policy}")}})), 201).await;
+                                "options": {"rotation_policy_id": format!("rot_{policy}")}})),
+                    201,
+                )
+                .await;
             }
         })
         .buffer_unordered(12)
@@ -102,7 +142,8 @@ async fn replicas_killed_during_forced_rotation() {
     let pool = sqlx::PgPool::connect(&db).await.expect("pool");
     let mut rotations = Vec::new();
     for (i, policy) in ["manual", "auto"].into_iter().enumerate() {
-        let (client, bases, root, pool) = (client.clone(), bases.clone(), root.clone(), pool.clone());
+        let (client, bases, root, pool) =
+            (client.clone(), bases.clone(), root.clone(), pool.clone());
         rotations.push(tokio::spawn(async move {
             // Sent once to replica i. If that replica dies mid-request, the rotations were
             // opened in one transaction or not at all: retry (elsewhere) only if none was
@@ -111,7 +152,10 @@ async fn replicas_killed_during_forced_rotation() {
             let mut at = i;
             loop {
                 let r = client
-                    .post(format!("{}/v1/rotation/policies/rot_{policy}/rotate", bases[at]))
+                    .post(format!(
+                        "{}/v1/rotation/policies/rot_{policy}/rotate",
+                        bases[at]
+                    ))
                     .bearer_auth(&root)
                     .json(&json!({}))
                     .send()
@@ -120,11 +164,13 @@ async fn replicas_killed_during_forced_rotation() {
                     Ok(r) if r.status().as_u16() == 200 => return,
                     _ => {}
                 }
-                let opened: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rotation_history WHERE policy_id = $1")
-                    .bind(format!("rot_{policy}"))
-                    .fetch_one(&pool)
-                    .await
-                    .expect("history");
+                let opened: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM rotation_history WHERE policy_id = $1",
+                )
+                .bind(format!("rot_{policy}"))
+                .fetch_one(&pool)
+                .await
+                .expect("history");
                 if opened > 0 {
                     return;
                 }
@@ -135,12 +181,19 @@ async fn replicas_killed_during_forced_rotation() {
     }
     let half = secrets as i64 / 2;
     let done = |pool: sqlx::PgPool| async move {
-        let due: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT path) FROM events WHERE event_type = 'rotation.due'")
-            .fetch_one(&pool).await.unwrap_or(0);
+        let due: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT path) FROM events WHERE event_type = 'rotation.due'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0);
         let completed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rotation_history WHERE policy_id = 'rot_auto' AND status = 'success'")
             .fetch_one(&pool).await.unwrap_or(0);
-        let pending_deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(&pool).await.unwrap_or(1);
+        let pending_deliveries: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(1);
         (due, completed, pending_deliveries)
     };
     let mut kills = 0usize;
@@ -152,7 +205,10 @@ async fn replicas_killed_during_forced_rotation() {
         if due >= half && completed >= half && pending == 0 && rotations_answered && kills >= 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "not done: due={due} completed={completed} pending_deliveries={pending} kills={kills}");
+        assert!(
+            Instant::now() < deadline,
+            "not done: due={due} completed={completed} pending_deliveries={pending} kills={kills}"
+        );
         // Let the replica work a few seconds, then kill it and start it again.
         let wait_until = Instant::now() + Duration::from_secs(3);
         while Instant::now() < wait_until {
@@ -175,22 +231,38 @@ async fn replicas_killed_during_forced_rotation() {
     let per_path = |event: &'static str| {
         let pool = pool.clone();
         async move {
-            let rows: Vec<(String, i64)> = sqlx::query_as("SELECT path, COUNT(*) FROM events WHERE event_type = $1 GROUP BY path")
-                .bind(event).fetch_all(&pool).await.expect("events");
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT path, COUNT(*) FROM events WHERE event_type = $1 GROUP BY path",
+            )
+            .bind(event)
+            .fetch_all(&pool)
+            .await
+            .expect("events");
             rows.into_iter().collect::<HashMap<String, i64>>()
         }
     };
     let due = per_path("rotation.due").await;
     let completed = per_path("rotation.completed").await;
-    let due_bad = (0..secrets).step_by(2).filter(|i| due.get(&format!("fleet/manual/{i}")) != Some(&1)).count();
-    let completed_bad = (1..secrets).step_by(2).filter(|i| completed.get(&format!("fleet/auto/{i}")) != Some(&1)).count();
+    let due_bad = (0..secrets)
+        .step_by(2)
+        .filter(|i| due.get(&format!("fleet/manual/{i}")) != Some(&1))
+        .count();
+    let completed_bad = (1..secrets)
+        .step_by(2)
+        .filter(|i| completed.get(&format!("fleet/auto/{i}")) != Some(&1))
+        .count();
     let stuck: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rotation_history WHERE policy_id = 'rot_auto' AND status <> 'success'")
         .fetch_one(&pool).await.expect("history");
     // The slowest auto rotation, opened to completed (a dead replica's are taken over after the lease).
     let slowest_us: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(completed_at - started_at), 0) FROM rotation_history WHERE policy_id = 'rot_auto'")
         .fetch_one(&pool).await.expect("history");
     // Every event received, each delivery always with one event id.
-    let events: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM events").fetch_all(&pool).await.expect("events").into_iter().collect();
+    let events: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM events")
+        .fetch_all(&pool)
+        .await
+        .expect("events")
+        .into_iter()
+        .collect();
     let got = rx.received();
     let seen: HashSet<&str> = got.iter().map(|r| r.event_id.as_str()).collect();
     let undelivered = events.iter().filter(|e| !seen.contains(e.as_str())).count();

@@ -7,7 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Prints the fault's line (stdout; `--nocapture` shows it) and returns it.
-pub fn line(fault: &str, store: &str, cycles: usize, l: &Ledger, recovery: Duration, v: &Verdict) -> String {
+pub fn line(
+    fault: &str,
+    store: &str,
+    cycles: usize,
+    l: &Ledger,
+    recovery: Duration,
+    v: &Verdict,
+) -> String {
     let other_detail: Vec<String> = l
         .other
         .lock()
@@ -57,7 +64,11 @@ pub fn line(fault: &str, store: &str, cycles: usize, l: &Ledger, recovery: Durat
 /// when to retry.
 pub fn assert_clean(text: &str, l: &Ledger, v: &Verdict) {
     assert_eq!(v.lost(), 0, "lost acknowledged work: {text}");
-    assert_eq!(l.other_count(), 0, "statuses other than 2xx/503/507: {text}");
+    assert_eq!(
+        l.other_count(),
+        0,
+        "statuses other than 2xx/503/507: {text}"
+    );
     assert_eq!(
         l.no_retry_after.load(Ordering::Relaxed),
         0,
@@ -68,4 +79,14 @@ pub fn assert_clean(text: &str, l: &Ledger, v: &Verdict) {
 /// The full-size run (`scripts/chaos.sh`) or the short one the default suite runs.
 pub fn full() -> bool {
     std::env::var("SCAIVAULT_CHAOS").is_ok_and(|v| v == "full")
+}
+
+/// A time bound: the figure in the full run; in the default suite, which runs beside
+/// hundreds of other tests on a 2-core machine, a loose one (10 s) that still catches a hang.
+pub fn bound(full_run: std::time::Duration) -> std::time::Duration {
+    if full() {
+        full_run
+    } else {
+        full_run.max(std::time::Duration::from_secs(10))
+    }
 }

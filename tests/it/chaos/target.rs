@@ -36,7 +36,12 @@ impl Target {
     }
 
     /// One request; (status, body). A transport error is status 0.
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut rb = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -56,7 +61,13 @@ impl Target {
 
     /// Repeats a request until it answers `want` (bounded): set-up and checks run while the
     /// server may still be coming back.
-    pub async fn call_until(&self, method: reqwest::Method, path: &str, body: Option<Value>, want: u16) -> Value {
+    pub async fn call_until(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        want: u16,
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (s, b) = self.call(method.clone(), path, body.clone()).await;
@@ -94,8 +105,10 @@ impl Target {
         self.call_until(
             M::POST,
             "/v1/rotation/policies",
-            Some(json!({"name": format!("chaos-{}", self.tag), "interval": "2s",
-                        "grace_period": "1s", "auto_generate": true})),
+            Some(
+                json!({"name": format!("chaos-{}", self.tag), "interval": "2s",
+                        "grace_period": "1s", "auto_generate": true}),
+            ),
             201,
         )
         .await;
@@ -121,7 +134,10 @@ pub fn server_env(db: &str, key: &str, root: &str) -> Vec<(String, String)> {
         ("SCAIVAULT_WEBHOOK_ALLOW_HTTP", "true"),
         ("SCAIVAULT_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
         ("SCAIVAULT_SCHEDULER_TICK", "1s"),
-        ("SCAIVAULT_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"),
+        (
+            "SCAIVAULT_WEBHOOK_RETRY_SCHEDULE",
+            "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s",
+        ),
         ("RUST_LOG", "warn"),
     ]
     .iter()
