@@ -70,8 +70,9 @@ set -e
 {
   echo
   echo "chaos: summary ($(( $(date +%s) - started )) s)"
-  grep -E '^chaos: (fault=|slow-clients:|disk-full cycle)' "$log" || echo "chaos: no fault line printed"
-  grep -E '^test chaos::.*(ok|FAILED)$' "$log" || true
+  # (--nocapture prints a test's lines after its "test … " prefix, so match anywhere.)
+  grep -oE 'chaos: (fault=|slow-clients:).*' "$log" || echo "chaos: no fault line printed"
+  grep -E '^test result:' "$log" || true
 } | tee -a "$log.summary"
 cat "$log.summary" >> "$log" && rm -f "$log.summary"
 if [ "$full" = 1 ]; then say "log: $log"; fi
