@@ -56,6 +56,7 @@ async fn outage(mode: &str, fault: &str) {
         .build()
         .expect("client");
     let mut worst = Duration::ZERO;
+    let mut listen_worst = Duration::ZERO;
     for cycle in 0..cycles {
         // Some acknowledged work before each outage.
         let (w0, r0) = load.ledger.ok_count();
@@ -114,6 +115,21 @@ async fn outage(mode: &str, fault: &str) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
         worst = worst.max(took);
+        // The read cache is on again only once the LISTEN connection is back: its hit
+        // counter moves again under the read load.
+        let hits0 = cache_hits(&ready, &srv.base, &root).await;
+        let listen_deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if cache_hits(&ready, &srv.base, &root).await > hits0 {
+                break;
+            }
+            assert!(
+                Instant::now() < listen_deadline,
+                "the read cache stayed off: LISTEN never came back (cycle {cycle})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        listen_worst = listen_worst.max(up_at.elapsed());
     }
     // Work after the last recovery, so resumed deliveries and rotations are checked too.
     let (w0, r0) = load.ledger.ok_count();
@@ -131,6 +147,10 @@ async fn outage(mode: &str, fault: &str) {
     assert_eq!(r.status().as_u16(), 200, "ready again after recovery");
     let v = check(&t, &db, StoreKind::Postgres, &ledger, &rx).await;
     let text = line(fault, "postgres", cycles, &ledger, worst, &v);
+    println!(
+        "chaos: {fault}: read cache back on (LISTEN reconnected) within {} ms of PostgreSQL accepting connections",
+        listen_worst.as_millis()
+    );
     assert_clean(&text, &ledger, &v);
     assert!(
         ledger
@@ -146,8 +166,30 @@ async fn outage(mode: &str, fault: &str) {
     );
     let slowest = *ledger.slowest_failure.lock().unwrap();
     assert!(slowest <= failure_limit, "a 503 took {slowest:?}: {text}");
+    assert!(
+        listen_worst <= recovery_limit,
+        "LISTEN came back only after {listen_worst:?}: {text}"
+    );
     let (ok, out) = srv.stop().await;
     assert!(ok, "scaivault did not stop cleanly:\n{out}");
+}
+
+/// The server's `scaivault_read_cache_hits_total` counter (0 if the scrape fails).
+async fn cache_hits(client: &reqwest::Client, base: &str, token: &str) -> f64 {
+    let Ok(r) = client
+        .get(format!("{base}/v1/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+    else {
+        return 0.0;
+    };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("scaivault_read_cache_hits"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Polls `cond` every 5 ms for at most 60 s.

@@ -20,6 +20,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 const REPLICAS: usize = 3;
+/// How long each replica works between two kills (one replica is killed at a time, in turn).
+const KILL_EVERY: Duration = Duration::from_secs(4);
 
 /// Sends one request to `base`, retrying (bounded) until it answers `want`; replicas may be
 /// down or restarting.
@@ -169,31 +171,35 @@ async fn replicas_killed_during_forced_rotation() {
             .await;
         }));
     }
-    // The auto half in one request to replica 1. If that replica dies mid-request, its
-    // rotations were opened in one transaction or not at all: retry (elsewhere) only if none
-    // was opened, as an operator would; retrying blindly would rotate again what the first
-    // request had already completed.
-    {
+    // The auto half in chunks too. A chunk's rotations are opened in one transaction or not
+    // at all, so a chunk whose replica died mid-request is retried (elsewhere) only if none of
+    // them was opened, as an operator would: retrying blindly would rotate again what the
+    // first request had already completed. What a dead replica opened but did not write is
+    // taken over by the others' schedulers after the auto-write lease.
+    let auto: Vec<String> = (1..secrets)
+        .step_by(2)
+        .map(|i| format!("fleet/auto/{i}"))
+        .collect();
+    for (n, chunk) in auto.chunks(250).enumerate() {
         let (client, bases, root, pool) =
             (client.clone(), bases.clone(), root.clone(), pool.clone());
+        let chunk = chunk.to_vec();
         rotations.push(tokio::spawn(async move {
-            let mut at = 1;
+            let mut at = n % REPLICAS;
             loop {
                 let r = client
-                    .post(format!(
-                        "{}/v1/rotation/policies/rot_auto/rotate",
-                        bases[at]
-                    ))
+                    .post(format!("{}/v1/rotation/policies/rot_auto/rotate", bases[at]))
                     .bearer_auth(&root)
-                    .json(&json!({}))
+                    .json(&json!({ "secret_paths": chunk }))
                     .send()
                     .await;
                 if matches!(&r, Ok(r) if r.status().as_u16() == 200) {
                     return;
                 }
                 let opened: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM rotation_history WHERE policy_id = 'rot_auto'",
+                    "SELECT COUNT(*) FROM rotation_history WHERE policy_id = 'rot_auto' AND secret_path = ANY($1)",
                 )
+                .bind(&chunk)
                 .fetch_one(&pool)
                 .await
                 .expect("history");
@@ -236,7 +242,7 @@ async fn replicas_killed_during_forced_rotation() {
             "not done: due={due} completed={completed} pending_deliveries={pending} kills={kills}"
         );
         // Let the replica work a few seconds, then kill it and start it again.
-        let wait_until = Instant::now() + Duration::from_secs(3);
+        let wait_until = Instant::now() + KILL_EVERY;
         while Instant::now() < wait_until {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -302,10 +308,11 @@ async fn replicas_killed_during_forced_rotation() {
     let duplicates = got.len() - seen.len();
     let lost = due_bad + completed_bad + stuck as usize + undelivered + changed;
     println!(
-        "chaos: fault=replica-kill store=postgres replicas={REPLICAS} secrets={secrets} seeded_in_s={seed_secs:.0} kills={kills} \
+        "chaos: fault=replica-kill store=postgres replicas={REPLICAS} secrets={secrets} seeded_in_s={seed_secs:.0} kills={kills} kill_every_s={} \
          done_in_s={total_secs:.0} events={} receipts={} duplicate_receipts={duplicates} slowest_auto_rotation_ms={} \
          lease_s={AUTO_WRITE_LEASE_SECS} lost={lost} [rotation.due_not_once={due_bad} completed_not_once={completed_bad} \
          auto_not_success={stuck} undelivered={undelivered} changed_event_ids={changed}]",
+        KILL_EVERY.as_secs(),
         events.len(),
         got.len(),
         slowest_us / 1000
