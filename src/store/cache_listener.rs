@@ -5,7 +5,7 @@
 //! is connected: a lost connection turns it off (and empties it) until LISTEN is back.
 
 use super::read_cache::{Group, ReadCache};
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use std::sync::Weak;
 use std::time::Duration;
 
@@ -27,8 +27,24 @@ pub async fn start(url: String, cache: Weak<ReadCache>) {
     tokio::spawn(run(url, cache, Some(first)));
 }
 
+/// How long one attempt to connect the listener may take. `PgListener::connect` makes a pool
+/// with sqlx's default 30 s acquire timeout, whose connect retries back off up to a fifth of it:
+/// after an outage the listener came back about 5 s after PostgreSQL did (measured by the chaos
+/// harness). With 1 s the retries run every 200 ms at most.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect(url).await?;
+    // The pool only reconnects the listener's one connection: no lifetime or idle limits (as
+    // in `PgListener::connect`), a short acquire timeout.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect(url)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
