@@ -32,8 +32,15 @@ NSECRETS=${BENCH_SECRETS:-100000}     # secrets seeded per store
 RSS_SAMPLE=${BENCH_RSS_SAMPLE:-10000} # how many of them the read pass reads
 RSS_SECS=${BENCH_RSS_SECONDS:-6}      # length of the read pass (wrk)
 
-# Targets.
-T_VAULT_RATIO=0.9 T_GET_RATIO=0.5 T_GET_P99=5 T_PUT_RATIO=0.5 T_DELIV=2000 T_TICK_MS=10 T_RSS_MIB=200
+CONNS_HIGH=64 # the -c64 rows (group commit at higher concurrency)
+
+# Targets (issue 21; the 0.5x audited-GET target was retired: beyond this machine for any
+# durable audit log, measured 2026-12-03). Audited GET: >= T_GET_RATIO_<store> x bare axum
+# with p99 < T_GET_P99 ms, and on PostgreSQL at least SQLite's figure; with
+# SCAIVAULT_AUDIT_DURABILITY=process >= T_PROCESS_RATIO x bare; PUT >= T_PUT_RATIO x pgbench
+# insert with p99 < T_PUT_P99 ms.
+T_VAULT_RATIO=0.9 T_GET_RATIO_SQLITE=0.25 T_GET_RATIO_POSTGRES=0.2 T_GET_P99=5
+T_PROCESS_RATIO=0.4 T_PUT_RATIO=0.25 T_PUT_P99=20 T_DELIV=2000 T_TICK_MS=10 T_RSS_MIB=200
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 for s in $ONLY; do
@@ -151,6 +158,18 @@ audit_note() {
     if (n > 0) printf "batch=%.1f commit=%.2fms", (y[2] - x[2]) / n, 1000 * (y[3] - x[3]) / n }'
 }
 
+# wal_snap -> "wal_bytes wal_fpi" of the whole PostgreSQL cluster (pg_stat_wal, PostgreSQL 14+).
+wal_snap() {
+  timeout 15 psql "${PG[@]}" -d postgres -qAt -F' ' -c "SELECT wal_bytes, wal_fpi FROM pg_stat_wal" 2>/dev/null || true
+}
+
+# wal_note "SNAP1" "SNAP2" REQUESTS -> "wal=B/req fpi=F/req": WAL written per request (the whole
+# cluster's, so only meaningful on a quiet machine), and full-page images among it.
+wal_note() {
+  awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    if (n > 0 && x[1] != "") printf "wal=%.0fB/req fpi=%.3f/req", (y[1] - x[1]) / n, (y[2] - x[2]) / n }'
+}
+
 # wrk output -> "rps p50_ms p99_ms requests non2xx sockerr"
 parse_wrk() {
   awk '
@@ -184,8 +203,9 @@ run_wrk() {
   if ((WARMUP > 0)); then
     timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 5s "$@" "$url" "${after[@]}" >/dev/null 2>&1 || true
   fi
-  local snap1="" snap2="" cpu1="" cpu2=""
+  local snap1="" snap2="" cpu1="" cpu2="" wal1="" wal2=""
   [[ -n ${AUDIT_METRICS:-} ]] && snap1=$(audit_snap)
+  [[ -n $CUR_DB ]] && wal1=$(wal_snap)
   [[ -n ${CPU_PID:-} ]] && cpu1=$(cpu_snap "$CPU_PID")
   log "$scenario/$store: wrk -t$THREADS -c$CONNS -d${secs}s $url"
   timeout $((secs + 60)) wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency "$@" "$url" "${after[@]}" >"$out" 2>&1 ||
@@ -195,6 +215,7 @@ run_wrk() {
   { echo "===== $scenario / $store: wrk $args $url (ended $(date -u +%H:%M:%S.%N | cut -c1-12) UTC)"; cat "$out"; } >>"$RAW"
   [[ -n $cpu1 ]] && cpu2=$(cpu_snap "$CPU_PID")
   [[ -n $snap1 ]] && snap2=$(audit_snap)
+  [[ -n $wal1 ]] && wal2=$(wal_snap)
   parsed=$(parse_wrk "$out")
   local statuses rps p50 p99 reqs non2xx sockerr
   statuses=$(sed -n 's/^statuses: //p' "$out")
@@ -237,6 +258,11 @@ run_wrk() {
     local audited
     audited=$(audit_note "$snap1" "$snap2")
     [[ -n $audited ]] && note="${note:+$note }$audited"
+  fi
+  if [[ -n $wal2 ]]; then
+    local wal
+    wal=$(wal_note "$wal1" "$wal2" "$reqs")
+    [[ -n $wal ]] && note="${note:+$note }$wal"
   fi
   WRK_RPS=$rps WRK_REQS=$reqs WRK_NON2XX=$non2xx
   if [[ $scenario != - ]]; then
@@ -306,12 +332,20 @@ http_store() { # store
   run_wrk get_vault "$store" "http://$HOST:$port/v1/secret/data/bench/s" -H "X-Vault-Token: $TOKEN"
   run_wrk list "$store" "$base?prefix=bench/&limit=50" -H "$AUTH"
   run_wrk put "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
+  # More clients at once: how far group commit carries reads and writes.
+  CONNS=$CONNS_HIGH run_wrk get_current_c64 "$store" "$base/bench/s" -H "$AUTH"
+  CONNS=$CONNS_HIGH run_wrk put_c64 "$store" "$base/bench/w0" -s "$ROOT/bench/lua/put.lua" -H "$AUTH" -H "$JSON"
   AUDIT_METRICS=""
 
   stop_store_server "$store" "$pid"
   local batch
   batch=$(grep -o '"audit.mean_batch_rows":[0-9.]*' "$logf" | tail -n1 | cut -d: -f2 || true)
   [[ -n $batch ]] && log "$store: audit group commit wrote $(printf '%.1f' "$batch") rows per batch on average"
+  # The audit row handed to the database before the response, not flushed
+  # (SCAIVAULT_AUDIT_DURABILITY=process: survives a crash of scaivault, not of the machine).
+  start_scaivault "$WORK/run-http-$store" "$STORE_URL" "$logf" SCAIVAULT_AUDIT_DURABILITY=process
+  CPU_PID=$SERVER_PID run_wrk get_process "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
+  stop_pid "$SERVER_PID"
   # The same server with read auditing off: what durable auditing costs.
   start_scaivault "$WORK/run-http-$store" "$STORE_URL" "$logf" SCAIVAULT_AUDIT_READS=false
   CPU_PID=$SERVER_PID run_wrk get_noaudit "$store" "http://$HOST:$SERVER_PORT/v1/secrets/bench/s" -H "$AUTH"
@@ -358,21 +392,27 @@ probe_fields() {
     printf "%s %.3f %.3f\n", m["syncs_per_s"], m["p50_us"] / 1000, m["p99_us"] / 1000 }' <<<"$1"
 }
 
-# cpu_budget_row STORE: the server CPU per request that audited GET at T_GET_RATIO x bare axum
+# cpu_budget_row STORE: the server CPU per request that audited GET at its target x bare axum
 # leaves on this machine (all cores over T_GET_RATIO x bare req/s, less what the rest of the
 # machine spent per bare request), beside what the unaudited and audited reads used.
 cpu_budget_row() {
-  local store=$1 bare=${WRK_BARE_RPS:-0}
+  local store=$1 bare=${WRK_BARE_RPS:-0} ratio
+  ratio=$(get_ratio_target "$store")
   local rest=${REST_US[get_bare/axum]:-} na=${CPU_US[get_noaudit/$store]:-} au=${CPU_US[get_current/$store]:-}
   [[ -n $rest && -n $na && -n $au ]] || return 0
   awk -v b="$bare" 'BEGIN { exit !(b > 0) }' || return 0
   local budget used
-  budget=$(awk -v n="$NPROC" -v b="$bare" -v r="$T_GET_RATIO" -v rest="$rest" \
+  budget=$(awk -v n="$NPROC" -v b="$bare" -v r="$ratio" -v rest="$rest" \
     'BEGIN { printf "%.1f", 1e6 * n / (r * b) - rest }')
   used=$(awk -v b="$budget" -v na="$na" -v au="$au" \
     'BEGIN { if (b > 0) printf "get_noaudit %s (%.2fx it), get_current %s (%.2fx it)", na, na / b, au, au / b }')
   row cpu_budget "$store" "$budget" us/req - - 0 0 0 \
-    "server CPU per request that audited GET at ${T_GET_RATIO}x bare leaves; used: ${used:-?}"
+    "server CPU per request that audited GET at ${ratio}x bare leaves; used: ${used:-?}"
+}
+
+# The audited-GET target ratio of a store.
+get_ratio_target() {
+  case $1 in postgres) echo "$T_GET_RATIO_POSTGRES" ;; *) echo "$T_GET_RATIO_SQLITE" ;; esac
 }
 
 section_http() {
@@ -635,7 +675,8 @@ OUT="$RESULTS_DIR/$TS.json"
 T_TOTAL=$((SECONDS - T_START))
 
 # Adds: ratio, what it is a ratio to, the target, and whether it is met (yes/NO/-).
-awk -F'\t' -v OFS='\t' -v vr="$T_VAULT_RATIO" -v gr="$T_GET_RATIO" -v gp="$T_GET_P99" -v pr="$T_PUT_RATIO" \
+awk -F'\t' -v OFS='\t' -v vr="$T_VAULT_RATIO" -v grs="$T_GET_RATIO_SQLITE" -v grp="$T_GET_RATIO_POSTGRES" \
+  -v gp="$T_GET_P99" -v prr="$T_PROCESS_RATIO" -v pr="$T_PUT_RATIO" -v pp="$T_PUT_P99" \
   -v dt="$T_DELIV" -v tt="$T_TICK_MS" -v rt="$T_RSS_MIB" '
   { row[NR] = $0; sc[NR] = $1; v[NR] = $3; p99[NR] = $6
     if ($1 == "get_bare") bare = $3
@@ -648,16 +689,23 @@ awk -F'\t' -v OFS='\t' -v vr="$T_VAULT_RATIO" -v gr="$T_GET_RATIO" -v gp="$T_GET
       if (sc[i] ~ /^(get_|list)/ && bare > 0) {
         r = sprintf("%.3f", v[i] / bare); vs = "get_bare" }
       if (sc[i] == "get_current") {
+        gr = (st[i] == "postgres") ? grp : grs
         tg = sprintf(">=%sx p99<%sms", gr, gp)
-        met = (r != "-" && r + 0 >= gr && p99[i] + 0 < gp) ? "yes" : "NO" }
+        met = (r != "-" && r + 0 >= gr && p99[i] + 0 < gp) ? "yes" : "NO"
+        if (st[i] == "postgres" && cur["sqlite"] > 0) {
+          tg = tg ",>=sqlite"; if (v[i] + 0 < cur["sqlite"] + 0) met = "NO" } }
+      if (sc[i] == "get_process") {
+        tg = sprintf(">=%sx", prr); met = (r != "-" && r + 0 >= prr) ? "yes" : "NO" }
       if (sc[i] == "get_vault" && cur[st[i]] > 0) {
         # Judged against the native audited read of the same store and run.
         r = sprintf("%.3f", v[i] / cur[st[i]]); vs = "get_current"
         tg = sprintf(">=%sx native", vr); met = (r + 0 >= vr) ? "yes" : "NO" }
       if (sc[i] == "put") {
-        tg = sprintf(">=%sx", pr)
+        tg = sprintf(">=%sx p99<%sms", pr, pp)
         if (ins > 0) { r = sprintf("%.3f", v[i] / ins); vs = "pgbench_insert" }
-        met = (r != "-" && r + 0 >= pr) ? "yes" : "NO" }
+        met = (r != "-" && r + 0 >= pr && p99[i] + 0 < pp) ? "yes" : "NO" }
+      if (sc[i] == "put_c64" && ins > 0) {
+        r = sprintf("%.3f", v[i] / ins); vs = "pgbench_insert" }
       if (sc[i] == "deliveries") {
         r = sprintf("%.3f", v[i] / dt); vs = "target_" dt "_per_s"
         tg = sprintf(">=%d/s", dt); met = (v[i] + 0 >= dt) ? "yes" : "NO" }
@@ -684,7 +732,7 @@ while IFS=$'\t' read -r sc st val unit p50 p99 _ _ _ note ratio _ tg met; do
   printf "$fmt" "$sc" "$st" "$val" "$unit" "$p50" "$p99" "$ratio" "$tg" "$met" "$note"
 done <"$WORK/final.tsv" | sed 's/ *$//'
 echo
-echo "ratio: get_*/list vs get_bare req/s (get_vault vs get_current); put vs pgbench_insert tps; deliveries vs ${T_DELIV}/s; tick_none_due vs ${T_TICK_MS} ms;"
+echo "ratio: get_*/list vs get_bare req/s (get_vault vs get_current); put, put_c64 vs pgbench_insert tps; deliveries vs ${T_DELIV}/s; tick_none_due vs ${T_TICK_MS} ms;"
 echo "rss vs ${T_RSS_MIB} MiB (VmRSS with $NSECRETS secrets after a read pass). Targets as set for this machine; met: yes/NO."
 echo "nproc=$NPROC  commit=${COMMIT:0:12}$($DIRTY && echo ' (dirty tree)')  took $((T_TOTAL / 60))m$((T_TOTAL % 60))s (build ${T_BUILD}s$(for k in http deliveries scale; do [[ -n ${T_SECTION[$k]:-} ]] && printf ', %s %ss' "$k" "${T_SECTION[$k]}"; done))"
 

@@ -62,6 +62,7 @@ const KNOWN_KEYS: &[&str] = &[
     "read_cache_entries",
     "audit_retention",
     "audit_reads",
+    "audit_durability",
     "audit_mirror",
     "metrics_listen",
     "rate_limit_reads",
@@ -95,6 +96,7 @@ struct RawConfig {
     read_cache_entries: usize,
     audit_retention: Option<String>,
     audit_reads: bool,
+    audit_durability: Option<String>,
     audit_mirror: Option<String>,
     metrics_listen: Option<String>,
     rate_limit_reads: u32,
@@ -127,6 +129,7 @@ impl Default for RawConfig {
             read_cache_entries: 10_000,
             audit_retention: None,
             audit_reads: true,
+            audit_durability: None,
             audit_mirror: None,
             metrics_listen: None,
             rate_limit_reads: 0,
@@ -170,6 +173,9 @@ pub struct Config {
     /// Write audit rows for reads, listings and denials (group commit). Off only to measure
     /// what auditing costs: it breaks the audit guarantee of SPEC §7.
     pub audit_reads: bool,
+    /// When a read's response may go: once its audit row is durable (default), or once the
+    /// database has it (survives a crash of scaivault, not of the machine).
+    pub audit_durability: AuditDurability,
     /// Audit rows older than this are deleted (None: keep forever).
     pub audit_retention: Option<ApiDuration>,
     /// Every committed audit row also written as a JSON line here (`audit::mirror`).
@@ -180,6 +186,35 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Requests per minute per token and category (0: that category is not limited).
     pub rate_limits: RateLimits,
+}
+
+/// When the audit row of a read (or listing, or denial) must be safe before its response
+/// goes out (`SCAIVAULT_AUDIT_DURABILITY`). Writes are always durable before they answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditDurability {
+    /// On disk (fsync'd): survives a power loss.
+    #[default]
+    Durable,
+    /// Handed to the database (SQLite WAL commit without waiting for its flush; PostgreSQL
+    /// `synchronous_commit = off`): survives a crash of scaivault, not of the machine.
+    Process,
+}
+
+impl AuditDurability {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "durable" => Some(Self::Durable),
+            "process" => Some(Self::Process),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Durable => "durable",
+            Self::Process => "process",
+        }
+    }
 }
 
 /// Per-token request budgets, requests per minute; 0 turns a category's limit off.
@@ -215,6 +250,7 @@ impl std::fmt::Debug for Config {
             .field("tls_cert", &self.tls_cert)
             .field("dev", &self.dev)
             .field("metrics_listen", &self.metrics_listen)
+            .field("audit_durability", &self.audit_durability)
             .field("audit_mirror", &self.audit_mirror)
             .field("rate_limits", &self.rate_limits)
             .finish_non_exhaustive()
@@ -406,6 +442,12 @@ impl Config {
             webhook_concurrency: raw.webhook_concurrency,
             read_cache_entries: raw.read_cache_entries,
             audit_reads: raw.audit_reads,
+            audit_durability: match non_empty(raw.audit_durability) {
+                None => AuditDurability::Durable,
+                Some(v) => AuditDurability::parse(&v).ok_or_else(|| {
+                    ConfigError::new("audit_durability", "must be durable or process")
+                })?,
+            },
             audit_retention: match non_empty(raw.audit_retention) {
                 None => None,
                 Some(v) => Some(dur("audit_retention", &v)?),

@@ -85,3 +85,17 @@ fn bad_duration_names_the_setting() {
         .to_string()
         .starts_with("invalid setting SCAIVAULT_SCHEDULER_TICK"));
 }
+
+#[test]
+fn audit_durability_is_durable_unless_set_to_process() {
+    let c = Config::validate(RawConfig::default(), false).unwrap();
+    assert_eq!(c.audit_durability, AuditDurability::Durable);
+    let raw = |v: &str| RawConfig {
+        audit_durability: Some(v.into()),
+        ..RawConfig::default()
+    };
+    let c = Config::validate(raw("process"), false).unwrap();
+    assert_eq!(c.audit_durability, AuditDurability::Process);
+    let err = Config::validate(raw("fast"), false).err().unwrap();
+    assert_eq!(err.env, "SCAIVAULT_AUDIT_DURABILITY");
+}

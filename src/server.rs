@@ -97,9 +97,19 @@ impl App {
         let mut store =
             SqlStore::connect(&config.database_url, config.database_max_connections).await?;
         store.migrate().await?;
+        // Other replicas' events wake this one's long-polls (PostgreSQL NOTIFY).
+        let bus = Arc::new(EventBus::new());
+        let wake = bus.clone();
         store
-            .start_read_cache(&config.database_url, config.read_cache_entries)
+            .start_read_cache(
+                &config.database_url,
+                config.read_cache_entries,
+                Arc::new(move || wake.published(1, 0)),
+            )
             .await;
+        store
+            .set_audit_durability(&config.database_url, config.audit_durability)
+            .await?;
         let keys = crate::bootstrap::load_master_key(&config)?;
         crate::domain::master_keys::refresh(&store, &keys)
             .await
@@ -130,7 +140,7 @@ impl App {
                 keys: Arc::new(keys),
                 clock,
                 config: Arc::new(config),
-                bus: Arc::new(EventBus::new()),
+                bus,
                 http,
             }),
             initial_token,
@@ -198,9 +208,11 @@ impl App {
         let stop = cancel.clone();
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
+        let bus = self.state.bus.clone();
         tokio::spawn(async move {
             shutdown.await;
             stop.cancel();
+            bus.stop();
             stopper.graceful_shutdown(Some(DRAIN_LIMIT));
         });
         let served = crate::http::listener::serve(

@@ -116,7 +116,8 @@ async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
             })
             .map(envelope)
             .collect();
-        let waiting = deadline.is_some_and(|d| tokio::time::Instant::now() < d);
+        let waiting =
+            deadline.is_some_and(|d| tokio::time::Instant::now() < d) && !st.bus.is_stopping();
         if !rows.is_empty() || !waiting {
             return Ok(Json(schema::EventFeed {
                 events: visible,
@@ -125,12 +126,15 @@ async fn feed(door: Door, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
             .into_response());
         }
         if let Some(d) = deadline {
-            // Woken by a local commit, or re-check every second for other replicas' events.
-            let _ = tokio::time::timeout_at(
-                d.min(tokio::time::Instant::now() + Duration::from_secs(1)),
-                changes.changed(),
-            )
-            .await;
+            // Woken by a commit (this replica's, or another's through NOTIFY on PostgreSQL),
+            // by the server stopping, or re-check every second.
+            tokio::select! {
+                _ = tokio::time::timeout_at(
+                    d.min(tokio::time::Instant::now() + Duration::from_secs(1)),
+                    changes.changed(),
+                ) => {}
+                _ = st.bus.stopped() => {}
+            }
         }
     }
 }

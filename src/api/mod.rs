@@ -16,6 +16,7 @@ pub mod registry;
 pub mod rotation;
 pub mod secret_policies;
 pub mod secrets;
+pub mod subscriptions;
 pub mod vault;
 pub mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn routes() -> ApiRouter {
         .merge(audit::router())
         .merge(rotation::router())
         .merge(secret_policies::router())
+        .merge(subscriptions::router())
         .merge(openapi::router())
         .merge(metrics::router())
         .dialect(vault::routes())

@@ -34,6 +34,7 @@ use utoipa_axum::routes;
         (name = "secret-policies", description = "Recipes of generated values (auto-generated rotations, previews)"),
         (name = "webhooks", description = "Webhooks and their deliveries"),
         (name = "events", description = "The event feed"),
+        (name = "subscriptions", description = "A token's own glob-scoped event streams: polled and acknowledged, or pushed to a webhook"),
         (name = "audit", description = "The audit log"),
         (name = "meta", description = "This document"),
     )

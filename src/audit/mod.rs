@@ -33,6 +33,11 @@ pub mod action {
     /// A Vault KV v2 mount created or deleted (SPEC §12).
     pub const MOUNT_CREATE: &str = "mount_create";
     pub const MOUNT_DELETE: &str = "mount_delete";
+    /// Subscriptions (SPEC §10): changes, and each poll that returned events.
+    pub const SUBSCRIPTION_CREATE: &str = "subscription_create";
+    pub const SUBSCRIPTION_UPDATE: &str = "subscription_update";
+    pub const SUBSCRIPTION_DELETE: &str = "subscription_delete";
+    pub const SUBSCRIPTION_EVENT: &str = "subscription_event";
 }
 
 /// Who did it, for rows written before a caller is known (auth failures, system work).

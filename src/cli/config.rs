@@ -126,6 +126,7 @@ fn settings(c: &Config) -> Vec<(&'static str, String)> {
             optional(c.audit_retention.as_ref().map(|d| quoted(d.as_str()))),
         ),
         ("audit_reads", c.audit_reads.to_string()),
+        ("audit_durability", quoted(c.audit_durability.as_str())),
         (
             "audit_mirror",
             optional(c.audit_mirror.as_ref().map(|m| quoted(m.as_setting()))),

@@ -189,22 +189,31 @@ async fn deliver(
     webhook: Option<Arc<WebhookRow>>,
 ) {
     let now = st.clock.now();
-    let result = match (&event, &webhook) {
-        (Some(e), Some(w)) if w.enabled => {
+    let withheld = match (&event, &webhook) {
+        (Some(e), Some(w)) => match withheld(st, w, e, now).await {
+            Ok(w) => w,
+            Err(err) => {
+                // Not known now: the lease expires and a later pass decides (at-least-once).
+                tracing::warn!(delivery_id = %d.id, error.cause = %err, "could not check a subscription's owner");
+                return;
+            }
+        },
+        _ => None,
+    };
+    let result = match (&event, &webhook, withheld) {
+        (_, _, Some(reason)) => not_sent(reason),
+        (Some(e), Some(w), None) if w.enabled => {
             let body = envelope(e).to_string();
             send(st, w, e, body.as_bytes(), &d.id, now).await
         }
-        _ => AttemptResult {
-            success: false,
-            response_code: None,
-            duration_ms: 0,
-            error: Some("the webhook or event no longer exists or is disabled".into()),
-            retry_after: None,
-            gone: false,
-        },
+        _ => not_sent("the webhook or event no longer exists or is disabled"),
     };
-    let final_failure = webhook.as_ref().is_none_or(|w| !w.enabled);
-    let record = outcome(st, &d, &result, st.clock.now(), final_failure);
+    let final_failure = withheld.is_some() || webhook.as_ref().is_none_or(|w| !w.enabled);
+    let mut record = outcome(st, &d, &result, st.clock.now(), final_failure);
+    if withheld.is_some() {
+        // Nothing was wrong with the endpoint: its health stays as it was.
+        record.webhook_health = None;
+    }
     let audit = delivery_audit(&d, event.as_deref(), &result, &record, st.clock.now());
     let recorded = recorder.record(record.clone(), audit).await;
     match recorded {
@@ -241,6 +250,39 @@ async fn deliver(
             tracing::warn!(delivery_id = %d.id, error.cause = %e, "could not record a delivery attempt")
         }
     }
+}
+
+/// An attempt that was not made, failing for `reason`.
+fn not_sent(reason: &str) -> AttemptResult {
+    AttemptResult {
+        success: false,
+        response_code: None,
+        duration_ms: 0,
+        error: Some(reason.into()),
+        retry_after: None,
+        gone: false,
+    }
+}
+
+/// Why an event must not go to a subscription's webhook now (SPEC §10: routed only for
+/// paths the owner token may read at delivery time), or None for every other webhook.
+async fn withheld(
+    st: &AppState,
+    w: &WebhookRow,
+    e: &EventRow,
+    now: DateTime<Utc>,
+) -> Result<Option<&'static str>, crate::store::StoreError> {
+    if w.subscription_id.is_none() {
+        return Ok(None);
+    }
+    let Some(sub) = st.store.subscription_of_webhook(&w.id).await? else {
+        return Ok(Some("the subscription no longer exists"));
+    };
+    let readable = e
+        .path
+        .as_deref()
+        .is_some_and(|p| crate::domain::subscriptions::owner_may_read(&sub, p, to_micros(now)));
+    Ok((!readable).then_some("the subscription's owner may not read this path any more"))
 }
 
 /// Decides the delivery's next state from one attempt (SPEC §5 retry rules).

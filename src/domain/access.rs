@@ -41,6 +41,12 @@ pub enum Reach<'a> {
     /// Every path that starts with this string (a webhook's `filters.path_prefix`, which
     /// matches by string prefix, SPEC §5): inside only when the prefix starts with `rule/`.
     Prefix(&'a str),
+    /// Every path a subscription glob matches (SPEC §10): inside only when the glob's
+    /// literal segments before its first wildcard lie inside the rules.
+    Glob(&'a super::subscriptions::glob::Glob),
+    /// An object owned by one token (a subscription, SPEC §10): only that token, or an
+    /// admin without path rules, reaches it.
+    OwnedBy(&'a str),
 }
 
 impl<'a> Reach<'a> {
@@ -101,6 +107,12 @@ pub fn decide(caller: &Caller, need: Need, reach: Reach<'_>) -> Result<(), Denia
 /// The path half of [`decide`]: whether `reach` lies inside the caller's path rules.
 pub fn within(caller: &Caller, reach: Reach<'_>) -> Result<(), Denial> {
     let rules = &caller.path_prefixes;
+    if let Reach::OwnedBy(owner) = reach {
+        return match caller.token_id == owner || (rules.is_empty() && caller.has(Scope::Admin)) {
+            true => Ok(()),
+            false => Err(Denial::Tenant),
+        };
+    }
     if rules.is_empty() {
         return Ok(());
     }
@@ -112,6 +124,9 @@ pub fn within(caller: &Caller, reach: Reach<'_>) -> Result<(), Denial> {
         Reach::Paths(ps) => paths_within(rules, ps),
         Reach::Prefix(p) if !prefix_inside(rules, p) => Err(Denial::Path(p.to_string())),
         Reach::Prefix(_) => Ok(()),
+        Reach::Glob(g) if !g.inside(rules) => Err(Denial::Path(g.as_str().to_string())),
+        Reach::Glob(_) => Ok(()),
+        Reach::OwnedBy(_) => Ok(()),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod scope;
 pub mod secret;
 pub mod secret_ops;
 pub mod secret_policy_ops;
+pub mod subscriptions;
 pub mod token;
 pub mod token_ops;
 pub mod webhook_ops;

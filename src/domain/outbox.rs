@@ -1,7 +1,9 @@
-//! The transactional outbox: an event and one delivery per matching webhook, written in the
-//! transaction of the change that caused them. Nothing is sent from here.
+//! The transactional outbox: an event, one delivery per matching webhook and one queue entry
+//! (or delivery) per matching subscription, written in the transaction of the change that
+//! caused them. Nothing is sent from here.
 
 use super::events::{new_sortable_id, routes_to, NewEvent};
+use super::subscriptions::{Route, POLLING};
 use crate::clock::to_micros;
 use crate::store::{DeliveryRow, DeliveryStatus, EventRow, StoreResult, StoreTx};
 use chrono::{DateTime, Utc};
@@ -17,6 +19,9 @@ pub async fn emit(
         return Ok((Vec::new(), 0));
     }
     let webhooks = tx.routable_webhooks(&events[0].tenant_id).await?;
+    let subscriptions = tx.routable_subscriptions(&events[0].tenant_id).await?;
+    let routes: Vec<Route> = subscriptions.iter().map(Route::new).collect();
+    let now_us = to_micros(now);
     tx.lock_event_sequence().await?;
     let mut rows = Vec::with_capacity(events.len());
     let mut deliveries = 0;
@@ -29,6 +34,22 @@ pub async fn emit(
         {
             tx.insert_delivery(&new_delivery(&row, &w.id, now)).await?;
             deliveries += 1;
+        }
+        for r in routes.iter().filter(|r| {
+            r.row.tenant_id == ev.tenant_id && r.wants(ev.event_type, ev.path.as_deref(), now_us)
+        }) {
+            match (&r.row.webhook_id, r.row.delivery_type.as_str()) {
+                (_, POLLING) => {
+                    tx.enqueue_subscription_event(&r.row.id, &row.id, r.row.buffer_size)
+                        .await?;
+                }
+                (Some(webhook_id), _) => {
+                    tx.insert_delivery(&new_delivery(&row, webhook_id, now))
+                        .await?;
+                    deliveries += 1;
+                }
+                (None, _) => {}
+            }
         }
         rows.push(row);
     }

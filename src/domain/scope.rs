@@ -13,11 +13,15 @@ pub enum Scope {
     SecretsRotate,
     AuditRead,
     AuditExport,
+    /// See and poll one's own subscriptions (SPEC §10).
+    SubscriptionsRead,
+    /// Create, change and delete one's own subscriptions.
+    SubscriptionsWrite,
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::SecretsDelete,
@@ -25,6 +29,8 @@ impl Scope {
         Scope::SecretsRotate,
         Scope::AuditRead,
         Scope::AuditExport,
+        Scope::SubscriptionsRead,
+        Scope::SubscriptionsWrite,
         Scope::Admin,
     ];
 
@@ -37,6 +43,8 @@ impl Scope {
             Scope::SecretsRotate => "secrets:rotate",
             Scope::AuditRead => "audit:read",
             Scope::AuditExport => "audit:export",
+            Scope::SubscriptionsRead => "subscriptions:read",
+            Scope::SubscriptionsWrite => "subscriptions:write",
             Scope::Admin => "admin",
         }
     }

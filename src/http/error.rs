@@ -28,6 +28,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     ),
     (400, "invalid_secret_type", "unknown secret_type"),
     (
+        400,
+        "invalid_glob",
+        "a subscription path glob cannot be parsed",
+    ),
+    (
         401,
         "authentication_required",
         "Authorization header missing or malformed",
@@ -45,6 +50,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (404, "delivery_not_found", "no such delivery"),
     (404, "token_not_found", "no such active token"),
     (404, "secret_policy_not_found", "no such secret policy"),
+    (
+        404,
+        "subscription_not_found",
+        "no such subscription of this token",
+    ),
     (
         405,
         "method_not_allowed",
@@ -123,6 +133,10 @@ impl ApiError {
 
     pub fn invalid_request(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
+    }
+    /// 400 for a subscription glob that cannot be parsed (SPEC §10).
+    pub fn invalid_glob(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_glob", msg)
     }
     pub fn invalid_path(msg: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_path", msg)

@@ -82,6 +82,10 @@ pub fn category(method: &Method, path: &str) -> Option<Category> {
     if under("/v1/auth/tokens") || under("/v1/auth/introspect") || under("/v1/webhooks") {
         return Some(Category::Admin);
     }
+    // Subscription changes are writes; polling and acknowledging are a consumer's reads.
+    if under("/v1/subscriptions") && is_write_method && !path.ends_with("/ack") {
+        return Some(Category::Writes);
+    }
     if path.starts_with("/v1/secrets/") && is_write_method && path != "/v1/secrets/batch" {
         return Some(Category::Writes);
     }

@@ -18,6 +18,7 @@ pub fn path_category(path: &str) -> &'static str {
         Some("rotation") => "rotation",
         Some("webhooks") => "webhooks",
         Some("events") => "events",
+        Some("subscriptions") => "subscriptions",
         Some("audit") => "audit",
         Some("auth") => "auth",
         Some("health") | Some("version") => "health",

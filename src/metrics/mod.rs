@@ -83,6 +83,7 @@ pub struct Metrics {
     rotations: Family<StatusLabels, Counter>,
     rotation_queue_depth: Gauge,
     webhook_queue_depth: Gauge,
+    subscription_backlog: Gauge,
     webhook_oldest_pending: SecondsGauge,
     scheduler_lag: SecondsGauge,
     /// One scrape at a time: gauges are set from the store, then encoded.
@@ -156,6 +157,12 @@ impl Metrics {
             "Webhook deliveries pending (first attempt or retry)",
             webhook_queue_depth.clone(),
         );
+        let subscription_backlog = Gauge::default();
+        registry.register(
+            "scaivault_subscription_backlog",
+            "Events routed to polling subscriptions and not yet acknowledged",
+            subscription_backlog.clone(),
+        );
         let webhook_oldest_pending = SecondsGauge::default();
         registry.register_with_unit(
             "scaivault_webhook_oldest_pending",
@@ -190,6 +197,7 @@ impl Metrics {
             rotations,
             rotation_queue_depth,
             webhook_queue_depth,
+            subscription_backlog,
             webhook_oldest_pending,
             scheduler_lag,
             scrape_lock: tokio::sync::Mutex::new(()),

@@ -18,6 +18,8 @@ pub async fn render(st: &AppState) -> Result<String, StoreError> {
     let (pending, oldest_created) = st.store.pending_deliveries().await?;
     let backlog = st.store.scheduler_backlog(now_us).await?;
     m.webhook_queue_depth.set(pending);
+    m.subscription_backlog
+        .set(st.store.subscription_backlog().await?);
     m.webhook_oldest_pending
         .set(age_seconds(now_us, oldest_created));
     m.rotation_queue_depth.set(backlog.rotations_due);

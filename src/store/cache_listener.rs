@@ -1,16 +1,24 @@
-//! PostgreSQL: tells a replica's read cache about every other process's commits. Triggers
-//! (migration 0008) run `NOTIFY scaivault_cache, 'secrets' | 'tokens'` on any change to the
-//! cached tables, whoever makes it (another replica, a CLI command, an operator's SQL); this
-//! task listens and bumps the matching generation. The cache is on only while the listener
-//! is connected: a lost connection turns it off (and empties it) until LISTEN is back.
+//! PostgreSQL: tells a replica about every other process's commits, on one connection.
+//! Triggers (migration 0008) run `NOTIFY scaivault_cache, 'secrets' | 'tokens'` on any change
+//! to the cached tables, whoever makes it (another replica, a CLI command, an operator's SQL);
+//! this task listens and bumps the matching generation of the read cache. The cache is on only
+//! while the listener is connected: a lost connection turns it off (and empties it) until
+//! LISTEN is back. A trigger on `events` (migration 0014) runs `NOTIFY scaivault_events`: the
+//! task calls `wake`, so long-polls (event feed, subscriptions) answer at once whichever
+//! replica stored the event; they also look again every second, and a reconnect wakes them.
 
 use super::read_cache::{Group, ReadCache};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use std::sync::Weak;
 use std::time::Duration;
 
-/// The channel the triggers notify.
+/// The channel the cache triggers notify.
 pub const CHANNEL: &str = "scaivault_cache";
+/// The channel the `events` trigger notifies.
+pub const EVENTS_CHANNEL: &str = "scaivault_events";
+
+/// What to run when another process stored events.
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// How often an idle listener checks that its cache still exists.
 const OWNER_CHECK: Duration = Duration::from_secs(1);
@@ -21,10 +29,11 @@ const OWNER_CHECK: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Connects once now (so a healthy start has the cache on at once), then keeps listening in
-/// the background for as long as the cache exists.
-pub async fn start(url: String, cache: Weak<ReadCache>) {
+/// the background for as long as the cache exists (the store is open). `cache_on`: the
+/// cache was configured on (else it stays off and only `wake` is served).
+pub async fn start(url: String, cache: Weak<ReadCache>, cache_on: bool, wake: Wake) {
     let first = connect(&url).await;
-    tokio::spawn(run(url, cache, Some(first)));
+    tokio::spawn(run(url, cache, cache_on, wake, Some(first)));
 }
 
 /// How long one attempt to connect the listener may take. `PgListener::connect` makes a pool
@@ -45,13 +54,15 @@ async fn connect(url: &str) -> Result<PgListener, sqlx::Error> {
         .await?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.ignore_pool_close_event(true);
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, EVENTS_CHANNEL]).await?;
     Ok(listener)
 }
 
 async fn run(
     url: String,
     cache: Weak<ReadCache>,
+    cache_on: bool,
+    wake: Wake,
     mut first: Option<Result<PgListener, sqlx::Error>>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -74,13 +85,16 @@ async fn run(
         };
         backoff = Duration::from_millis(100);
         match cache.upgrade() {
-            Some(c) => c.set_enabled(true),
+            Some(c) => c.set_enabled(cache_on),
             None => return,
         }
+        // Events stored while disconnected were not announced.
+        wake();
         loop {
             match tokio::time::timeout(OWNER_CHECK, listener.try_recv()).await {
                 Err(_idle) if cache.strong_count() == 0 => return,
                 Err(_idle) => {}
+                Ok(Ok(Some(note))) if note.channel() == EVENTS_CHANNEL => wake(),
                 Ok(Ok(Some(note))) => {
                     let Some(c) = cache.upgrade() else { return };
                     match note.payload() {

@@ -46,3 +46,29 @@ pub async fn connect(url: &str, max_connections: u32) -> StoreResult<AnyPool> {
         .await?;
     Ok(pool)
 }
+
+/// Connections of the audit writer in `audit_durability = process` mode: a commit returns
+/// once PostgreSQL has it in its WAL buffers, without waiting for the WAL flush (it survives
+/// a crash of scaivault; a crash of the database server can lose the last few hundred
+/// milliseconds of such rows). Only the audit writer's batches use it.
+pub async fn connect_async_commit(url: &str) -> StoreResult<AnyPool> {
+    use sqlx::Executor;
+    let pool = AnyPoolOptions::new()
+        .max_connections(AUDIT_CONNECTIONS)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(super::pool_health::outside_transaction)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
+/// Connections of the audit writer's own pool: its batches in flight, and one more.
+const AUDIT_CONNECTIONS: u32 = 5;

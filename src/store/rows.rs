@@ -187,6 +187,9 @@ pub struct WebhookRow {
     pub disabled_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The subscription this webhook delivers for (SPEC §10); such webhooks are not listed,
+    /// read or routed as webhooks of their own.
+    pub subscription_id: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookRow {
@@ -411,4 +414,33 @@ pub struct KeySwap<'a> {
     pub old_key_id: &'a str,
     pub new_wrapped: &'a [u8],
     pub new_key_id: &'a str,
+}
+
+/// A subscription (SPEC §10), with the state of the token that owns it (from a join: the
+/// owner's path rules and validity decide routing at delivery time).
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub identity_id: String,
+    pub token_id: String,
+    /// JSON array of path globs.
+    pub paths: String,
+    /// JSON array of event types (or `*`).
+    pub events: String,
+    /// `polling` or `webhook`.
+    pub delivery_type: String,
+    pub buffer_size: i64,
+    /// The subscription's own (hidden) webhook, for `webhook` delivery.
+    pub webhook_id: Option<String>,
+    /// `active` or `paused`.
+    pub status: String,
+    pub dropped_events: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The owner token's JSON path rules; None when that token no longer exists.
+    pub owner_rules: Option<String>,
+    pub owner_revoked_at: Option<i64>,
+    pub owner_expires_at: Option<i64>,
 }

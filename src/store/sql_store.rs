@@ -28,6 +28,9 @@ pub struct SqlStore {
     /// has a connection of its own) take turns here, in order, instead of meeting in SQLite's
     /// busy handler, which sleeps a millisecond or more per retry. None on PostgreSQL.
     write_gate: Option<Arc<WriteGate>>,
+    /// PostgreSQL with `audit_durability = process`: the audit writer's batches commit here,
+    /// on connections with `synchronous_commit = off` (None: on `writer`, durable).
+    pub(super) audit_pool: Option<AnyPool>,
 }
 
 /// The lock SQLite writers of this process take turns on (see `SqlStore::write_gate`).
@@ -106,23 +109,56 @@ impl SqlStore {
             cache: Arc::new(ReadCache::new(1, Default::default())),
             sqlite_audit,
             write_gate,
+            audit_pool: None,
         })
     }
 
     /// Turns on the read cache with room for `capacity` secrets (0: stays off). On SQLite it
-    /// is on at once (this process is the only writer). On PostgreSQL it is on while a
-    /// listener for other replicas' commits is connected (`cache_listener`).
-    pub async fn start_read_cache(&mut self, url: &str, capacity: usize) {
-        if capacity == 0 {
-            return;
+    /// is on at once (this process is the only writer). On PostgreSQL a listener for other
+    /// processes' commits starts (`cache_listener`): the cache is on while it is connected,
+    /// and `on_events` runs when anyone stores events (waking this replica's long-polls).
+    pub async fn start_read_cache(
+        &mut self,
+        url: &str,
+        capacity: usize,
+        on_events: super::cache_listener::Wake,
+    ) {
+        if capacity > 0 {
+            self.cache = Arc::new(ReadCache::new(capacity, self.cache.stats.clone()));
         }
-        self.cache = Arc::new(ReadCache::new(capacity, self.cache.stats.clone()));
         match self.backend {
-            Backend::Sqlite => self.cache.set_enabled(true),
+            Backend::Sqlite => self.cache.set_enabled(capacity > 0),
             Backend::Postgres => {
-                super::cache_listener::start(url.to_string(), Arc::downgrade(&self.cache)).await
+                super::cache_listener::start(
+                    url.to_string(),
+                    Arc::downgrade(&self.cache),
+                    capacity > 0,
+                    on_events,
+                )
+                .await
             }
         }
+    }
+
+    /// Sets when the audit writer's rows (reads, listings, denials) count as written:
+    /// `Durable` once on disk (the default), `Process` once the database has them.
+    pub async fn set_audit_durability(
+        &mut self,
+        url: &str,
+        mode: crate::config::AuditDurability,
+    ) -> StoreResult<()> {
+        if mode == crate::config::AuditDurability::Durable {
+            return Ok(());
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                if let Some(a) = &self.sqlite_audit {
+                    a.answer_before_flush();
+                }
+            }
+            Backend::Postgres => self.audit_pool = Some(postgres::connect_async_commit(url).await?),
+        }
+        Ok(())
     }
 
     /// The read cache (for its statistics).

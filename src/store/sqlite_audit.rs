@@ -24,6 +24,7 @@ use crate::audit::writer::{batch_rows, AuditError, Job, WriterStats};
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -67,6 +68,9 @@ pub struct SqliteAuditAppender {
     work: Mutex<Option<mpsc::Sender<Work>>>,
     flushes: Mutex<Option<mpsc::Sender<Flush>>>,
     stats: Arc<OnceLock<Arc<WriterStats>>>,
+    /// `audit_durability = process`: requests are answered once their group committed,
+    /// without waiting for the WAL flush.
+    before_flush: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for SqliteAuditAppender {
@@ -88,9 +92,14 @@ impl SqliteAuditAppender {
             StoreError::Unavailable(format!("cannot start the audit appender thread: {e}"))
         };
         let to_flush = flushes.clone();
+        let before_flush: Arc<AtomicBool> = Arc::default();
+        let answer = Answering {
+            before_flush: before_flush.clone(),
+            stats: stats.clone(),
+        };
         std::thread::Builder::new()
             .name("audit-append".into())
-            .spawn(move || append_loop(&db, &gate, work_rx, to_flush))
+            .spawn(move || append_loop(&db, &gate, work_rx, to_flush, &answer))
             .map_err(spawned)?;
         let flush_stats = stats.clone();
         std::thread::Builder::new()
@@ -101,7 +110,15 @@ impl SqliteAuditAppender {
             work: Mutex::new(Some(work)),
             flushes: Mutex::new(Some(flushes)),
             stats,
+            before_flush,
         })
+    }
+
+    /// From now on, answer each request once its rows are committed to the WAL, without
+    /// waiting for the WAL's `fdatasync` (`audit_durability = process`: the rows survive a
+    /// crash of this process, not of the machine). Writes still wait for the flush.
+    pub fn answer_before_flush(&self) {
+        self.before_flush.store(true, Ordering::Relaxed);
     }
 
     /// Where the group statistics of `submit`ted rows are counted (once; later calls are
@@ -183,11 +200,18 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// When the append thread answers a group's requests.
+struct Answering {
+    before_flush: Arc<AtomicBool>,
+    stats: Arc<OnceLock<Arc<WriterStats>>>,
+}
+
 fn append_loop(
     db: &Path,
     gate: &WriteGate,
     work: mpsc::Receiver<Work>,
     flushes: mpsc::Sender<Flush>,
+    answering: &Answering,
 ) {
     let mut conn: Option<AppendConn> = None;
     let mut next: Option<Work> = None;
@@ -231,8 +255,14 @@ fn append_loop(
                 };
                 let answers: Vec<Answer> =
                     group.into_iter().map(|j| j.done).zip(outcomes).collect();
-                if rows == 0 {
-                    // Nothing was committed (the store failed): nothing to flush.
+                if rows == 0 || answering.before_flush.load(Ordering::Relaxed) {
+                    // Nothing was committed (the store failed): nothing to flush. Or the
+                    // process durability mode: committed is enough.
+                    if rows > 0 {
+                        if let Some(s) = answering.stats.get() {
+                            s.record_batch(rows, started.elapsed().as_secs_f64());
+                        }
+                    }
                     for (done, outcome) in answers {
                         let _ = done.send(outcome);
                     }

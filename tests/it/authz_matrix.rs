@@ -79,6 +79,13 @@ const TABLE: &[(&str, &str)] = &[
     ("PATCH /v1/secret-policies/{id}",                "--3 --3 --3 --3 --3 --3 --3 --o --3 --3 --4"),
     ("DELETE /v1/secret-policies/{id}",               "--3 --3 --3 --3 --3 --3 --3 --n --3 --3 --4"),
     ("POST /v1/secret-policies/{id}/preview",         "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --4"),
+    ("POST /v1/subscriptions",                        "333 333 333 333 333 333 333 ccc c33 333 ccc"),
+    ("GET /v1/subscriptions",                         "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --o"),
+    ("GET /v1/subscriptions/{id}",                    "333 333 333 333 333 333 333 ooo 444 333 444"),
+    ("PATCH /v1/subscriptions/{id}",                  "333 333 333 333 333 333 333 ooo 444 333 444"),
+    ("DELETE /v1/subscriptions/{id}",                 "333 333 333 333 333 333 333 nnn 444 333 444"),
+    ("GET /v1/subscriptions/{id}/poll",               "333 333 333 333 333 333 333 ooo 444 333 444"),
+    ("POST /v1/subscriptions/{id}/ack",               "333 333 333 333 333 333 333 ooo 444 333 444"),
     ("POST /v1/webhooks",                             "333 333 333 333 333 333 333 ccc c33 333 ccc"),
     ("GET /v1/webhooks",                              "--3 --3 --3 --3 --3 --3 --3 --o --o --3 --o"),
     ("GET /v1/webhooks/{id}",                         "333 333 333 333 333 333 333 ooo o44 333 444"),
@@ -222,6 +229,28 @@ async fn prepare(app: &TestApp, route: &str, target: Target, n: usize) -> Cell {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
             url = url.replace("{id}", r.body["id"].as_str().expect("id"));
             body = (method == "PATCH").then(|| json!({"description": "changed"}));
+        }
+    } else if template.starts_with("/v1/subscriptions") {
+        // Made by the root token (an admin without rules): no other token owns them.
+        let glob = match target {
+            Target::N => "**".to_string(),
+            _ => format!("{team}/**"),
+        };
+        let sub = json!({"name": format!("s{n}"), "paths": [glob], "events": ["*"], "delivery": {"type": "polling"}});
+        if template == "/v1/subscriptions" {
+            body = (method == "POST").then_some(sub);
+        } else {
+            let r = app.post("/v1/subscriptions", &sub).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            url = url.replace("{id}", r.body["id"].as_str().expect("id"));
+            body = match method {
+                "PATCH" => Some(json!({"name": format!("renamed{n}")})),
+                "POST" => Some(json!({"event_ids": ["evt_none"]})),
+                _ => None,
+            };
+            if template.ends_with("/poll") {
+                url.push_str("?timeout=0");
+            }
         }
     } else if template.starts_with("/v1/webhooks") {
         let hook = json!({"name": format!("h{n}"), "url": "http://127.0.0.1:9/hook", "secret": "whsec_0123456789abcdef0123456789", "events": ["*"], "filters": {"path_prefix": filter}});

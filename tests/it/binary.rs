@@ -1108,8 +1108,10 @@ async fn kill_9_loses_no_event_sqlite() {
 }
 
 /// `kill -9` under a read load: every read that got a 200 has its audit row afterwards
-/// (the group-commit writer answers only after the row's batch committed).
-async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind) {
+/// (the group-commit writer answers only after the row's batch committed), with either
+/// audit durability (`process` answers once the database has the row, which a crash of
+/// scaivault cannot take).
+async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind, durability: &str) {
     use reqwest::Method as M;
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
@@ -1118,6 +1120,7 @@ async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind) {
         ("SCAIVAULT_DATABASE_URL", db.as_str()),
         ("SCAIVAULT_MASTER_KEY", key.as_str()),
         ("SCAIVAULT_ROOT_TOKEN", root.as_str()),
+        ("SCAIVAULT_AUDIT_DURABILITY", durability),
         ("RUST_LOG", "warn"),
     ];
     let srv = Server::start(dir.path(), &[], port, &env, &root).await;
@@ -1188,12 +1191,22 @@ async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_reads_keeps_every_audit_row_postgres() {
-    kill_9_under_reads_keeps_every_audit_row(StoreKind::Postgres).await
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Postgres, "durable").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_reads_keeps_every_audit_row_sqlite() {
-    kill_9_under_reads_keeps_every_audit_row(StoreKind::Sqlite).await
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Sqlite, "durable").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_reads_keeps_every_audit_row_process_mode_postgres() {
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Postgres, "process").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_reads_keeps_every_audit_row_process_mode_sqlite() {
+    kill_9_under_reads_keeps_every_audit_row(StoreKind::Sqlite, "process").await
 }
 
 /// The rotation lifecycle on the real binary with a policy of seconds: warnings, due, overdue,

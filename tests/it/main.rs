@@ -44,6 +44,7 @@ mod smoke;
 mod sqlite_files;
 mod store_conformance;
 mod store_down;
+mod subscriptions;
 mod test_databases;
 mod tls;
 mod typed_bodies;

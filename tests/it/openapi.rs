@@ -209,6 +209,7 @@ fn param_value(path: &str, name: &str, webhook: &str, policy: &str) -> String {
         "path" | "secret_path" => "oa/probe".into(),
         "id" if path.starts_with("/v1/webhooks") => webhook.into(),
         "id" if path.starts_with("/v1/rotation") => policy.into(),
+        "id" if path.starts_with("/v1/subscriptions") => "sub_missing".into(),
         "id" => "tok_missing".into(),
         "delivery_id" => "del_missing".into(),
         "identity_id" => "user:root".into(),
@@ -238,6 +239,11 @@ fn body_for(operation_id: &str) -> Option<Value> {
             "name": "probe", "fields": [{ "name": "k", "generator": "uuid" }]
         }),
         "update_secret_policy" => json!({ "description": "changed" }),
+        "create_subscription" => json!({
+            "name": "probe", "paths": ["oa/**"], "events": ["*"], "delivery": { "type": "polling" }
+        }),
+        "update_subscription" => json!({ "name": "renamed" }),
+        "ack_subscription" => json!({ "event_ids": ["evt_missing"] }),
         _ => return None,
     })
 }
@@ -368,6 +374,8 @@ async fn scopes_and_error_responses_are_documented(kind: StoreKind) {
         "secrets:rotate",
         "audit:read",
         "audit:export",
+        "subscriptions:read",
+        "subscriptions:write",
         "admin",
     ]
     .into();

@@ -8,6 +8,7 @@ mod events;
 mod fixtures;
 mod rotation;
 mod secrets;
+mod subscriptions;
 mod tokens;
 mod transactions;
 mod vault_and_reads;

@@ -77,6 +77,28 @@ impl ToSchema for EventTypeName {
     }
 }
 
+/// Checks an `events` list (known event types or `*`, at least one), without duplicates.
+pub fn event_types(events: Vec<String>, c: &mut crate::http::typed_body::Checker) -> Vec<String> {
+    let mut list: Vec<String> = Vec::new();
+    for e in events {
+        if e != "*" && !ALL_TYPES.contains(&e.as_str()) {
+            c.push(
+                "events",
+                format!(
+                    "unknown event type; use '*' or any of {}",
+                    ALL_TYPES.join(", ")
+                ),
+            );
+        } else if !list.contains(&e) {
+            list.push(e);
+        }
+    }
+    if list.is_empty() {
+        c.push("events", "must be a non-empty list of event types");
+    }
+    list
+}
+
 /// A token scope; `admin` implies every other scope.
 #[derive(Serialize, ToSchema)]
 pub enum ScopeName {
@@ -94,6 +116,10 @@ pub enum ScopeName {
     AuditRead,
     #[serde(rename = "audit:export")]
     AuditExport,
+    #[serde(rename = "subscriptions:read")]
+    SubscriptionsRead,
+    #[serde(rename = "subscriptions:write")]
+    SubscriptionsWrite,
     #[serde(rename = "admin")]
     Admin,
 }

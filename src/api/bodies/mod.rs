@@ -10,5 +10,7 @@ pub mod rotation_requests;
 pub mod secret_policies;
 pub mod secret_requests;
 pub mod secrets;
+pub mod subscription_requests;
+pub mod subscriptions;
 pub mod webhook_requests;
 pub mod webhooks;

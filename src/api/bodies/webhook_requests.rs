@@ -1,10 +1,9 @@
 //! `/v1/webhooks` request bodies (SPEC §5): parsed by serde, checked by `check`, documented by
 //! utoipa. The signing secret is never echoed, not even in an error.
 
-use super::common::{field_duration, EventTypeName, SecretTypeName};
+use super::common::{event_types, field_duration, EventTypeName, SecretTypeName};
 use crate::delivery::target::{validate_url, TargetRules};
 use crate::domain::duration::ApiDuration;
-use crate::domain::events::ALL_TYPES;
 use crate::domain::secret::SecretType;
 use crate::http::error::ApiError;
 use crate::http::typed_body::{Checker, Patch};
@@ -153,24 +152,7 @@ impl WebhookPatch {
             f.previous_secret_ttl = Some(ttl);
         }
         if let Some(events) = self.events {
-            let mut list: Vec<String> = Vec::new();
-            for e in events {
-                if e != "*" && !ALL_TYPES.contains(&e.as_str()) {
-                    c.push(
-                        "events",
-                        format!(
-                            "unknown event type; use '*' or any of {}",
-                            ALL_TYPES.join(", ")
-                        ),
-                    );
-                } else if !list.contains(&e) {
-                    list.push(e);
-                }
-            }
-            if list.is_empty() {
-                c.push("events", "must be a non-empty list of event types");
-            }
-            f.events = Some(list);
+            f.events = Some(event_types(events, &mut c));
         }
         if let Some(filters) = self.filters {
             match filters.path_prefix {

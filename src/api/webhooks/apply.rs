@@ -7,8 +7,48 @@ use crate::crypto::envelope::seal;
 use crate::server::AppState;
 use crate::store::{WebhookHealth, WebhookRow};
 
+/// A new, healthy, enabled webhook row with nothing set yet (name, url, secret, events and
+/// filters are applied by the caller).
+pub(crate) fn blank_row(tenant_id: &str, now: i64) -> WebhookRow {
+    WebhookRow {
+        id: crate::domain::ids::new_id("wh_"),
+        tenant_id: tenant_id.to_string(),
+        name: String::new(),
+        url: String::new(),
+        description: None,
+        secret_ciphertext: Vec::new(),
+        secret_wrapped_key: Vec::new(),
+        secret_key_id: String::new(),
+        prev_secret_ciphertext: None,
+        prev_secret_wrapped_key: None,
+        prev_secret_key_id: None,
+        prev_secret_until: None,
+        events: "[]".into(),
+        filter_path_prefix: None,
+        filter_secret_type: None,
+        filter_tags: "[]".into(),
+        enabled: true,
+        status: WebhookHealth::Healthy,
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+        subscription_id: None,
+    }
+}
+
+/// Where this server lets webhooks point (configuration).
+pub(crate) fn targets<'a>(
+    st: &AppState,
+    rules: &'a crate::delivery::target::TargetRules,
+) -> crate::api::bodies::webhooks::Targets<'a> {
+    crate::api::bodies::webhooks::Targets {
+        allow_http: st.config.webhook_allow_http,
+        rules,
+    }
+}
+
 /// Seals a signing secret into the webhook row's current slot.
-pub(super) fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
+pub(crate) fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
     let sealed = seal(
         &st.keys,
         &webhook_binding(&w.tenant_id, &w.id),
@@ -20,7 +60,7 @@ pub(super) fn set_secret(st: &AppState, w: &mut WebhookRow, secret: &str) {
 }
 
 /// Applies validated fields to a row (rotating the signing secret if a new one is given).
-pub(super) fn apply(st: &AppState, w: &mut WebhookRow, f: WebhookFields, now: i64) {
+pub(crate) fn apply(st: &AppState, w: &mut WebhookRow, f: WebhookFields, now: i64) {
     if let Some(n) = f.name {
         w.name = n;
     }

@@ -10,8 +10,6 @@ use crate::http::door::Door;
 use crate::http::error::ApiError;
 use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
-use crate::server::AppState;
-use crate::store::{WebhookHealth, WebhookRow};
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -41,29 +39,7 @@ pub(super) async fn create(
         let JsonBody { body, check } = body?;
         let f = body.check(check, &targets(st, &st.config.webhook_targets()))?;
         let now = to_micros(st.clock.now());
-        let mut w = WebhookRow {
-            id: crate::domain::ids::new_id("wh_"),
-            tenant_id: caller.tenant_id.clone(),
-            name: String::new(),
-            url: String::new(),
-            description: None,
-            secret_ciphertext: Vec::new(),
-            secret_wrapped_key: Vec::new(),
-            secret_key_id: String::new(),
-            prev_secret_ciphertext: None,
-            prev_secret_wrapped_key: None,
-            prev_secret_key_id: None,
-            prev_secret_until: None,
-            events: "[]".into(),
-            filter_path_prefix: None,
-            filter_secret_type: None,
-            filter_tags: "[]".into(),
-            enabled: true,
-            status: WebhookHealth::Healthy,
-            disabled_reason: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut w = blank_row(&caller.tenant_id, now);
         apply(st, &mut w, f, now);
         // A path-restricted admin's webhook needs a path filter inside its rules.
         g.allow(
@@ -227,15 +203,4 @@ pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Respons
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
-}
-
-/// Where this server lets webhooks point.
-fn targets<'a>(
-    st: &AppState,
-    rules: &'a crate::delivery::target::TargetRules,
-) -> schema::Targets<'a> {
-    schema::Targets {
-        allow_http: st.config.webhook_allow_http,
-        rules,
-    }
 }

@@ -8,7 +8,7 @@ use crate::store::{StoreError, WebhookRow};
 
 use utoipa_axum::routes;
 
-mod apply;
+pub(crate) mod apply;
 mod crud;
 mod deliveries;
 

@@ -14,6 +14,7 @@ pub mod mounts;
 pub mod rotation;
 pub mod secret_policies;
 pub mod secrets;
+pub mod subscriptions;
 pub mod tokens;
 pub mod version_reads;
 pub mod webhooks;

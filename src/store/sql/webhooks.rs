@@ -11,7 +11,7 @@ macro_rules! webhook_cols {
         "id, tenant_id, name, url, description, secret_ciphertext, secret_wrapped_key, \
          secret_key_id, prev_secret_ciphertext, prev_secret_wrapped_key, prev_secret_key_id, \
          prev_secret_until, events, filter_path_prefix, filter_secret_type, filter_tags, enabled, \
-         status, disabled_reason, created_at, updated_at"
+         status, disabled_reason, created_at, updated_at, subscription_id"
     };
 }
 
@@ -19,7 +19,7 @@ const WEBHOOK_COLS: &str = webhook_cols!();
 const INSERT_WEBHOOK: &str = concat!(
     "INSERT INTO webhooks (",
     webhook_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
 );
 const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET name = $2, url = $3, description = $4, \
      secret_ciphertext = $5, secret_wrapped_key = $6, secret_key_id = $7, \
@@ -30,17 +30,17 @@ const UPDATE_WEBHOOK: &str = "UPDATE webhooks SET name = $2, url = $3, descripti
 const GET_WEBHOOK: &str = concat!(
     "SELECT ",
     webhook_cols!(),
-    " FROM webhooks WHERE tenant_id = $1 AND id = $2"
+    " FROM webhooks WHERE tenant_id = $1 AND id = $2 AND subscription_id IS NULL"
 );
 const LIST_WEBHOOKS: &str = concat!(
     "SELECT ",
     webhook_cols!(),
-    " FROM webhooks WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    " FROM webhooks WHERE tenant_id = $1 AND id > $2 AND subscription_id IS NULL ORDER BY id LIMIT $3"
 );
 const ROUTABLE_WEBHOOKS: &str = concat!(
     "SELECT ",
     webhook_cols!(),
-    " FROM webhooks WHERE tenant_id = $1 AND enabled = 1"
+    " FROM webhooks WHERE tenant_id = $1 AND enabled = 1 AND subscription_id IS NULL"
 );
 const DELETE_WEBHOOK: &str = "DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2";
 /// `$1` webhook id, `$2` health (`healthy`/`failing`); only a change is written.
@@ -112,6 +112,7 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, w: &WebhookRow) 
     bind_webhook(sqlx::query(INSERT_WEBHOOK), w, true)
         .bind(w.created_at)
         .bind(w.updated_at)
+        .bind(&w.subscription_id)
         .execute(ex)
         .await?;
     Ok(())

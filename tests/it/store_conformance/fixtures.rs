@@ -108,6 +108,7 @@ pub fn webhook(tenant: &str, id: &str, name: &str) -> WebhookRow {
         disabled_reason: None,
         created_at: NOW,
         updated_at: NOW,
+        subscription_id: None,
     }
 }
 
