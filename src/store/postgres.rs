@@ -56,7 +56,7 @@ pub async fn connect_async_commit(url: &str) -> StoreResult<AnyPool> {
     let pool = AnyPoolOptions::new()
         .max_connections(AUDIT_CONNECTIONS)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(super::pool_health::outside_transaction)
         .after_connect(|conn, _meta| {
