@@ -25,6 +25,8 @@ pub struct Verdict {
     pub duplicates: usize,
     pub stuck_pending: usize,
     pub verify_ok: bool,
+    /// Audit rows the sealer had not chained 30 s after the load (a sealer that did not resume).
+    pub unsealed: i64,
     pub integrity: String,
 }
 
@@ -37,6 +39,7 @@ impl Verdict {
             + self.changed_event_ids
             + self.stuck_pending
             + usize::from(!self.verify_ok)
+            + self.unsealed as usize
             + usize::from(self.integrity != "ok" && self.integrity != "-")
     }
 }
@@ -99,7 +102,7 @@ pub async fn check(
     let (lost, changed, dups) = deliveries(&pool, rx).await;
     (v.lost_events, v.changed_event_ids, v.duplicates) = (lost, changed, dups);
 
-    v.verify_ok = verify(t, &pool).await;
+    (v.verify_ok, v.unsealed) = verify(t, &pool).await;
     v.integrity = match kind {
         StoreKind::Sqlite => sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
             .fetch_one(&pool)
@@ -186,24 +189,28 @@ async fn deliveries(pool: &sqlx::AnyPool, rx: &Receiver) -> (usize, usize, usize
     }
 }
 
-/// Waits until the sealer has chained every row, then one full verify run.
-async fn verify(t: &Target, pool: &sqlx::AnyPool) -> bool {
+/// Waits until the sealer has chained every row written before now (rotations go on writing
+/// new ones), then one full verify run; (chain ok, those rows still unsealed after 30 s).
+async fn verify(t: &Target, pool: &sqlx::AnyPool) -> (bool, i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let unsealed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL")
-            .fetch_one(pool)
-            .await
-            .expect("unsealed rows");
+    let before = scaivault::clock::to_micros(chrono::Utc::now());
+    let unsealed = loop {
+        let unsealed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL AND ts < $1")
+                .bind(before)
+                .fetch_one(pool)
+                .await
+                .expect("unsealed rows");
         if unsealed == 0 || Instant::now() > deadline {
-            break;
+            break unsealed;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
     let b = t
         .call_until(M::GET, "/v1/audit/verify?full=true", None, 200)
         .await;
     if b["ok"] != true {
         eprintln!("chaos: audit verify failed: {b}");
     }
-    b["ok"] == true
+    (b["ok"] == true, unsealed)
 }

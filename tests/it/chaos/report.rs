@@ -26,7 +26,7 @@ pub fn line(
         "chaos: fault={fault} store={store} cycles={cycles} sent={} 2xx={} 503/507={} (507={}) other={} conn_errors={} \
          recovery_max_ms={} slowest_failure_ms={} (write {}, read {}) no_retry_after={} lost={} \
          [writes={}/{} reads={}/{} events={} writes_without_event={} changed_event_ids={} \
-         duplicate_receipts={} stuck_pending={} verify={} integrity={}]{}",
+         duplicate_receipts={} stuck_pending={} unsealed={} verify={} integrity={}]{}",
         l.sent.load(Ordering::Relaxed),
         l.ok.load(Ordering::Relaxed),
         l.unavailable.load(Ordering::Relaxed),
@@ -48,6 +48,7 @@ pub fn line(
         v.changed_event_ids,
         v.duplicates,
         v.stuck_pending,
+        v.unsealed,
         if v.verify_ok { "ok" } else { "FAILED" },
         v.integrity,
         if other_detail.is_empty() {
