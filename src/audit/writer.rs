@@ -72,9 +72,21 @@ pub struct Recheck {
 pub enum AuditError {
     /// The store failed (the request fails closed with 503).
     Unavailable(String),
+    /// The database's disk is full (the request fails closed with 507, like a write).
+    Full(String),
     /// The request's token was revoked or deleted after the read cache loaded it; a denial row
     /// was written instead (401).
     TokenRevoked,
+}
+
+impl AuditError {
+    /// Why a batch failed, keeping a full disk apart from an outage so the reader is told so.
+    pub fn from_store(e: &StoreError) -> Self {
+        match e {
+            StoreError::Full(cause) => AuditError::Full(cause.clone()),
+            other => AuditError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 /// Batch statistics (exposed in metrics and benchmarks).
@@ -235,7 +247,7 @@ async fn run(batches: AuditBatches, mut rx: mpsc::Receiver<Job>, stats: Arc<Writ
             }
             for job in jobs {
                 let outcome = match &result {
-                    Err(e) => Err(AuditError::Unavailable(e.to_string())),
+                    Err(e) => Err(AuditError::from_store(e)),
                     Ok(()) => job.outcome(&revoked),
                 };
                 let _ = job.done.send(outcome);
@@ -274,4 +286,26 @@ fn denial(mut row: AuditRow, request_path: &str) -> AuditRow {
     row.extra_data =
         serde_json::json!({ "reason": "token_revoked", "path": request_path }).to_string();
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read whose audit row hit a full disk is answered 507 like a write, not 503 (found by
+    /// the disk-full chaos run: the cause was flattened into "unavailable").
+    #[test]
+    fn a_full_disk_stays_a_full_disk() {
+        let full = AuditError::from_store(&StoreError::Full("database or disk is full".into()));
+        assert!(matches!(full, AuditError::Full(_)));
+        let api = crate::http::error::ApiError::from(full);
+        assert_eq!(api.status.as_u16(), 507);
+        assert_eq!(api.code, "insufficient_storage");
+        assert!(api.retry_after.is_some());
+        let down = AuditError::from_store(&StoreError::Unavailable("refused".into()));
+        assert_eq!(
+            crate::http::error::ApiError::from(down).status.as_u16(),
+            503
+        );
+    }
 }

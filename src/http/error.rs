@@ -322,6 +322,9 @@ impl From<crate::audit::writer::AuditError> for ApiError {
             crate::audit::writer::AuditError::Unavailable(cause) => {
                 ApiError::from(StoreError::Unavailable(cause))
             }
+            crate::audit::writer::AuditError::Full(cause) => {
+                ApiError::from(StoreError::Full(cause))
+            }
             // The writer recorded the denial in place of the request's rows.
             crate::audit::writer::AuditError::TokenRevoked => ApiError {
                 audited: true,

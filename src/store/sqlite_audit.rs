@@ -319,7 +319,7 @@ fn append_group(
             }
             Ok(bad) => revoked.extend(bad),
             Err(e) => {
-                let failed = AuditError::Unavailable(e.to_string());
+                let failed = AuditError::from_store(&e);
                 return (group.iter().map(|_| Err(failed.clone())).collect(), 0);
             }
         }

@@ -212,6 +212,18 @@ impl Server {
             .await
     }
 
+    /// True while the process has not exited.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// `kill -9` (SIGKILL), then waits for the process to be gone; returns its output.
+    pub(crate) async fn kill9(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.output()
+    }
+
     /// SIGTERM, then waits (bounded) for a clean exit; returns (exit success, all output).
     pub(crate) async fn stop(mut self) -> (bool, String) {
         let pid = self.child.id().expect("running");

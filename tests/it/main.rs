@@ -11,6 +11,7 @@ mod audit_verify;
 mod auth_api;
 mod authz_matrix;
 mod binary;
+mod chaos;
 mod cli_client;
 mod cli_first_hour;
 mod config_check;
