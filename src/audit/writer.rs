@@ -4,12 +4,12 @@
 //! its row is durable; if the store is down, every waiter gets the error (the request fails
 //! closed).
 //!
-//! Where rows go is the store's `AuditSink`. On PostgreSQL the rows go to one task here, and
-//! a few batches commit at once on separate connections (the server merges their WAL
-//! flushes), so the next batch fills while the previous ones are being flushed. On SQLite they
-//! go straight to the store's audit appender thread (`store::SqliteAuditAppender`), which
-//! groups, seals, commits and flushes them the same way with one writer and without a task in
-//! between.
+//! Where rows go is the store's `AuditSink`. On PostgreSQL the rows go to one task here, which
+//! commits one batch at a time, sealed onto the hash chain as it is inserted under the
+//! sealer's lock (`store::sql::audit_sealed`), so the next batch fills while the previous one
+//! commits. On SQLite they go straight to the store's audit appender thread
+//! (`store::SqliteAuditAppender`), which groups, seals, commits and flushes them the same way
+//! with one writer and without a task in between.
 
 use crate::store::{AuditBatches, AuditRow, AuditSink, SqliteAuditAppender, Store, StoreError};
 use std::collections::HashSet;

@@ -19,8 +19,9 @@ pub enum AuditSink {
     Batches(AuditBatches),
 }
 
-/// PostgreSQL's side of the audit writer: commits a batch of rows through the store's writer
-/// pool, after checking the tokens the read cache served.
+/// PostgreSQL's side of the audit writer: commits a batch of rows, sealed onto the chain,
+/// through the store's writer pool (or the `process` durability pool), after checking the
+/// tokens the read cache served.
 #[derive(Clone)]
 pub struct AuditBatches {
     pub(super) writer: AnyPool,
@@ -47,7 +48,8 @@ impl AuditBatches {
 
     /// Writes `rows` (unsealed: the sealer chains them) in one transaction that first checks
     /// the `tokens` (ids) still exist and are not revoked. If some are not, nothing is written
-    /// and their ids are returned. Durable when it returns (a PostgreSQL commit is).
+    /// and their ids are returned. Durable when it returns (a PostgreSQL commit is), but with
+    /// `audit_durability = process`, when the database has the rows.
     pub async fn append_checked(
         &self,
         rows: Vec<AuditRow>,
