@@ -132,10 +132,17 @@ async fn receiver_down_for_days(kind: StoreKind) {
         got[0].event_id, first_event,
         "a redelivery carries the same event_id"
     );
+    // At least once: a jump of the test clock can expire the lease of a delivery in flight,
+    // and it is then sent again (same event id), so count events, not requests.
+    let healthy: std::collections::BTreeSet<String> = healthy_rx
+        .received()
+        .iter()
+        .map(|r| r.event_id.clone())
+        .collect();
     assert_eq!(
-        healthy_rx.received().len(),
+        healthy.len(),
         SCHEDULE.len() + 2,
-        "every event reached the healthy webhook once"
+        "every event reached the healthy webhook"
     );
     // The success ends `failing`.
     let deadline = Instant::now() + Duration::from_secs(20);
