@@ -1,12 +1,13 @@
 //! Webhook routing (event-type filter with `*`, `filters.path_prefix` by string prefix,
-//! secret type, tags) and token path rules by whole segments: no panic, and each agrees with
-//! its plain definition. Input: lines `events-json`, `path_prefix`, `event path`, `rule`,
+//! secret type, tags), token path rules by whole segments and subscription globs (the rule
+//! line read as a glob): no panic, and each agrees with its plain definition. Input: lines `events-json`, `path_prefix`, `event path`, `rule`,
 //! `tags-json`, `event tags` (comma-separated), `event type index`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use scaivault::domain::access::{covers, inside, prefix_inside, rule_base};
 use scaivault::domain::events::{routes_to, NewEvent, ALL_TYPES};
+use scaivault::domain::subscriptions::glob::Glob;
 use scaivault::store::WebhookRow;
 use serde_json::Value;
 
@@ -33,6 +34,7 @@ fn webhook(events: &str, prefix: &str, tags: &str) -> WebhookRow {
         disabled_reason: None,
         created_at: 0,
         updated_at: 0,
+        subscription_id: None,
     }
 }
 
@@ -86,5 +88,22 @@ fuzz_target!(|data: &[u8]| {
     if prefix_inside(&rules, path) {
         // Every path starting with this string lies under the rule.
         assert!(covers(rule, &format!("{path}x")));
+    }
+
+    // Subscription globs: a glob without wildcards matches exactly itself; `prefix/**`
+    // matches what the prefix covers by whole segments; a glob inside the rules only matches
+    // paths inside them.
+    if let Ok(g) = Glob::parse(rule) {
+        if !rule.contains('*') {
+            assert_eq!(g.matches(path), path == rule);
+        }
+        if g.matches(path) && g.inside(&rules) {
+            assert!(inside(&rules, path));
+        }
+    }
+    if let Ok(g) = Glob::parse(&format!("{base}/**")) {
+        if !base.contains('*') {
+            assert_eq!(g.matches(path), path == base || path.starts_with(&format!("{base}/")));
+        }
     }
 });
