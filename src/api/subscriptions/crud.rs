@@ -1,7 +1,7 @@
 //! Subscription create, list, read, change and delete: authorize through the guard, call the
 //! subscription service, answer.
 
-use super::{load, not_found, ops_error, schema, shown};
+use super::{load, not_found, ops_error, own_webhook, schema, shown};
 use crate::api::pagination;
 use crate::api::webhooks::apply::{blank_row, set_secret, targets};
 use crate::audit::action;
@@ -13,7 +13,7 @@ use crate::domain::subscriptions::ops::SubscriptionOps;
 use crate::domain::subscriptions::{ACTIVE, DEFAULT_BUFFER, POLLING, WEBHOOK};
 use crate::http::door::Door;
 use crate::http::error::ApiError;
-use crate::http::guard::{audited, query_map, Guard};
+use crate::http::guard::{audited, query_map};
 use crate::http::typed_body::JsonBody;
 use crate::server::AppState;
 use crate::store::{SubscriptionRow, WebhookRow};
@@ -229,19 +229,6 @@ pub(super) async fn remove(door: Door, Path(id): Path<String>) -> Result<Respons
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
-}
-
-/// The webhook a webhook subscription delivers through.
-async fn own_webhook(g: &Guard<'_>, s: &SubscriptionRow) -> Result<Option<WebhookRow>, ApiError> {
-    match &s.webhook_id {
-        Some(id) => Ok(g
-            .st
-            .store
-            .webhooks_by_ids(std::slice::from_ref(id))
-            .await?
-            .pop()),
-        None => Ok(None),
-    }
 }
 
 /// Applies checked fields to a subscription and its webhook.

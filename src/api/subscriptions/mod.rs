@@ -8,7 +8,7 @@ use crate::domain::scope::Scope;
 use crate::domain::subscriptions::ops::SubscriptionError;
 use crate::http::error::ApiError;
 use crate::http::guard::Guard;
-use crate::store::SubscriptionRow;
+use crate::store::{SubscriptionRow, WebhookRow};
 use utoipa_axum::routes;
 
 mod crud;
@@ -50,17 +50,22 @@ async fn load(
     Ok(s)
 }
 
+/// The webhook a webhook subscription delivers through (None for a polling one).
+async fn own_webhook(g: &Guard<'_>, s: &SubscriptionRow) -> Result<Option<WebhookRow>, ApiError> {
+    match &s.webhook_id {
+        Some(id) => Ok(g
+            .st
+            .store
+            .webhooks_by_ids(std::slice::from_ref(id))
+            .await?
+            .pop()),
+        None => Ok(None),
+    }
+}
+
 /// The shown form of a subscription, with its webhook's url and health when it has one.
 async fn shown(g: &Guard<'_>, s: &SubscriptionRow) -> Result<schema::Subscription, ApiError> {
-    let webhook = match &s.webhook_id {
-        Some(id) => {
-            g.st.store
-                .webhooks_by_ids(std::slice::from_ref(id))
-                .await?
-                .pop()
-        }
-        None => None,
-    };
+    let webhook = own_webhook(g, s).await?;
     let health = webhook.as_ref().map(|w| match w.enabled {
         true => w.status.as_str().to_string(),
         false => "disabled".to_string(),

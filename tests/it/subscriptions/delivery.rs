@@ -2,7 +2,7 @@
 //! subscriptions are signed and retried like webhooks; read alerts are routed to
 //! subscriptions; and the tutorial's whole rotation runs with polling consumers only.
 
-use super::{ack, create, kinds, poll, poll_now, polling, CONSUMER};
+use super::{ack, create, kinds, long_poll, poll, poll_now, polling, CONSUMER};
 use crate::both_stores;
 use crate::common::receiver::Receiver;
 use crate::common::{StoreKind, TestApp};
@@ -278,24 +278,11 @@ async fn the_tutorial_rotation_runs_with_polling_consumers(kind: StoreKind) {
         .await;
     assert_eq!(r.body["data"]["client_secret"], "v1-secret");
     // It long-polls for rotations while the policy is set up and a rotation forced.
-    let waiting = tokio::spawn({
-        let (client, url, token) = (
-            app.client.clone(),
-            app.url(&format!("/v1/subscriptions/{rotated_id}/poll?timeout=30")),
-            reporting.clone(),
-        );
-        async move {
-            client
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    });
+    let waiting = long_poll(
+        &app,
+        app.url(&format!("/v1/subscriptions/{rotated_id}/poll?timeout=30")),
+        &reporting,
+    );
     let r = app
         .post("/v1/rotation/policies", &json!({"name": "oauth-90d", "interval": "90d", "grace_period": "48h", "warn_before": "7d,1d", "auto_generate": false}))
         .await;
@@ -328,7 +315,7 @@ async fn the_tutorial_rotation_runs_with_polling_consumers(kind: StoreKind) {
     assert!(r.status.is_success(), "{}", r.body);
     assert_eq!(ack(&app, &handler, &due_id, &events).await, 1);
     // The reporting service wakes with secret.rotated, refreshes, acknowledges.
-    let body = waiting.await.unwrap();
+    let (body, _) = waiting.await.unwrap();
     let events = body["events"].as_array().unwrap().clone();
     assert_eq!(kinds(&events), [("secret.rotated".into(), path.into())]);
     assert_eq!(events[0]["data"]["old_version"], 1);

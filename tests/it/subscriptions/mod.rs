@@ -60,6 +60,26 @@ pub async fn ack(app: &TestApp, token: &str, id: &str, events: &[Value]) -> i64 
     r.body["acknowledged"].as_i64().expect("acknowledged")
 }
 
+/// Starts a GET of `url` as `token` in the background (a long poll); it yields the body and
+/// when the answer arrived.
+pub fn long_poll(
+    app: &TestApp,
+    url: String,
+    token: &str,
+) -> tokio::task::JoinHandle<(Value, std::time::Instant)> {
+    let (client, token) = (app.client.clone(), token.to_string());
+    tokio::spawn(async move {
+        let res = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("poll sent");
+        let at = std::time::Instant::now();
+        (res.json::<Value>().await.expect("poll body"), at)
+    })
+}
+
 /// `(event_type, path)` of each event.
 pub fn kinds(events: &[Value]) -> Vec<(String, String)> {
     events

@@ -2,7 +2,7 @@
 //! wake-up (on the same server and, on PostgreSQL, from another replica), the buffer limit,
 //! the audit row of each poll, and the backlog gauge.
 
-use super::{ack, create, kinds, poll, poll_now, polling, CONSUMER};
+use super::{ack, create, kinds, long_poll, poll, poll_now, polling, CONSUMER};
 use crate::both_stores;
 use crate::common::{StoreKind, TestApp};
 use reqwest::{Method, StatusCode};
@@ -131,14 +131,7 @@ async fn a_long_poll_wakes_within_500ms_of_a_write(kind: StoreKind) {
     let s = create(&app, &token, polling("w", &["live/*"], &["secret.created"])).await;
     let id = s["id"].as_str().unwrap().to_string();
     let url = app.url(&format!("/v1/subscriptions/{id}/poll?timeout=20"));
-    let waiting = tokio::spawn({
-        let (client, token) = (app.client.clone(), token.clone());
-        async move {
-            let res = client.get(url).bearer_auth(token).send().await.unwrap();
-            let at = Instant::now();
-            (res.json::<serde_json::Value>().await.unwrap(), at)
-        }
-    });
+    let waiting = long_poll(&app, url, &token);
     // The poll is waiting (it has not answered) before the write.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
@@ -188,14 +181,7 @@ async fn a_long_poll_wakes_on_another_replicas_write(kind: StoreKind) {
         "/v1/subscriptions/{}/poll?timeout=20",
         s["id"].as_str().unwrap()
     ));
-    let waiting = tokio::spawn({
-        let (client, token) = (app.client.clone(), token.clone());
-        async move {
-            let res = client.get(url).bearer_auth(token).send().await.unwrap();
-            let at = Instant::now();
-            (res.json::<serde_json::Value>().await.unwrap(), at)
-        }
-    });
+    let waiting = long_poll(&app, url, &token);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = app
         .client
