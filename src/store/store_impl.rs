@@ -446,6 +446,7 @@ impl Store for SqlStore {
                 begin: self.dialect().begin_write,
                 cache: self.cache.clone(),
                 seal_lock: self.dialect().lock_sealer.unwrap_or("SELECT 1"),
+                head: Default::default(),
             }),
         }
     }

@@ -5,6 +5,7 @@ mod common;
 mod access_control;
 mod at_rest;
 mod audit_api;
+mod audit_chain_writers;
 mod audit_csv;
 mod audit_mirror;
 mod audit_verify;
