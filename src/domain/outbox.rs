@@ -22,12 +22,16 @@ pub async fn emit(
     let subscriptions = tx.routable_subscriptions(&events[0].tenant_id).await?;
     let routes: Vec<Route> = subscriptions.iter().map(Route::new).collect();
     let now_us = to_micros(now);
-    tx.lock_event_sequence().await?;
     let mut rows = Vec::with_capacity(events.len());
     let mut deliveries = 0;
     for ev in events {
         let row = ev.to_row(now);
-        tx.insert_event(&row).await?;
+        if rows.is_empty() {
+            // Takes the event-sequence lock, held until commit.
+            tx.insert_first_event(&row).await?;
+        } else {
+            tx.insert_event(&row).await?;
+        }
         for w in webhooks
             .iter()
             .filter(|w| w.tenant_id == ev.tenant_id && routes_to(w, ev))

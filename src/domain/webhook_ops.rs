@@ -54,8 +54,7 @@ impl<'a> WebhookOps<'a> {
     /// Stores a test event and its (leased) delivery, in event order.
     pub async fn queue_test(&self, event: &EventRow, delivery: &DeliveryRow) -> StoreResult<()> {
         let mut tx = self.store.begin().await?;
-        tx.lock_event_sequence().await?;
-        tx.insert_event(event).await?;
+        tx.insert_first_event(event).await?;
         tx.insert_delivery(delivery).await?;
         tx.commit().await
     }

@@ -400,7 +400,9 @@ pub trait StoreTx: Send {
     /// Removes events from a subscription's queue; returns how many were there.
     async fn ack_subscription_events(&mut self, id: &str, event_ids: &[String])
         -> StoreResult<u64>;
-    async fn lock_event_sequence(&mut self) -> StoreResult<()>;
+    /// Inserts the transaction's first event and takes the event-sequence lock with it, held
+    /// until commit (seq order is commit order); later events use `insert_event`.
+    async fn insert_first_event(&mut self, e: &EventRow) -> StoreResult<()>;
     async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()>;
     async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()>;
 

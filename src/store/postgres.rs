@@ -18,7 +18,7 @@ pub static DIALECT: Dialect = Dialect {
     skip_locked: " FOR UPDATE SKIP LOCKED",
     try_lock_sealer: Some("SELECT pg_try_advisory_xact_lock(7243002)"),
     lock_sealer: Some("SELECT true FROM pg_advisory_xact_lock(7243002)"),
-    lock_event_sequence: Some("SELECT pg_advisory_xact_lock(7243001)"),
+    insert_event_locking: Some(super::sql::events::INSERT_EVENT_LOCKING_PG),
     claim_deliveries: concat!(
         "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
          WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \

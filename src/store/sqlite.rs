@@ -24,7 +24,7 @@ pub static DIALECT: Dialect = Dialect {
     skip_locked: "",
     try_lock_sealer: None,
     lock_sealer: None,
-    lock_event_sequence: None,
+    insert_event_locking: None,
     claim_deliveries: concat!(
         "UPDATE deliveries SET lease_until = $2 WHERE id IN (SELECT id FROM deliveries \
          WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \

@@ -235,12 +235,12 @@ impl StoreTx for SqlTx {
         subscriptions::ack(&mut self.tx, id, event_ids).await
     }
 
-    async fn lock_event_sequence(&mut self) -> StoreResult<()> {
-        events::lock_sequence(&mut *self.tx, self.dialect.lock_event_sequence).await
+    async fn insert_first_event(&mut self, e: &EventRow) -> StoreResult<()> {
+        events::insert(&mut *self.tx, e, self.dialect.insert_event_locking).await
     }
 
     async fn insert_event(&mut self, e: &EventRow) -> StoreResult<()> {
-        events::insert(&mut *self.tx, e).await
+        events::insert(&mut *self.tx, e, None).await
     }
 
     async fn insert_delivery(&mut self, d: &DeliveryRow) -> StoreResult<()> {

@@ -1112,7 +1112,6 @@ async fn kill_9_loses_no_event_sqlite() {
 /// audit durability (`process` answers once the database has the row, which a crash of
 /// scaivault cannot take).
 async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind, durability: &str) {
-    use reqwest::Method as M;
     let dir = tempfile::tempdir().unwrap();
     let db = database(kind, dir.path()).await;
     let (key, root, port) = (master_key(), root_token(), free_port());
@@ -1124,51 +1123,99 @@ async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind, durability: &
         ("RUST_LOG", "warn"),
     ];
     let srv = Server::start(dir.path(), &[], port, &env, &root).await;
-    let (s, _) = srv
-        .call(
-            M::PUT,
-            "/v1/secrets/load/x",
-            Some(json!({"data": {"v": 1}})),
-        )
-        .await;
-    assert_eq!(s, 201);
-    let ok_ids: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut tasks = Vec::new();
-    for t in 0..8 {
-        let (ids, base, tok) = (ok_ids.clone(), srv.base.clone(), root.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            for n in 0.. {
-                let rid = format!("crash-{t}-{n}");
-                let res = client
-                    .get(format!("{base}/v1/secrets/load/x"))
-                    .bearer_auth(&tok)
-                    .header("x-request-id", &rid)
-                    .send()
-                    .await;
-                match res {
-                    Ok(r) if r.status().as_u16() == 200 => ids.lock().unwrap().push(rid),
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ok_ids.lock().unwrap().len() < 300 {
-        assert!(Instant::now() < deadline, "the read load did not get going");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = ReadLoad::start(&srv, &root).await;
+    load.until_answered(300).await;
     let mut child = srv.child;
     child.start_kill().unwrap(); // SIGKILL, mid-load
     let _ = child.wait().await;
-    for t in tasks {
-        let _ = t.await;
-    }
-    let answered: Vec<String> = ok_ids.lock().unwrap().clone();
+    let answered = load.stop().await;
     let srv = Server::start(dir.path(), &[], port, &env, &root).await;
+    assert_every_read_audited(&db, &answered).await;
+    let (ok, out) = srv.stop().await;
+    assert!(ok, "{out}");
+}
+
+/// Readers of one secret (`load/x`, written here), eight at once, each read with its own
+/// request id (`crash-…`); the ids of those answered 200 are kept. A reader stops at its first
+/// connection error (the server is gone).
+pub(crate) struct ReadLoad {
+    answered: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ReadLoad {
+    pub(crate) async fn start(srv: &Server, token: &str) -> ReadLoad {
+        let (s, _) = srv
+            .call(
+                reqwest::Method::PUT,
+                "/v1/secrets/load/x",
+                Some(json!({"data": {"v": 1}})),
+            )
+            .await;
+        assert_eq!(s, 201);
+        let answered: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let (ids, stop, base, tok) = (
+                answered.clone(),
+                stop.clone(),
+                srv.base.clone(),
+                token.to_string(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let rid = format!("crash-{t}-{n}");
+                    let res = client
+                        .get(format!("{base}/v1/secrets/load/x"))
+                        .bearer_auth(&tok)
+                        .header("x-request-id", &rid)
+                        .send()
+                        .await;
+                    match res {
+                        Ok(r) if r.status().as_u16() == 200 => ids.lock().unwrap().push(rid),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            }));
+        }
+        ReadLoad {
+            answered,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Waits (bounded) until `n` reads in all were answered 200.
+    pub(crate) async fn until_answered(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.answered.lock().unwrap().len() < n {
+            assert!(Instant::now() < deadline, "the read load did not get going");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the readers; the request ids answered 200.
+    pub(crate) async fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let answered = self.answered.lock().unwrap().clone();
+        answered
+    }
+}
+
+/// Every request id in `answered` has its read row in the audit log of database `db`.
+pub(crate) async fn assert_every_read_audited(db: &str, answered: &[String]) {
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+    let pool = sqlx::AnyPool::connect(db).await.unwrap();
     let stored: HashSet<String> = sqlx::query_scalar::<_, String>(
         "SELECT request_id FROM audit_log WHERE action = 'read' AND request_id LIKE 'crash-%'",
     )
@@ -1185,8 +1232,6 @@ async fn kill_9_under_reads_keeps_every_audit_row(kind: StoreKind, durability: &
         answered.len(),
         &missing[..missing.len().min(5)]
     );
-    let (ok, out) = srv.stop().await;
-    assert!(ok, "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,19 +12,22 @@ const INSERT_EVENT: &str = "INSERT INTO events (id, tenant_id, event_type, ts, i
 const GET_EVENT: &str = "SELECT seq, id, tenant_id, event_type, ts, identity_id, path, data, \
      request_id FROM events WHERE id = $1";
 
-/// Takes the dialect's event-sequence lock (`lock`), if it has one.
-pub async fn lock_sequence<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    lock: Option<&str>,
-) -> StoreResult<()> {
-    if let Some(sql) = lock {
-        sqlx::query(sql).execute(ex).await?;
-    }
-    Ok(())
-}
+/// PostgreSQL: `INSERT_EVENT` from a scan of the event-sequence lock, so the lock is held
+/// before `seq` is drawn, and until commit. One statement instead of a `SELECT` of the lock and
+/// then the insert: one round trip less in the part of every write that holds the lock through
+/// its commit's flush, the part all writers take turns on (pgbench, this transaction shape at
+/// 16 clients: 1.66–1.81k → 2.06–2.29k commits/s).
+pub const INSERT_EVENT_LOCKING_PG: &str = "INSERT INTO events (id, tenant_id, event_type, ts, \
+     identity_id, path, data, request_id) SELECT $1, $2, $3, $4, $5, $6, $7, $8 \
+     FROM pg_advisory_xact_lock(7243001)";
 
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, e: &EventRow) -> StoreResult<()> {
-    sqlx::query(INSERT_EVENT)
+/// Inserts an event with `sql` (`INSERT_EVENT`, or a dialect's `insert_event_locking`).
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    e: &EventRow,
+    sql: Option<&'static str>,
+) -> StoreResult<()> {
+    sqlx::query(sql.unwrap_or(INSERT_EVENT))
         .bind(&e.id)
         .bind(&e.tenant_id)
         .bind(&e.event_type)

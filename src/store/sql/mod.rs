@@ -43,8 +43,10 @@ pub struct Dialect {
     pub try_lock_sealer: Option<&'static str>,
     /// Waits until this transaction may seal, then returns true.
     pub lock_sealer: Option<&'static str>,
-    /// Transaction-scoped lock taken before inserting events (so seq order is commit order).
-    pub lock_event_sequence: Option<&'static str>,
+    /// Inserts the first event of a transaction (`events::INSERT_EVENT`'s parameters) with
+    /// the statement that takes the transaction-scoped event-sequence lock first, so seq order
+    /// is commit order. None: the plain insert (SQLite: the write gate serializes writers).
+    pub insert_event_locking: Option<&'static str>,
     /// Claims due deliveries (`{exclude}` is replaced by the excluded webhooks' condition).
     pub claim_deliveries: &'static str,
 }

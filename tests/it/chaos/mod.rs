@@ -10,6 +10,7 @@ mod disk_full;
 mod kill9;
 mod load;
 mod pg_cluster;
+mod pg_crash_reads;
 mod pg_faults;
 mod receiver_down;
 mod replicas;

@@ -5,7 +5,10 @@ use crate::common::bare_store::BareStore;
 use crate::common::StoreKind;
 use scaivault::store::{EventListQuery, EventRow, Store};
 
-crate::both_stores!(events_list_after_a_seq_in_order_with_type_and_path_filters);
+crate::both_stores!(
+    events_list_after_a_seq_in_order_with_type_and_path_filters,
+    the_first_event_takes_the_sequence_lock_until_commit,
+);
 
 fn ids(rows: &[EventRow]) -> Vec<&str> {
     rows.iter().map(|e| e.id.as_str()).collect()
@@ -14,7 +17,7 @@ fn ids(rows: &[EventRow]) -> Vec<&str> {
 async fn events_list_after_a_seq_in_order_with_type_and_path_filters(kind: StoreKind) {
     let s = BareStore::new(kind).await;
     let mut tx = s.begin().await.expect("begin");
-    tx.lock_event_sequence().await.expect("lock");
+    let mut first = true;
     for e in [
         event(TENANT, "evt_1", "secret.created", Some("app/db")),
         event(TENANT, "evt_2", "secret.updated", Some("apple/x")),
@@ -22,7 +25,11 @@ async fn events_list_after_a_seq_in_order_with_type_and_path_filters(kind: Store
         event(TENANT, "evt_4", "secret.deleted", Some("app/api")),
         event(TENANT, "evt_5", "rotation.due", None),
     ] {
-        tx.insert_event(&e).await.expect("insert event");
+        if std::mem::take(&mut first) {
+            tx.insert_first_event(&e).await.expect("insert first event");
+        } else {
+            tx.insert_event(&e).await.expect("insert event");
+        }
     }
     tx.commit().await.expect("commit");
 
@@ -80,4 +87,50 @@ async fn events_list_after_a_seq_in_order_with_type_and_path_filters(kind: Store
     let mut found: Vec<&str> = ids(&by_ids);
     found.sort();
     assert_eq!(found, ["evt_1", "evt_5"]);
+}
+
+/// PostgreSQL: the statement that inserts a transaction's first event holds the event-sequence
+/// lock (advisory 7243001) from then until commit, so seq order is commit order. SQLite has no
+/// such lock (its write gate serializes writers); the event is stored either way.
+async fn the_first_event_takes_the_sequence_lock_until_commit(kind: StoreKind) {
+    let s = BareStore::new(kind).await;
+    let raw = s.raw().await;
+    let held = || async {
+        match kind {
+            StoreKind::Postgres => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                 AND objid = 7243001 AND database = \
+                 (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&raw)
+            .await
+            .expect("pg_locks"),
+            StoreKind::Sqlite => 0,
+        }
+    };
+    let mut tx = s.begin().await.expect("begin");
+    tx.insert_first_event(&event(TENANT, "evt_1", "secret.created", Some("a/b")))
+        .await
+        .expect("first event");
+    let expected_while_open = i64::from(kind == StoreKind::Postgres);
+    assert_eq!(
+        held().await,
+        expected_while_open,
+        "held while the transaction is open"
+    );
+    tx.insert_event(&event(TENANT, "evt_2", "secret.updated", Some("a/b")))
+        .await
+        .expect("second event");
+    tx.commit().await.expect("commit");
+    assert_eq!(held().await, 0, "released at commit");
+    let stored = s
+        .list_events(&EventListQuery {
+            tenant_id: TENANT.into(),
+            after_seq: 0,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(ids(&stored), ["evt_1", "evt_2"]);
 }

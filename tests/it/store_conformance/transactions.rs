@@ -63,8 +63,7 @@ async fn a_dropped_transaction_leaves_nothing_behind(kind: StoreKind) {
         tx.upsert_expiry(&expiry("sec_1", Some(NOW), false))
             .await
             .expect("expiry");
-        tx.lock_event_sequence().await.expect("lock");
-        tx.insert_event(&event(TENANT, "evt_1", "secret.created", Some("app/db")))
+        tx.insert_first_event(&event(TENANT, "evt_1", "secret.created", Some("app/db")))
             .await
             .expect("event");
         tx.insert_delivery(&delivery("del_1", "wh_1", NOW))
