@@ -493,7 +493,7 @@ deliveries_store() { # store
   # A long attempt timeout: the attempts held by the sink while the backlog is written must
   # not time out (and be retried a minute later).
   start_scaivault "$WORK/run-deliveries-$store" "$STORE_URL" "$logf" \
-    SCAIVAULT_WEBHOOK_ALLOW_HTTP=true SCAIVAULT_WEBHOOK_TIMEOUT="$((DWAIT + 60))s"
+    SCAIVAULT_WEBHOOK_ALLOW_HTTP=true SCAIVAULT_WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 SCAIVAULT_WEBHOOK_TIMEOUT="$((DWAIT + 60))s"
   local pid=$SERVER_PID api="http://$HOST:$SERVER_PORT/v1"
 
   for ((i = 0; i < FANOUT; i++)); do
