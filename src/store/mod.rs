@@ -21,6 +21,8 @@ mod sqlite_files;
 mod store_impl;
 mod stored_enums;
 mod stored_flag;
+mod subscription_store;
+mod subscriptions_impl;
 mod tx_impl;
 
 pub use audit_sink::{AuditBatches, AuditSink};
@@ -35,6 +37,7 @@ pub use stored_enums::{
     UnknownValue, WebhookHealth,
 };
 pub use stored_flag::{flag, StoredFlag};
+pub use subscription_store::{SubscriptionStore, SubscriptionTx};
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -89,7 +92,7 @@ pub trait KeyMaterialStore: Send + Sync {
 
 /// Reads and transactions over the configured database.
 #[async_trait]
-pub trait Store: KeyMaterialStore + Send + Sync + 'static {
+pub trait Store: KeyMaterialStore + SubscriptionStore + Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -243,31 +246,6 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
     ) -> StoreResult<Vec<HistoryRow>>;
     async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>>;
 
-    /// A subscription of the tenant, with its owner token's state.
-    async fn get_subscription(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<SubscriptionRow>>;
-    /// A page of the tenant's subscriptions by id (only token `owner`'s when given).
-    async fn list_subscriptions(
-        &self,
-        tenant_id: &str,
-        owner: Option<&str>,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<SubscriptionRow>>;
-    /// The subscription webhook `webhook_id` delivers for, if any.
-    async fn subscription_of_webhook(
-        &self,
-        webhook_id: &str,
-    ) -> StoreResult<Option<SubscriptionRow>>;
-    /// The oldest `limit` unacknowledged events of a polling subscription, in order.
-    async fn subscription_queue(&self, id: &str, limit: i64) -> StoreResult<Vec<EventRow>>;
-    /// How many events a subscription holds unacknowledged.
-    async fn subscription_queue_len(&self, id: &str) -> StoreResult<i64>;
-    /// Unacknowledged events of every subscription (metrics).
-    async fn subscription_backlog(&self) -> StoreResult<i64>;
     async fn get_secret_policy(
         &self,
         tenant_id: &str,
@@ -313,7 +291,7 @@ pub trait Store: KeyMaterialStore + Send + Sync + 'static {
 
 /// One write transaction. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait StoreTx: Send {
+pub trait StoreTx: SubscriptionTx + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     async fn put_meta_if_absent(&mut self, key: &str, value: &str) -> StoreResult<()>;
@@ -379,27 +357,6 @@ pub trait StoreTx: Send {
     ) -> StoreResult<u64>;
     /// Enabled webhooks of a tenant, for routing a new event.
     async fn routable_webhooks(&mut self, tenant_id: &str) -> StoreResult<Vec<WebhookRow>>;
-    /// Serializes event inserts so the feed's sequence order is commit order.
-    async fn insert_subscription(&mut self, s: &SubscriptionRow) -> StoreResult<()>;
-    async fn update_subscription(&mut self, s: &SubscriptionRow) -> StoreResult<()>;
-    /// Deletes a subscription and its queue; false when there was none.
-    async fn delete_subscription(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool>;
-    /// The tenant's active subscriptions, for routing new events.
-    async fn routable_subscriptions(
-        &mut self,
-        tenant_id: &str,
-    ) -> StoreResult<Vec<SubscriptionRow>>;
-    /// Queues an event for a polling subscription, dropping (and counting) the oldest beyond
-    /// `buffer`; returns how many were dropped.
-    async fn enqueue_subscription_event(
-        &mut self,
-        id: &str,
-        event_id: &str,
-        buffer: i64,
-    ) -> StoreResult<u64>;
-    /// Removes events from a subscription's queue; returns how many were there.
-    async fn ack_subscription_events(&mut self, id: &str, event_ids: &[String])
-        -> StoreResult<u64>;
     /// Inserts the transaction's first event and takes the event-sequence lock with it, held
     /// until commit (seq order is commit order); later events use `insert_event`.
     async fn insert_first_event(&mut self, e: &EventRow) -> StoreResult<()>;

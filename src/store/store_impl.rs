@@ -6,12 +6,12 @@ use super::errors::StoreResult;
 use super::read_cache::Group;
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, HistoryRow, MountRow, PolicyRow, ScheduleRow,
-    SchedulerBacklog, SecretPolicyRow, SecretRow, SubscriptionRow, TokenRow, VersionInfo,
-    VersionReaders, VersionReads, VersionRow, WebhookRow, WebhookStats,
+    SchedulerBacklog, SecretPolicyRow, SecretRow, TokenRow, VersionInfo, VersionReaders,
+    VersionReads, VersionRow, WebhookRow, WebhookStats,
 };
 use super::sql::{
     audit, audit_query, deliveries, events, meta, mounts, rotation, secret_policies, secrets,
-    subscriptions, tokens, version_reads, webhooks,
+    tokens, version_reads, webhooks,
 };
 use super::stored_enums::{DeliveryStatus, RotationStatus};
 use super::tx_impl::SqlTx;
@@ -351,50 +351,6 @@ impl Store for SqlStore {
 
     async fn history_by_due_event(&self, event_id: &str) -> StoreResult<Option<HistoryRow>> {
         rotation::history_by_due_event(&self.reader, event_id).await
-    }
-
-    async fn get_subscription(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<SubscriptionRow>> {
-        subscriptions::get(&self.reader, tenant_id, id).await
-    }
-
-    async fn list_subscriptions(
-        &self,
-        tenant_id: &str,
-        owner: Option<&str>,
-        after_id: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<SubscriptionRow>> {
-        subscriptions::list(
-            &self.reader,
-            tenant_id,
-            owner,
-            after_id.unwrap_or(""),
-            limit,
-        )
-        .await
-    }
-
-    async fn subscription_of_webhook(
-        &self,
-        webhook_id: &str,
-    ) -> StoreResult<Option<SubscriptionRow>> {
-        subscriptions::by_webhook(&self.reader, webhook_id).await
-    }
-
-    async fn subscription_queue(&self, id: &str, limit: i64) -> StoreResult<Vec<EventRow>> {
-        subscriptions::queue(&self.reader, id, limit).await
-    }
-
-    async fn subscription_queue_len(&self, id: &str) -> StoreResult<i64> {
-        subscriptions::queue_len(&self.reader, id).await
-    }
-
-    async fn subscription_backlog(&self) -> StoreResult<i64> {
-        subscriptions::backlog(&self.reader).await
     }
 
     async fn get_secret_policy(

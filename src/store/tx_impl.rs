@@ -5,11 +5,11 @@ use super::errors::StoreResult;
 use super::read_cache::{Group, ReadCache};
 use super::rows::{
     AuditRow, DeliveryRow, EventRow, ExpiryRow, GraceEnded, HistoryRow, MountRow, PolicyRow,
-    ScheduleRow, SecretPolicyRow, SecretRow, SubscriptionRow, TokenRow, VersionRow, WebhookRow,
+    ScheduleRow, SecretPolicyRow, SecretRow, TokenRow, VersionRow, WebhookRow,
 };
 use super::sql::{
     audit, deliveries, events, expiry, grace, meta, mounts, rotation, secret_policies, secrets,
-    subscriptions, tokens, webhooks, Dialect, Tx,
+    tokens, webhooks, Dialect, Tx,
 };
 use super::sql_store::WriteTurn;
 use super::stored_enums::{DeliveryStatus, TokenKind};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 /// One open write transaction.
 pub(super) struct SqlTx {
-    tx: Tx,
+    pub(super) tx: Tx,
     dialect: &'static Dialect,
     cache: Arc<ReadCache>,
     /// Cached table groups this transaction changed: invalidated when it commits.
@@ -197,42 +197,6 @@ impl StoreTx for SqlTx {
 
     async fn routable_webhooks(&mut self, tenant_id: &str) -> StoreResult<Vec<WebhookRow>> {
         webhooks::routable(&mut *self.tx, tenant_id).await
-    }
-
-    async fn insert_subscription(&mut self, s: &SubscriptionRow) -> StoreResult<()> {
-        subscriptions::insert(&mut *self.tx, s).await
-    }
-
-    async fn update_subscription(&mut self, s: &SubscriptionRow) -> StoreResult<()> {
-        subscriptions::update(&mut *self.tx, s).await
-    }
-
-    async fn delete_subscription(&mut self, tenant_id: &str, id: &str) -> StoreResult<bool> {
-        subscriptions::delete(&mut self.tx, tenant_id, id).await
-    }
-
-    async fn routable_subscriptions(
-        &mut self,
-        tenant_id: &str,
-    ) -> StoreResult<Vec<SubscriptionRow>> {
-        subscriptions::routable(&mut *self.tx, tenant_id).await
-    }
-
-    async fn enqueue_subscription_event(
-        &mut self,
-        id: &str,
-        event_id: &str,
-        buffer: i64,
-    ) -> StoreResult<u64> {
-        subscriptions::enqueue(&mut self.tx, id, event_id, buffer).await
-    }
-
-    async fn ack_subscription_events(
-        &mut self,
-        id: &str,
-        event_ids: &[String],
-    ) -> StoreResult<u64> {
-        subscriptions::ack(&mut self.tx, id, event_ids).await
     }
 
     async fn insert_first_event(&mut self, e: &EventRow) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 use super::fixtures::{event, token, webhook, NOW, TENANT};
 use crate::common::bare_store::BareStore;
 use crate::common::StoreKind;
-use scaivault::store::{Store, StoreError, SubscriptionRow, TokenKind};
+use scaivault::store::{Store, StoreError, SubscriptionRow, SubscriptionStore, TokenKind};
 
 crate::both_stores!(
     subscriptions_are_read_with_their_owner_and_are_unique_per_owner_and_name,
