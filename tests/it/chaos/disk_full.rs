@@ -6,8 +6,8 @@
 //! deleted service resumes by itself.
 
 use super::check::check;
+use super::load::wait_until;
 use super::load::{Load, LoadSpec};
-use super::pg_faults::wait_until;
 use super::report::{assert_clean, full, line};
 use super::target::{server_env, Target, HOOK_SECRET};
 use crate::binary::{free_port, master_key, root_token, Server};
@@ -121,11 +121,8 @@ async fn disk_full_then_freed() {
         &srv.base,
         &root,
         &LoadSpec {
-            writers: 4,
-            readers: 4,
             value_bytes: 8 * 1024,
-            tag: "disk".to_string(),
-            reads_from: "disk".to_string(),
+            ..LoadSpec::mixed("disk")
         },
     );
     let ballast = mount.path().join("ballast");
@@ -145,25 +142,17 @@ async fn disk_full_then_freed() {
         println!("chaos: disk-full cycle {cycle}: an audited read answers {s} {b}");
         std::fs::remove_file(&ballast).expect("remove ballast");
         let freed_at = Instant::now();
-        let deadline = freed_at + Duration::from_secs(30);
-        let took = loop {
-            if let Some(d) = load.ledger.recovered_after(freed_at) {
-                break d;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no recovery after space was freed (cycle {cycle}):\n{}",
-                tail(&srv.output())
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let took = load
+            .ledger
+            .recovery_after(freed_at, Duration::from_secs(30), || {
+                format!(
+                    "no recovery after space was freed (cycle {cycle}):\n{}",
+                    tail(&srv.output())
+                )
+            })
+            .await;
         worst = worst.max(took);
-        let (w0, r0) = load.ledger.ok_count();
-        wait_until("load after space came back", || {
-            let (w, r) = load.ledger.ok_count();
-            w >= w0 + 20 && r >= r0 + 20
-        })
-        .await;
+        load.ledger.more_ok("load after space came back", 20).await;
     }
     let ledger = load.stop().await;
     let log = srv.output();

@@ -5,7 +5,6 @@
 
 use super::check::check;
 use super::load::{Load, LoadSpec};
-use super::pg_faults::wait_until;
 use super::report::{assert_clean, full, line};
 use super::target::{server_env, Target, HOOK_SECRET};
 use crate::binary::{database, free_port, master_key, root_token, Server};
@@ -24,44 +23,22 @@ async fn kill_9_under_load(kind: StoreKind) {
     let rx = Receiver::start(HOOK_SECRET).await;
     let t = Target::new(&srv.base, &root, "kill9");
     t.prepare(&rx).await;
-    let load = Load::start(
-        &srv.base,
-        &root,
-        &LoadSpec {
-            writers: 4,
-            readers: 4,
-            value_bytes: 16,
-            tag: "kill9".to_string(),
-            reads_from: "kill9".to_string(),
-        },
-    );
+    let load = Load::start(&srv.base, &root, &LoadSpec::mixed("kill9"));
     let mut worst = Duration::ZERO;
     for cycle in 0..cycles {
-        let (w0, r0) = load.ledger.ok_count();
-        wait_until("load before the kill", || {
-            let (w, r) = load.ledger.ok_count();
-            w >= w0 + 30 && r >= r0 + 30
-        })
-        .await;
+        load.ledger.more_ok("load before the kill", 30).await;
         let killed_at = Instant::now();
         srv.kill9().await;
         srv = Server::start(dir.path(), &[], port, &env, &root).await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let took = loop {
-            if let Some(d) = load.ledger.recovered_after(killed_at) {
-                break d;
-            }
-            assert!(Instant::now() < deadline, "no recovery after kill {cycle}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let took = load
+            .ledger
+            .recovery_after(killed_at, Duration::from_secs(30), || {
+                format!("no recovery after kill {cycle}")
+            })
+            .await;
         worst = worst.max(took);
     }
-    let (w0, r0) = load.ledger.ok_count();
-    wait_until("load after the last restart", || {
-        let (w, r) = load.ledger.ok_count();
-        w >= w0 + 30 && r >= r0 + 30
-    })
-    .await;
+    load.ledger.more_ok("load after the last restart", 30).await;
     let ledger = load.stop().await;
     let v = check(&t, &db, kind, &ledger, &rx).await;
     let store = match kind {

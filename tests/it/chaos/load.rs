@@ -55,6 +55,34 @@ impl Ledger {
         Some(w.max(r) - since)
     }
 
+    /// How long after `since` both a write and a read were answered 2xx again, waiting (5 ms
+    /// polls) at most `limit`; fails with `what()` if they were not.
+    pub async fn recovery_after(
+        &self,
+        since: Instant,
+        limit: Duration,
+        what: impl Fn() -> String,
+    ) -> Duration {
+        let deadline = since + limit;
+        loop {
+            if let Some(d) = self.recovered_after(since) {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "{}", what());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits until `n` more writes and `n` more reads than now were answered 2xx.
+    pub async fn more_ok(&self, what: &str, n: usize) {
+        let (w0, r0) = self.ok_count();
+        wait_until(what, || {
+            let (w, r) = self.ok_count();
+            w >= w0 + n && r >= r0 + n
+        })
+        .await;
+    }
+
     /// 2xx writes and reads completed so far.
     pub fn ok_count(&self) -> (usize, usize) {
         (
@@ -99,6 +127,15 @@ impl Ledger {
     }
 }
 
+/// Polls `cond` every 5 ms for at most 60 s.
+pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// The load's knobs.
 #[derive(Clone)]
 pub struct LoadSpec {
@@ -110,6 +147,19 @@ pub struct LoadSpec {
     pub tag: String,
     /// The tag of the target whose seeded secrets the readers read (usually `tag`).
     pub reads_from: String,
+}
+
+impl LoadSpec {
+    /// The faults' usual load: 4 writers of small values and 4 readers of this tag's secrets.
+    pub fn mixed(tag: &str) -> LoadSpec {
+        LoadSpec {
+            writers: 4,
+            readers: 4,
+            value_bytes: 16,
+            tag: tag.to_string(),
+            reads_from: tag.to_string(),
+        }
+    }
 }
 
 /// A running load; [`Load::stop`] ends it.
@@ -132,16 +182,17 @@ impl Load {
             .pool_max_idle_per_host(64)
             .build()
             .expect("http client");
+        let worker = || Worker {
+            ledger: ledger.clone(),
+            stop: stop.clone(),
+            client: client.clone(),
+            base: base.to_string(),
+            token: token.to_string(),
+        };
         let mut tasks = Vec::new();
         let filler = "x".repeat(spec.value_bytes);
         for w in 0..spec.writers {
-            let worker = Worker {
-                ledger: ledger.clone(),
-                stop: stop.clone(),
-                client: client.clone(),
-                base: base.to_string(),
-                token: token.to_string(),
-            };
+            let worker = worker();
             let (tag, filler) = (spec.tag.clone(), filler.clone());
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;
@@ -165,13 +216,7 @@ impl Load {
             }));
         }
         for r in 0..spec.readers {
-            let worker = Worker {
-                ledger: ledger.clone(),
-                stop: stop.clone(),
-                client: client.clone(),
-                base: base.to_string(),
-                token: token.to_string(),
-            };
+            let worker = worker();
             let (tag, from) = (spec.tag.clone(), spec.reads_from.clone());
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;

@@ -6,7 +6,7 @@
 //! nothing acknowledged is lost.
 
 use super::check::check;
-use super::load::{Load, LoadSpec};
+use super::load::{wait_until, Load, LoadSpec};
 use super::pg_cluster::Cluster;
 use super::report::{assert_clean, bound, full, line};
 use super::target::{server_env, Target, HOOK_SECRET};
@@ -40,17 +40,7 @@ async fn outage(mode: &str, fault: &str) {
     let rx = Receiver::start(HOOK_SECRET).await;
     let t = Target::new(&srv.base, &root, fault);
     t.prepare(&rx).await;
-    let load = Load::start(
-        &srv.base,
-        &root,
-        &LoadSpec {
-            writers: 4,
-            readers: 4,
-            value_bytes: 16,
-            tag: fault.to_string(),
-            reads_from: fault.to_string(),
-        },
-    );
+    let load = Load::start(&srv.base, &root, &LoadSpec::mixed(fault));
     let ready = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -59,12 +49,7 @@ async fn outage(mode: &str, fault: &str) {
     let mut listen_worst = Duration::ZERO;
     for cycle in 0..cycles {
         // Some acknowledged work before each outage.
-        let (w0, r0) = load.ledger.ok_count();
-        wait_until("load before the outage", || {
-            let (w, r) = load.ledger.ok_count();
-            w >= w0 + 20 && r >= r0 + 20
-        })
-        .await;
+        load.ledger.more_ok("load before the outage", 20).await;
         cluster.stop(mode).await;
         let down_at = Instant::now();
         // Not ready, answered promptly (the check's budget is 1 s).
@@ -103,17 +88,12 @@ async fn outage(mode: &str, fault: &str) {
         );
         cluster.start_again().await;
         let up_at = Instant::now();
-        let deadline = up_at + Duration::from_secs(30);
-        let took = loop {
-            if let Some(d) = load.ledger.recovered_after(up_at) {
-                break d;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no recovery within 30 s (cycle {cycle})"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let took = load
+            .ledger
+            .recovery_after(up_at, Duration::from_secs(30), || {
+                format!("no recovery within 30 s (cycle {cycle})")
+            })
+            .await;
         worst = worst.max(took);
         // The read cache is on again only once the LISTEN connection is back: its hit
         // counter moves again under the read load.
@@ -132,12 +112,7 @@ async fn outage(mode: &str, fault: &str) {
         listen_worst = listen_worst.max(up_at.elapsed());
     }
     // Work after the last recovery, so resumed deliveries and rotations are checked too.
-    let (w0, r0) = load.ledger.ok_count();
-    wait_until("load after recovery", || {
-        let (w, r) = load.ledger.ok_count();
-        w >= w0 + 50 && r >= r0 + 50
-    })
-    .await;
+    load.ledger.more_ok("load after recovery", 50).await;
     let ledger = load.stop().await;
     let r = ready
         .get(format!("{}/v1/health/ready", srv.base))
@@ -190,15 +165,6 @@ async fn cache_hits(client: &reqwest::Client, base: &str, token: &str) -> f64 {
         .and_then(|l| l.split_whitespace().last())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
-}
-
-/// Polls `cond` every 5 ms for at most 60 s.
-pub async fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

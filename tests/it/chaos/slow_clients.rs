@@ -5,8 +5,8 @@
 //! the idle connections by itself. (Half-sent requests: `slow_headers.rs`.)
 
 use super::check::check;
+use super::load::wait_until;
 use super::load::{Load, LoadSpec};
-use super::pg_faults::wait_until;
 use super::report::{assert_clean, bound, full, line};
 use super::target::{server_env, Target, HOOK_SECRET};
 use crate::binary::{free_port, master_key, root_token, Server};
@@ -97,11 +97,8 @@ async fn slow_and_broken_clients() {
         &srv.base,
         &root,
         &LoadSpec {
-            writers: 4,
-            readers: 4,
-            value_bytes: 16,
             tag: "slowbase".to_string(),
-            reads_from: "slow".to_string(),
+            ..LoadSpec::mixed("slow")
         },
     );
     wait_until("load without the slow clients", || {
@@ -123,17 +120,7 @@ async fn slow_and_broken_clients() {
         stalled.push(stalled_connection(&addr, &root, "chaos/slow/big").await);
     }
     let opened = Instant::now();
-    let load = Load::start(
-        &srv.base,
-        &root,
-        &LoadSpec {
-            writers: 4,
-            readers: 4,
-            value_bytes: 16,
-            tag: "slow".to_string(),
-            reads_from: "slow".to_string(),
-        },
-    );
+    let load = Load::start(&srv.base, &root, &LoadSpec::mixed("slow"));
     wait_until("load beside the slow clients", || {
         let (w, r) = load.ledger.ok_count();
         w >= 30 && r >= 30 && opened.elapsed() >= hold
