@@ -18,8 +18,13 @@ pub const ANCHOR_KEY: &str = "audit_chain_anchor";
 
 /// The bytes a row is hashed over: every stored field in a fixed order, with its seq.
 pub fn canonical(row: &AuditRow, seq: i64) -> Vec<u8> {
-    json!([
-        seq,
+    format!("[{seq},{}", canonical_tail(row)).into_bytes()
+}
+
+/// The canonical bytes after `[seq,`: what PostgreSQL's batch function is given to seal a row
+/// itself (migration 0016 computes `"[" ‖ seq ‖ "," ‖ tail`, the same bytes).
+pub fn canonical_tail(row: &AuditRow) -> String {
+    let array = json!([
         row.id,
         row.tenant_id,
         row.ts,
@@ -37,8 +42,9 @@ pub fn canonical(row: &AuditRow, seq: i64) -> Vec<u8> {
         row.request_id,
         row.extra_data,
     ])
-    .to_string()
-    .into_bytes()
+    .to_string();
+    // `[` is ASCII: one byte.
+    array[1..].to_string()
 }
 
 /// The chain hash of `row` at `seq` after `prev`.

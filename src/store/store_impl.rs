@@ -399,10 +399,7 @@ impl Store for SqlStore {
                     .audit_pool
                     .clone()
                     .unwrap_or_else(|| self.writer.clone()),
-                begin: self.dialect().begin_write,
                 cache: self.cache.clone(),
-                seal_lock: self.dialect().lock_sealer.unwrap_or("SELECT 1"),
-                head: Default::default(),
             }),
         }
     }

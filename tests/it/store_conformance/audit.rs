@@ -10,6 +10,7 @@ use scaivault::store::{AuditQuery, AuditRow, IdentityType, Store};
 crate::both_stores!(
     appended_rows_seal_into_a_chain_that_verifies_until_a_row_changes,
     retention_deletes_old_sealed_rows_and_the_chain_still_verifies,
+    read_batches_after_retention_removed_every_sealed_row_chain_from_the_anchor,
 );
 
 /// Seals until nothing is left unsealed.
@@ -144,4 +145,51 @@ async fn retention_deletes_old_sealed_rows_and_the_chain_still_verifies(kind: St
     );
     let again = s.apply_audit_retention(NOW + 3, ANCHOR_KEY).await;
     assert_eq!(again.expect("retention again"), 0);
+}
+
+/// The audit writer's batches (PostgreSQL: sealed by `scaivault_append_audit_sealing` in the
+/// database; SQLite: by the appender thread) go on from the retention anchor when retention
+/// left no sealed row, and from the last batch's head after that.
+async fn read_batches_after_retention_removed_every_sealed_row_chain_from_the_anchor(
+    kind: StoreKind,
+) {
+    let s = BareStore::new(kind).await;
+    let rows: Vec<AuditRow> = (1..=3)
+        .map(|i| audit(&format!("log_{i}"), NOW + i, true))
+        .collect();
+    insert_in_tx(&s, &rows).await;
+    seal_all(&s).await;
+    let sealed = s.audit_chain(1, 100).await.expect("chain");
+    let deleted = s
+        .apply_audit_retention(NOW + 10, ANCHOR_KEY)
+        .await
+        .expect("retention");
+    assert_eq!(deleted, 3);
+    assert!(s.audit_chain(1, 100).await.expect("chain").is_empty());
+
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(s.store.clone());
+    let writer = scaivault::audit::writer::AuditWriter::start(store, true);
+    for batch in [["read_1", "read_2"], ["read_3", "read_4"]] {
+        let rows = batch.iter().map(|id| audit(id, NOW + 20, true)).collect();
+        writer.record(rows).await.expect("recorded");
+    }
+    let linked = s.audit_chain(1, 100).await.expect("chain");
+    assert_eq!(ids(&linked), ["read_1", "read_2", "read_3", "read_4"]);
+    let seqs: Vec<Option<i64>> = linked.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [Some(4), Some(5), Some(6), Some(7)]);
+    let anchor_hash = sealed[2].hash.clone().unwrap_or_default();
+    assert_eq!(
+        linked[0].hash,
+        Some(chain::row_hash(&anchor_hash, &linked[0], 4)),
+        "the first row chains from the anchor"
+    );
+    let verdict = chain::verify(as_dyn(&s), None).await.expect("verify");
+    assert_eq!(
+        verdict,
+        Verdict::Ok {
+            checked: 4,
+            head_seq: 7,
+            head_hash: linked[3].hash.clone().unwrap_or_default()
+        }
+    );
 }
