@@ -1,24 +1,29 @@
--- The audit writer's batch sealed in the database (store::sql::audit_sealed), replacing 0015's
--- function, which inserted rows the writer had already sealed onto the head it expected. That
--- let only one batch be in flight: a second batch sealed onto the head the first would leave
--- had to be sealed again whenever the order changed, and so on down the line. Sealed here,
--- after the sealer's lock is taken and the head is read, any number of batches can be in
--- flight: each waits for the lock while the one before it flushes, with its round trip and
--- parsing already done, and chains onto whatever head it finds.
+-- The audit writer's batch in one round trip whoever moved the chain's head (store::sql::
+-- audit_sealed), replacing 0015's function. That one inserted rows the writer had sealed onto
+-- the head it remembered, and if another replica's batch or the sealer had moved the head it
+-- wrote nothing: the batch was sealed again and sent again, or written by a six-round-trip
+-- transaction. This one takes the same fast path when the head is the one given, and
+-- otherwise seals the rows itself onto the head it finds, from each row's canonical bytes.
 --
--- p_rows: JSON array of objects keyed by audit_log's column names (seq and hash left out).
+-- p_rows: JSON array of objects keyed by audit_log's column names, with seq and hash as the
+--   writer sealed them onto p_after_seq/p_after_hash (used only if that is still the head).
 -- p_canon: JSON array of strings, the same length: each row's canonical bytes after its seq
---   (audit::chain::canonical_tail), so that row's hash is
+--   (audit::chain::canonical_tail), so a row sealed here gets
 --   SHA-256(prev_hash ‖ "\n" ‖ "[" ‖ seq ‖ "," ‖ tail), exactly as audit::chain::row_hash.
 -- p_tokens: JSON array of token ids the read cache served.
--- Returns one row: inserted = the number of rows written, with the head they left; or 0 with
--- invalid_tokens (a JSON array) when some token is revoked or gone, and nothing written.
+-- p_after_seq, p_after_hash: the head the writer sealed p_rows onto (NULL: none known).
+-- Returns one row: inserted = the number of rows written, with the head they left if they
+-- were sealed here (NULL if they went in as the writer sealed them: it knows that head); or
+-- 0 with invalid_tokens (a JSON array) when some token is revoked or gone, and nothing
+-- written.
 --
 -- The head: the last sealed row, else the retention anchor (meta 'audit_chain_anchor',
--- {"seq","hash"}), else genesis, as audit::chain::start_link.
+-- {"seq","hash"}), else genesis, as audit::chain::start_link. VOLATILE (the default): each
+-- statement takes a fresh snapshot, so the head is read after the lock is held.
 DROP FUNCTION scaivault_append_audit(TEXT, TEXT, BIGINT, TEXT);
 
-CREATE FUNCTION scaivault_append_audit_sealing(p_rows TEXT, p_canon TEXT, p_tokens TEXT)
+CREATE FUNCTION scaivault_append_audit_sealing(p_rows TEXT, p_canon TEXT, p_tokens TEXT,
+    p_after_seq BIGINT, p_after_hash TEXT)
 RETURNS TABLE (inserted BIGINT, invalid_tokens TEXT, head_seq BIGINT, head_hash TEXT)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -45,6 +50,19 @@ BEGIN
         SELECT m.value INTO v_anchor FROM meta m WHERE m.key = 'audit_chain_anchor';
         v_seq := COALESCE((v_anchor::json ->> 'seq')::BIGINT, 0);
         v_hash := COALESCE(v_anchor::json ->> 'hash', repeat('0', 64));
+    END IF;
+    IF v_seq = p_after_seq AND v_hash = p_after_hash THEN
+        -- Sealed by the writer onto this very head.
+        INSERT INTO audit_log (id, tenant_id, ts, action, identity_type, identity_id,
+            secret_path, version, source_ip, user_agent, success, status_code, duration_ms,
+            request_id, extra_data, seq, hash)
+        SELECT r.id, r.tenant_id, r.ts, r.action, r.identity_type, r.identity_id,
+            r.secret_path, r.version, r.source_ip, r.user_agent, r.success, r.status_code,
+            r.duration_ms, r.request_id, r.extra_data, r.seq, r.hash
+        FROM json_populate_recordset(NULL::audit_log, p_rows::json) AS r;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN QUERY SELECT v_count, NULL::TEXT, NULL::BIGINT, NULL::TEXT;
+        RETURN;
     END IF;
     v_first := v_seq + 1;
     FOR v_tail IN

@@ -5,9 +5,10 @@ use super::errors::StoreResult;
 use super::read_cache::{Group, ReadCache};
 use super::rows::AuditRow;
 use super::sql;
+use super::sql::audit_sealed::Head;
 use super::sqlite_audit::SqliteAuditAppender;
 use sqlx::AnyPool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The audit writer's way into the database.
 #[derive(Clone, Debug)]
@@ -27,6 +28,9 @@ pub struct AuditBatches {
     pub(super) writer: AnyPool,
     /// The store's read cache (tokens found revoked drop the cached ones).
     pub(super) cache: Arc<ReadCache>,
+    /// The head the last batch left, while it is known: the next batch is sealed onto it
+    /// here, and the database seals it again only if the head has moved since.
+    pub(super) head: Arc<Mutex<Option<Head>>>,
 }
 
 impl std::fmt::Debug for AuditBatches {
@@ -36,9 +40,10 @@ impl std::fmt::Debug for AuditBatches {
 }
 
 impl AuditBatches {
-    /// Batches committing at once: one. The database seals each batch after taking the
+    /// Batches committing at once: one. The database can seal a batch after taking the
     /// sealer's lock (`sql::audit_sealed`), so two could be in flight (the second would wait,
-    /// parsed, for the lock), but measured that way (2026-12-06, PostgreSQL, c16) reads were
+    /// parsed, for the lock, and be sealed there), but measured that way (2026-12-06,
+    /// PostgreSQL, c16, every batch sealed in the database) reads were
     /// 10-25 % slower: the batches were smaller (5 rows, not 8) and cost more CPU per read,
     /// while the part each batch holds the lock for (head, seal, insert, flush) stayed serial.
     pub fn in_flight(&self) -> usize {
@@ -57,13 +62,25 @@ impl AuditBatches {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        match sql::audit_sealed::append_sealing(&self.writer, &rows, &tokens).await? {
-            Ok(_head) => Ok(Vec::new()),
+        // Taken: after an error the database's head is used.
+        let after = self.remembered().take();
+        match sql::audit_sealed::append_sealing(&self.writer, after.as_ref(), &rows, &tokens)
+            .await?
+        {
+            Ok(left) => {
+                *self.remembered() = Some(left);
+                Ok(Vec::new())
+            }
             Err(invalid) => {
+                *self.remembered() = after;
                 self.cache.invalidate(Group::Tokens);
                 Ok(invalid)
             }
         }
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Option<Head>> {
+        self.head.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -400,6 +400,7 @@ impl Store for SqlStore {
                     .clone()
                     .unwrap_or_else(|| self.writer.clone()),
                 cache: self.cache.clone(),
+                head: Default::default(),
             }),
         }
     }

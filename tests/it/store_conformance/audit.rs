@@ -147,9 +147,11 @@ async fn retention_deletes_old_sealed_rows_and_the_chain_still_verifies(kind: St
     assert_eq!(again.expect("retention again"), 0);
 }
 
-/// The audit writer's batches (PostgreSQL: sealed by `scaivault_append_audit_sealing` in the
-/// database; SQLite: by the appender thread) go on from the retention anchor when retention
-/// left no sealed row, and from the last batch's head after that.
+/// The audit writer's batches go on from the retention anchor when retention left no sealed
+/// row, from the last batch's head after that, and from the sealer's when it moved the head.
+/// On PostgreSQL that is all three ways through `scaivault_append_audit_sealing`: sealed in
+/// the database (no head known yet; the head moved) and as the writer sealed them (its
+/// remembered head still current). On SQLite the appender thread seals them.
 async fn read_batches_after_retention_removed_every_sealed_row_chain_from_the_anchor(
     kind: StoreKind,
 ) {
@@ -173,10 +175,20 @@ async fn read_batches_after_retention_removed_every_sealed_row_chain_from_the_an
         let rows = batch.iter().map(|id| audit(id, NOW + 20, true)).collect();
         writer.record(rows).await.expect("recorded");
     }
+    // The sealer moves the head under the writer (a write's row), then one more batch.
+    insert_in_tx(&s, &[audit("write_1", NOW + 21, true)]).await;
+    seal_all(&s).await;
+    writer
+        .record(vec![audit("read_5", NOW + 22, true)])
+        .await
+        .expect("recorded");
     let linked = s.audit_chain(1, 100).await.expect("chain");
-    assert_eq!(ids(&linked), ["read_1", "read_2", "read_3", "read_4"]);
+    assert_eq!(
+        ids(&linked),
+        ["read_1", "read_2", "read_3", "read_4", "write_1", "read_5"]
+    );
     let seqs: Vec<Option<i64>> = linked.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, [Some(4), Some(5), Some(6), Some(7)]);
+    assert_eq!(seqs, [Some(4), Some(5), Some(6), Some(7), Some(8), Some(9)]);
     let anchor_hash = sealed[2].hash.clone().unwrap_or_default();
     assert_eq!(
         linked[0].hash,
@@ -187,9 +199,9 @@ async fn read_batches_after_retention_removed_every_sealed_row_chain_from_the_an
     assert_eq!(
         verdict,
         Verdict::Ok {
-            checked: 4,
-            head_seq: 7,
-            head_hash: linked[3].hash.clone().unwrap_or_default()
+            checked: 6,
+            head_seq: 9,
+            head_hash: linked[5].hash.clone().unwrap_or_default()
         }
     );
 }
