@@ -20,7 +20,10 @@
 -- The head: the last sealed row, else the retention anchor (meta 'audit_chain_anchor',
 -- {"seq","hash"}), else genesis, as audit::chain::start_link. VOLATILE (the default): each
 -- statement takes a fresh snapshot, so the head is read after the lock is held.
-DROP FUNCTION scaivault_append_audit(TEXT, TEXT, BIGINT, TEXT);
+--
+-- 0015's function stays: replicas still running the binary before this one call it during a
+-- rolling upgrade, and the two interoperate (same lock, same head, same hashes). A later
+-- migration can drop it.
 
 CREATE FUNCTION scaivault_append_audit_sealing(p_rows TEXT, p_canon TEXT, p_tokens TEXT,
     p_after_seq BIGINT, p_after_hash TEXT)
