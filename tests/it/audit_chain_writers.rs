@@ -1,8 +1,9 @@
 //! Audit rows written at once by several writers form one hash chain with every answered read
 //! in it: two replicas' group-commit writers (PostgreSQL; on SQLite one process serves the
 //! file, so both sides are the same server), and the sealer sealing the rows of writes in
-//! between. Each writer seals its batch onto the head its last batch left, so it must notice
-//! when another writer moved the head, and write nothing out of place.
+//! between. Each writer seals its batch onto the head its last batch left; when another writer
+//! moved the head, the database must seal the batch again onto the head it finds, never write
+//! it out of place.
 
 use crate::common::{StoreKind, TestApp};
 use reqwest::StatusCode;

@@ -205,3 +205,81 @@ async fn read_batches_after_retention_removed_every_sealed_row_chain_from_the_an
         }
     );
 }
+
+/// A rolling upgrade: a replica still on the binary before migration 0016 calls 0015's
+/// `scaivault_append_audit` with rows it sealed onto the head it remembers, beside a replica
+/// on this binary. Its batch goes in when that is the head and is refused, with nothing
+/// written, when the head moved; this binary's next batch then chains onto the old replica's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_on_the_previous_batch_function_writes_into_the_same_chain_on_postgres() {
+    let s = BareStore::new(StoreKind::Postgres).await;
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(s.store.clone());
+    let writer = scaivault::audit::writer::AuditWriter::start(store, true);
+    let batch = |ids: &[&str]| {
+        ids.iter()
+            .map(|id| audit(id, NOW, true))
+            .collect::<Vec<_>>()
+    };
+    writer
+        .record(batch(&["new_1", "new_2"]))
+        .await
+        .expect("recorded");
+
+    let raw = s.raw().await;
+    let head: (i64, String) = sqlx::query_as(
+        "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&raw)
+    .await
+    .expect("head");
+    let old_call = |rows: Vec<AuditRow>, after: (i64, String)| {
+        let raw = raw.clone();
+        async move {
+            let links = chain::seal_onto(after.clone(), &rows);
+            let records: Vec<serde_json::Value> = rows
+                .iter()
+                .zip(&links)
+                .map(|(r, (seq, hash))| {
+                    serde_json::json!({
+                        "id": r.id, "tenant_id": r.tenant_id, "ts": r.ts, "action": r.action,
+                        "identity_type": r.identity_type.as_str(), "identity_id": r.identity_id,
+                        "secret_path": r.secret_path, "version": r.version,
+                        "source_ip": r.source_ip, "user_agent": r.user_agent,
+                        "success": i64::from(r.success), "status_code": r.status_code,
+                        "duration_ms": r.duration_ms, "request_id": r.request_id,
+                        "extra_data": r.extra_data, "seq": seq, "hash": hash,
+                    })
+                })
+                .collect();
+            let (inserted,): (i64,) =
+                sqlx::query_as("SELECT inserted FROM scaivault_append_audit($1, '[]', $2, $3)")
+                    .bind(serde_json::Value::from(records).to_string())
+                    .bind(after.0)
+                    .bind(after.1)
+                    .fetch_one(&raw)
+                    .await
+                    .expect("0015's function");
+            inserted
+        }
+    };
+    assert_eq!(old_call(batch(&["old_1"]), head.clone()).await, 1);
+    assert_eq!(
+        old_call(batch(&["old_2"]), head).await,
+        -1,
+        "a stale head is refused"
+    );
+
+    // This binary's writer remembers the head before old_1: the database seals its batch.
+    writer.record(batch(&["new_3"])).await.expect("recorded");
+    let linked = s.audit_chain(1, 100).await.expect("chain");
+    assert_eq!(ids(&linked), ["new_1", "new_2", "old_1", "new_3"]);
+    let verdict = chain::verify(as_dyn(&s), None).await.expect("verify");
+    assert_eq!(
+        verdict,
+        Verdict::Ok {
+            checked: 4,
+            head_seq: 4,
+            head_hash: linked[3].hash.clone().unwrap_or_default()
+        }
+    );
+}
