@@ -55,7 +55,9 @@ BEGIN
         v_hash := COALESCE(v_anchor::json ->> 'hash', repeat('0', 64));
     END IF;
     IF v_seq = p_after_seq AND v_hash = p_after_hash THEN
-        -- Sealed by the writer onto this very head.
+        -- Sealed by the writer onto this very head. A second INSERT rather than one with
+        -- CASE over WITH ORDINALITY for both paths: that one measured 7-12 % more function
+        -- time per batch on this path, the one every batch of a lone replica takes.
         INSERT INTO audit_log (id, tenant_id, ts, action, identity_type, identity_id,
             secret_path, version, source_ip, user_agent, success, status_code, duration_ms,
             request_id, extra_data, seq, hash)

@@ -24,7 +24,7 @@ pub fn canonical(row: &AuditRow, seq: i64) -> Vec<u8> {
 /// The canonical bytes after `[seq,`: what PostgreSQL's batch function is given to seal a row
 /// itself (migration 0016 computes `"[" ‖ seq ‖ "," ‖ tail`, the same bytes).
 pub fn canonical_tail(row: &AuditRow) -> String {
-    let array = json!([
+    let mut array = json!([
         row.id,
         row.tenant_id,
         row.ts,
@@ -44,15 +44,24 @@ pub fn canonical_tail(row: &AuditRow) -> String {
     ])
     .to_string();
     // `[` is ASCII: one byte.
-    array[1..].to_string()
+    array.remove(0);
+    array
 }
 
 /// The chain hash of `row` at `seq` after `prev`.
 pub fn row_hash(prev: &str, row: &AuditRow, seq: i64) -> String {
+    tail_hash(prev, seq, &canonical_tail(row))
+}
+
+/// The chain hash at `seq` after `prev` of the row whose canonical bytes after `[seq,` are
+/// `tail`: SHA-256 of `prev ‖ "\n" ‖ canonical(row, seq)`.
+fn tail_hash(prev: &str, seq: i64, tail: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
-    h.update(b"\n");
-    h.update(canonical(row, seq));
+    h.update(b"\n[");
+    h.update(seq.to_string().as_bytes());
+    h.update(b",");
+    h.update(tail.as_bytes());
     hex::encode(h.finalize())
 }
 
@@ -75,11 +84,17 @@ pub fn start_link(anchor: Option<&str>) -> (i64, String) {
 
 /// Chains `rows` after `head`: each row's (seq, hash).
 pub fn seal_onto(head: (i64, String), rows: &[AuditRow]) -> Vec<(i64, String)> {
+    let tails: Vec<String> = rows.iter().map(canonical_tail).collect();
+    seal_tails_onto(head, &tails)
+}
+
+/// `seal_onto` for rows given by their `canonical_tail`s, for a caller that needs those too.
+pub fn seal_tails_onto(head: (i64, String), tails: &[String]) -> Vec<(i64, String)> {
     let (mut seq, mut prev) = head;
-    let mut links = Vec::with_capacity(rows.len());
-    for r in rows {
+    let mut links = Vec::with_capacity(tails.len());
+    for tail in tails {
         seq += 1;
-        prev = row_hash(&prev, r, seq);
+        prev = tail_hash(&prev, seq, tail);
         links.push((seq, prev.clone()));
     }
     links

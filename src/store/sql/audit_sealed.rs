@@ -31,13 +31,13 @@ pub async fn append_sealing(
     rows: &[AuditRow],
     tokens: &[String],
 ) -> StoreResult<Result<Head, Vec<String>>> {
-    let links = after.map(|h| chain::seal_onto(h.clone(), rows));
+    let tails: Vec<String> = rows.iter().map(chain::canonical_tail).collect();
+    let links = after.map(|h| chain::seal_tails_onto(h.clone(), &tails));
     let records: Vec<Record> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| Record::new(r, links.as_ref().and_then(|l| l.get(i))))
         .collect();
-    let tails: Vec<String> = rows.iter().map(chain::canonical_tail).collect();
     let (inserted, invalid, seq, hash): (i64, Option<String>, Option<i64>, Option<String>) =
         sqlx::query_as(APPEND_AUDIT)
             .bind(to_json(&records)?)
